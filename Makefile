@@ -1,0 +1,71 @@
+# Storefront commerce API: every entry point a developer or CI needs.
+SHELL := /bin/bash
+PY_BOOT ?= python3
+VENV := .venv
+UV := .uv/bin/uv
+PY := $(VENV)/bin/python
+MANAGE := cd backend && ../$(PY) manage.py
+export DJANGO_SETTINGS_MODULE ?= config.settings.dev
+
+DATABASE_URL_UP ?= postgres://postgres@127.0.0.1:5432/storefront
+REDIS_URL_UP ?= redis://127.0.0.1:6379/0
+
+.PHONY: help install run migrate seed test check lint format typecheck unit integration up lock bench bench-smoke schema clean
+
+help:
+	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(UV):
+	$(PY_BOOT) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv==0.13.8
+
+$(VENV)/.installed: $(UV) requirements.lock
+	[ -x $(PY) ] || $(UV) venv --quiet --python $(PY_BOOT) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements.lock
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the locked dependencies
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+run: migrate ## embedded default: SQLite, eager tasks, demo data, serve on 127.0.0.1:8000
+	$(MANAGE) seed_demo
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: install check unit integration ## lint, types, unit tests and integration tests
+
+check: lint typecheck
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: install
+	$(VENV)/bin/mypy backend
+
+unit: install ## unit tests beside each app (SQLite, fakeredis, eager Celery)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest backend -q -n 2 -p xdist
+
+integration: install ## tests/ on real PostgreSQL + Redis + a real Celery worker
+	DJANGO_SETTINGS_MODULE=config.settings.integration $(VENV)/bin/pytest tests -q
+
+up: install ## full stack natively: gunicorn + worker + beat on PostgreSQL and Redis
+	export DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_UP)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_UP)} \
+	  DJANGO_SETTINGS_MODULE=config.settings.dev CELERY_TASK_ALWAYS_EAGER=false DEBUG=false; \
+	(cd backend && ../$(PY) manage.py ensure_database) && \
+	(cd backend && ../$(PY) manage.py collectstatic --noinput -v0) && \
+	$(VENV)/bin/honcho start -f Procfile
+
+schema: install ## write and validate the OpenAPI document
+	$(MANAGE) spectacular --validate --fail-on-warn --file ../openapi.yaml
+
+lock: $(UV) ## re-resolve requirements.lock from pyproject.toml
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet
+
+clean:
+	rm -rf $(VENV) .uv backend/db.sqlite3*

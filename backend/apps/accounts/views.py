@@ -1,0 +1,170 @@
+"""Auth endpoints (register, JWT token pair, refresh, logout, me, password) and addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+)
+
+from apps.accounts import selectors, services
+from apps.accounts.models import Address, User
+from apps.accounts.serializers import (
+    AddressInputSerializer,
+    AddressOutputSerializer,
+    PasswordChangeInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenInputSerializer,
+    TokenPairOutputSerializer,
+    UserOutputSerializer,
+    UserUpdateInputSerializer,
+)
+from utils.errors import ApplicationError
+
+_PUBLIC_ACTIONS = {"register", "token", "token_refresh", "logout"}
+_THROTTLED_ACTIONS = {"register", "token", "token_refresh"}
+
+
+def _invalid_token() -> ApplicationError:
+    return ApplicationError(
+        "The token is invalid or expired.",
+        code="authentication_failed",
+        status_code=status.HTTP_401_UNAUTHORIZED,
+    )
+
+
+class AuthViewSet(viewsets.GenericViewSet):
+    """Registration and JWT session management."""
+
+    throttle_scope = "auth"
+    serializer_class = UserOutputSerializer
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action in _PUBLIC_ACTIONS:
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()
+        if self.action in _THROTTLED_ACTIONS:
+            throttles.append(ScopedRateThrottle())
+        return throttles
+
+    @extend_schema(request=RegisterInputSerializer, responses={201: UserOutputSerializer})
+    @action(detail=False, methods=["post"])
+    def register(self, request: Request) -> Response:
+        data = RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TokenInputSerializer, responses={200: TokenPairOutputSerializer})
+    @action(detail=False, methods=["post"])
+    def token(self, request: Request) -> Response:
+        data = TokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = TokenObtainPairSerializer(
+            data={
+                "email": data.validated_data["email"].lower(),
+                "password": data.validated_data["password"],
+            },
+            context={"request": request},
+        )
+        pair.is_valid(raise_exception=True)
+        return Response(pair.validated_data)
+
+    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairOutputSerializer})
+    @action(detail=False, methods=["post"], url_path="token/refresh")
+    def token_refresh(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refresh = TokenRefreshSerializer(data=data.validated_data)
+        try:
+            refresh.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise _invalid_token() from exc
+        return Response(refresh.validated_data)
+
+    @extend_schema(request=RefreshInputSerializer, responses={204: None})
+    @action(detail=False, methods=["post"])
+    def logout(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_logout(refresh=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["GET"], responses={200: UserOutputSerializer}, request=None)
+    @extend_schema(
+        methods=["PATCH"], request=UserUpdateInputSerializer, responses={200: UserOutputSerializer}
+    )
+    @action(detail=False, methods=["get", "patch"])
+    def me(self, request: Request) -> Response:
+        user: User = request.user  # type: ignore[assignment]
+        if request.method == "PATCH":
+            data = UserUpdateInputSerializer(data=request.data, partial=True)
+            data.is_valid(raise_exception=True)
+            user = services.user_update(user=user, data=data.validated_data)
+        return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(request=PasswordChangeInputSerializer, responses={204: None})
+    @action(detail=False, methods=["post"])
+    def password(self, request: Request) -> Response:
+        data = PasswordChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_password_change(user=request.user, **data.validated_data)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AddressViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The signed-in user's own addresses. Another user's address is a 404."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Address]:
+        if getattr(self, "swagger_fake_view", False):
+            return Address.objects.none()
+        return selectors.address_list_for_user(user=self.request.user)  # type: ignore[arg-type]
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action in ("create", "update", "partial_update"):
+            return AddressInputSerializer
+        return AddressOutputSerializer
+
+    @extend_schema(request=AddressInputSerializer, responses={201: AddressOutputSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = AddressInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = services.address_create(user=request.user, data=data.validated_data)  # type: ignore[arg-type]
+        return Response(AddressOutputSerializer(address).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AddressInputSerializer, responses={200: AddressOutputSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        address = self.get_object()
+        data = AddressInputSerializer(address, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        address = services.address_update(address=address, data=data.validated_data)
+        return Response(AddressOutputSerializer(address).data)
+
+    def perform_destroy(self, instance: Address) -> None:
+        services.address_delete(address=instance)

@@ -1,0 +1,37 @@
+"""Health probes: /healthz always answers; /readyz names the dependency that failed."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.ops import health
+
+
+def test_healthz_is_ok(api_client: APIClient) -> None:
+    response = api_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_ok_when_dependencies_answer(api_client: APIClient) -> None:
+    response = api_client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_503_names_the_failed_check(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down() -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setitem(health.CHECKS, "broker", down)
+    response = api_client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "not_ready"
+    assert body["details"]["failed"] == ["broker"]
+    assert "broker unreachable" in body["details"]["checks"]["broker"]["reason"]

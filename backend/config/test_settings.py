@@ -1,0 +1,46 @@
+"""Settings: prod refuses to start without its secrets and passes check --deploy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BACKEND = Path(__file__).resolve().parents[1]
+
+PROD_ENV = {
+    "SECRET_KEY": "a-real-production-secret-" + "x" * 40,
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
+    "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in PROD_ENV and k != "REDIS_URL"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BACKEND,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_passes_under_prod_settings() -> None:
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+def test_prod_refuses_to_start_without(missing: str) -> None:
+    env = {k: v for k, v in PROD_ENV.items() if k != missing}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert missing in result.stderr

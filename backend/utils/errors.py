@@ -1,0 +1,167 @@
+"""Application errors and the one exception handler that shapes every error body.
+
+Every non-2xx response is ``{"error": "<stable_snake_case_code>", "details": {...}}``.
+Services raise ``ApplicationError`` (or a subclass); views never catch them.
+What does not belong here: domain-specific exception families (they live in
+their app and subclass ``ApplicationError``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A refusal the client can act on, with a stable code."""
+
+    code: str = "invalid_request"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    message: str = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details: dict[str, Any] = details or {}
+        super().__init__(self.message)
+
+
+class NotFoundError(ApplicationError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    message = "Not found."
+
+
+class InvalidStateError(ApplicationError):
+    code = "invalid_state"
+    status_code = status.HTTP_409_CONFLICT
+    message = "The object is not in a state that allows this."
+
+
+class OutOfStockError(ApplicationError):
+    code = "out_of_stock"
+    status_code = status.HTTP_409_CONFLICT
+    message = "Not enough stock."
+
+
+class PayloadTooLargeError(ApplicationError):
+    code = "payload_too_large"
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    message = "The request body is too large."
+
+
+_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.ValidationError, "validation_error"),
+    (exceptions.ParseError, "parse_error"),
+    (exceptions.AuthenticationFailed, "authentication_failed"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "throttled"),
+]
+
+
+def error_body(code: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": code, "details": details or {}}
+
+
+def _drf_details(exc: exceptions.APIException) -> dict[str, Any]:
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if isinstance(detail, dict):
+            return dict(detail)
+        return {"non_field_errors": detail}
+    if isinstance(exc, exceptions.Throttled):
+        wait = getattr(exc, "wait", None) or 0
+        return {"message": str(exc.detail), "retry_after": max(1, int(wait))}
+    return {"message": str(exc.detail)}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: map every exception to the error shape."""
+    # Imported here: rest_framework.views loads the parser settings, which import this module.
+    from rest_framework.views import set_rollback
+
+    headers: dict[str, str] = {}
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLargeError()
+
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        details = {"message": exc.message, **exc.details}
+        return Response(error_body(exc.code, details), status=exc.status_code)
+
+    if isinstance(exc, exceptions.APIException):
+        set_rollback()
+        code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), None)
+        if code is None:
+            code = exc.default_code if isinstance(exc.default_code, str) else "error"
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = str(auth_header)
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(max(1, int(wait)))
+        return Response(_error_data(code, exc), status=exc.status_code, headers=headers)
+
+    # Anything else is a bug: roll back, log with the trace, answer without a traceback.
+    set_rollback()
+    view = context.get("view")
+    logger.exception("Unhandled error in %s", type(view).__name__ if view else "view")
+    return Response(
+        error_body("server_error", {"message": "An unexpected error occurred."}),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def _error_data(code: str, exc: exceptions.APIException) -> dict[str, Any]:
+    return error_body(code, _drf_details(exc))
+
+
+# --- Django-level handlers (URLs outside DRF views) ------------------------------------
+
+
+def json_error(code: str, status_code: int, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, {"message": message}), status=status_code)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error("bad_request", 400, "Bad request.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error("permission_denied", 403, "You do not have permission to do this.")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error("not_found", 404, "Not found.")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return json_error("server_error", 500, "An unexpected error occurred.")

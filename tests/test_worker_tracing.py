@@ -1,0 +1,54 @@
+"""A task sent from a traced request runs on a real worker under the same trace."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.accounts.models import User
+from apps.ops.models import WorkerProbe
+from tests.conftest import SPANS_FILE, Worker, wait_for
+from utils import telemetry
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_probe_runs_on_a_real_worker_and_shares_the_request_trace(
+    celery_worker: Worker,
+) -> None:
+    telemetry.setup_telemetry("file", force=True)
+    staff = User.objects.create_user(email="ops@example.com", password="x", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(staff).access_token}")
+
+    response = client.post("/api/v1/ops/probes/", {"queue": "payments"}, format="json")
+    assert response.status_code == 201, response.content
+    request_trace = response.json()["request_trace_id"]
+    assert len(request_trace) == 32
+
+    def completed() -> Any:
+        probe = WorkerProbe.objects.get(pk=response.json()["id"])
+        return probe if probe.completed_at else None
+
+    probe = wait_for(completed, timeout=30)
+    assert probe.worker  # a real worker host answered
+    assert probe.task_trace_id == request_trace
+
+    def task_span_exported() -> Any:
+        if not SPANS_FILE.exists():
+            return None
+        spans = [json.loads(line) for line in SPANS_FILE.read_text().splitlines() if line]
+        return [s for s in spans if s["trace_id"] == request_trace and s["pid"] != _pid()]
+
+    worker_spans = wait_for(task_span_exported, timeout=15)
+    assert any("worker_probe_complete_task" in s["name"] for s in worker_spans)
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -1,0 +1,93 @@
+"""Stock changes through the ledger: lock rows in variant-id order, check, apply in bulk.
+
+Every caller (staff adjustment, checkout, cancellation, refund with restock)
+goes through ``stock_apply``, inside its own ``transaction.atomic()``. The
+number of queries does not grow with the number of variants: one locking
+SELECT, one bulk UPDATE, one bulk INSERT of movements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from apps.catalog.models import Stock, StockMovement
+from utils.errors import OutOfStockError
+
+
+def stock_lock(*, variant_ids: Iterable[int]) -> dict[int, Stock]:
+    """Lock the stock rows of these variants, always in ascending variant id order.
+
+    A fixed lock order means two transactions that need overlapping variants
+    queue behind each other instead of deadlocking.
+    """
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    rows = Stock.objects.select_for_update().filter(variant_id__in=ids).order_by("variant_id")
+    return {row.variant_id: row for row in rows}
+
+
+def stock_apply(
+    *,
+    changes: Mapping[int, int],
+    reason: str,
+    order: Any = None,
+    actor: Any = None,
+    note: str = "",
+    locked: dict[int, Stock] | None = None,
+) -> dict[int, Stock]:
+    """Apply signed quantity changes per variant and write one movement each.
+
+    Refuses the whole change with ``OutOfStockError`` (nothing written) if any
+    variant would go below zero or has no stock row; ``details.variants`` lists
+    each short variant with what is available. Pass ``locked`` when the caller
+    already holds the locks (from ``stock_lock``) to save a query.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("stock_apply() must run inside transaction.atomic()")
+    changes = {vid: qty for vid, qty in changes.items() if qty != 0}
+    if not changes:
+        return {}
+    rows = locked if locked is not None else stock_lock(variant_ids=changes)
+
+    short: list[dict[str, int]] = []
+    for variant_id in sorted(changes):
+        row = rows.get(variant_id)
+        available = row.on_hand if row is not None else 0
+        if row is None or available + changes[variant_id] < 0:
+            short.append(
+                {
+                    "variant_id": variant_id,
+                    "requested": max(0, -changes[variant_id]),
+                    "available": available,
+                }
+            )
+    if short:
+        raise OutOfStockError(
+            "Not enough stock for some items.",
+            details={"variants": short},
+        )
+
+    updated = []
+    for variant_id, qty in changes.items():
+        row = rows[variant_id]
+        row.on_hand += qty
+        updated.append(row)
+    Stock.objects.bulk_update(updated, ["on_hand"])
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                variant_id=variant_id,
+                quantity=qty,
+                reason=reason,
+                order=order,
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                note=note[:500],
+            )
+            for variant_id, qty in sorted(changes.items())
+        ]
+    )
+    return rows

@@ -1,0 +1,44 @@
+"""Email log: one row per email the shop means to send, created before it is sent."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class EmailLog(models.Model):
+    class Kind(models.TextChoices):
+        ORDER_CONFIRMATION = "order_confirmation"
+        PAYMENT_FAILED = "payment_failed"
+        ORDER_CANCELLED = "order_cancelled"
+        ORDER_FULFILLED = "order_fulfilled"
+        REFUND_ISSUED = "refund_issued"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENT = "sent"
+        FAILED = "failed"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # Distinguishes several emails of one kind (e.g. the refund id); "" when one per order.
+    reference = models.CharField(max_length=64, blank=True, default="")
+    recipient = models.EmailField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "kind", "reference"], name="notifications_one_email_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient} ({self.status})"

@@ -1,0 +1,124 @@
+"""Orders: the order with its price snapshots, and its timeline of status changes.
+
+Status only changes through ``apps.orders.transitions.order_transition``, which
+checks the move is allowed and writes an ``OrderEvent``. One order per cart is
+a database guarantee (``cart`` is unique), so a double click can't make two.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment"
+        PAID = "paid"
+        FULFILLED = "fulfilled"
+        CANCELLED = "cancelled"
+        REFUNDED = "refunded"
+        PARTIALLY_REFUNDED = "partially_refunded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=20, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    cart = models.OneToOneField(
+        "cart.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="order"
+    )
+    email = models.EmailField()
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
+    )
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipping_method = models.CharField(max_length=32)
+    shipping_address = models.JSONField()
+    billing_address = models.JSONField(null=True, blank=True)
+    # sha256 of the guest access token; the token itself is shown once, at checkout.
+    access_token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    payment_deadline = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    carrier = models.CharField(max_length=100, blank=True, default="")
+    tracking_number = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status", "payment_deadline"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="orders_order_total_gte_0"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=models.F("total")),
+                name="orders_order_refunded_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.number} ({self.status})"
+
+
+class OrderLine(models.Model):
+    """What was bought, as it was at checkout (prices and names are snapshots)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(
+        "catalog.Variant", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sku = models.CharField(max_length=64)
+    product_name = models.CharField(max_length=200)
+    variant_name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """One row per status change (and notable non-status events such as a refund)."""
+
+    class ActorKind(models.TextChoices):
+        CUSTOMER = "customer"
+        STAFF = "staff"
+        SYSTEM = "system"
+        PROVIDER = "provider"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True, default="")
+    to_status = models.CharField(max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    note = models.CharField(max_length=500, blank=True, default="")
+    trace_id = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -1,0 +1,101 @@
+"""The one function that changes an order's status, and the table of allowed moves.
+
+Callers lock the order (``select_for_update``) inside ``transaction.atomic()``
+and then call ``order_transition``; it refuses a move that is not allowed with
+409 ``invalid_state`` and writes an ``OrderEvent`` (who, from, to, trace id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.orders.models import Order, OrderEvent
+from utils.errors import InvalidStateError
+from utils.telemetry import current_trace_id
+
+S = Order.Status
+
+ALLOWED: dict[str, frozenset[str]] = {  # from status -> statuses it may become
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.FULFILLED, S.CANCELLED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.FULFILLED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.FULFILLED: frozenset({S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+_TIMESTAMPS: dict[str, str] = {
+    S.PAID: "paid_at",
+    S.FULFILLED: "fulfilled_at",
+    S.CANCELLED: "cancelled_at",
+}
+
+
+def can_transition(order: Order, to_status: str) -> bool:
+    return to_status in ALLOWED.get(order.status, frozenset())
+
+
+def order_transition(
+    *,
+    order: Order,
+    to_status: str,
+    actor: Any = None,
+    actor_kind: str = OrderEvent.ActorKind.SYSTEM,
+    note: str = "",
+    extra_fields: list[str] | None = None,
+) -> OrderEvent:
+    """Move ``order`` to ``to_status`` or raise ``InvalidStateError``; record the event.
+
+    ``extra_fields`` names other fields the caller changed on ``order`` that must
+    be saved in the same UPDATE (e.g. ``carrier`` on fulfilment).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_transition() must run inside transaction.atomic()")
+    from_status = order.status
+    if not can_transition(order, to_status):
+        raise InvalidStateError(
+            f"An order that is {from_status} cannot become {to_status}.",
+            details={
+                "status": from_status,
+                "requested": to_status,
+                "allowed": sorted(ALLOWED.get(from_status, frozenset())),
+            },
+        )
+    order.status = to_status
+    fields = ["status", "updated_at", *(extra_fields or [])]
+    stamp = _TIMESTAMPS.get(to_status)
+    if stamp and getattr(order, stamp) is None:
+        setattr(order, stamp, timezone.now())
+        fields.append(stamp)
+    order.save(update_fields=fields)
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_kind=actor_kind,
+        note=note[:500],
+        trace_id=current_trace_id(),
+    )
+
+
+def order_event_record(
+    *,
+    order: Order,
+    note: str,
+    actor: Any = None,
+    actor_kind: str = OrderEvent.ActorKind.SYSTEM,
+) -> OrderEvent:
+    """Record an event that keeps the status (e.g. a refund of a cancelled order)."""
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_kind=actor_kind,
+        note=note[:500],
+        trace_id=current_trace_id(),
+    )

@@ -1,0 +1,138 @@
+"""Payments, refunds and incoming provider webhook events.
+
+At most one captured payment per order is a database guarantee. Each row is
+also the durable record of async work: a ``pending`` payment or refund, or a
+``received`` webhook event, is re-dispatched by the sweep if its task was lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Payment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        REQUIRES_ACTION = "requires_action"
+        CAPTURED = "captured"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=20)
+    payment_method = models.CharField(max_length=255, help_text="Provider token, e.g. tok_visa")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    provider_reference = models.CharField(max_length=255, blank=True, default="")
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.CharField(max_length=500, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "last_attempt_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(status="captured"),
+                name="payments_one_captured_payment_per_order",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("amount")),
+                name="payments_refunded_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.id} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Sent to the provider with every charge attempt: retries never charge twice."""
+        return f"payment-{self.id}"
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    restock = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    provider_reference = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.id} {self.amount} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"refund-{self.id}"
+
+
+class WebhookEvent(models.Model):
+    """A provider event, stored once by (provider, event_id) before it is applied."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        FAILED = "failed"
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="payments_webhook_event_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.event_id} {self.type} ({self.status})"

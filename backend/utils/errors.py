@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -129,6 +130,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if wait:
             headers["Retry-After"] = str(max(1, int(wait)))
         return Response(_error_data(code, exc), status=exc.status_code, headers=headers)
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # A dependency failed (connection dropped, database down): nothing was
+        # committed; the client may retry the same request (with its Idempotency-Key).
+        set_rollback()
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            error_body(
+                "service_unavailable",
+                {"message": "The database is unavailable. Nothing was changed; retry later."},
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
 
     # Anything else is a bug: roll back, log with the trace, answer without a traceback.
     set_rollback()

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from django.conf import settings
 
 logger = logging.getLogger("workers")
 
@@ -24,10 +25,10 @@ class BaseTask(Task):
     acks_late = True
     reject_on_worker_lost = True
     autoretry_for = (TransientError,)
-    retry_backoff = 2
-    retry_backoff_max = 600
+    retry_backoff = settings.TASK_RETRY_BACKOFF_SECONDS
+    retry_backoff_max = settings.TASK_RETRY_BACKOFF_MAX_SECONDS
     retry_jitter = True
-    max_retries = 5
+    max_retries = settings.TASK_MAX_RETRIES
     # Ops may re-send a failed run of any task built on this class.
     idempotent = True
 

@@ -20,6 +20,15 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["workers"], related_name="schedules")
 
 
+def _beat_schedule() -> dict[str, Any]:
+    from workers.schedules import BEAT_SCHEDULE
+
+    return BEAT_SCHEDULE
+
+
+app.conf.beat_schedule = _beat_schedule()
+
+
 @worker_process_init.connect
 def _init_worker_telemetry(**_: Any) -> None:
     from utils.telemetry import setup_telemetry

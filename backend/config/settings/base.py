@@ -241,11 +241,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing happens in requests: a broker that is down must cost at most ~1 s.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 # Longer than any countdown or retry delay the project uses (max backoff 600 s),
 # so a late-acked message is not redelivered while its retry is still waiting.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
-    "socket_connect_timeout": 2,
+    "socket_connect_timeout": 1,
     "socket_timeout": 5,
     "max_retries": 1,
 }
@@ -261,6 +263,15 @@ CELERY_TASK_ROUTES = {
     "apps.ops.tasks.*": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Retries of transient failures: exponential from this base, capped, with full jitter.
+TASK_RETRY_BACKOFF_SECONDS = env_int("TASK_RETRY_BACKOFF_SECONDS", 2)
+TASK_RETRY_BACKOFF_MAX_SECONDS = env_int("TASK_RETRY_BACKOFF_MAX_SECONDS", 600)
+TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)
+# Sweeps (workers/schedules.py): how often beat runs the minute sweeps, and when
+# a row whose task never ran (or went silent) is sent again.
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
+REDISPATCH_AFTER_SECONDS = env_int("REDISPATCH_AFTER_SECONDS", 60)
+REDISPATCH_STALE_ATTEMPT_SECONDS = env_int("REDISPATCH_STALE_ATTEMPT_SECONDS", 900)
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -310,6 +321,7 @@ SHIPPING_METHODS = {
     "express": env_str("SHIPPING_EXPRESS_PRICE", "12.90"),
 }
 PAYMENT_DEADLINE_MINUTES = env_int("PAYMENT_DEADLINE_MINUTES", 30)
+PAYMENT_PROVIDERS = env_list("PAYMENT_PROVIDERS", ["sandbox", "stripe"])
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "")
 STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")

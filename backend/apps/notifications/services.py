@@ -1,0 +1,102 @@
+"""Emails about orders: queue one (a durable row first), then send it at most once.
+
+``email_enqueue`` is called inside the transaction that caused the email; the
+``EmailLog`` row commits with it and the send task is published after commit.
+``email_send`` locks the row and does nothing if it was already sent, so a
+task delivered twice sends once. What does not belong here: template content.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from apps.notifications.models import EmailLog
+from workers.base import TransientError
+from workers.enqueue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = {
+    EmailLog.Kind.ORDER_CONFIRMATION: "Your order {number} is confirmed",
+    EmailLog.Kind.PAYMENT_FAILED: "Payment for order {number} did not go through",
+    EmailLog.Kind.ORDER_CANCELLED: "Your order {number} was cancelled",
+    EmailLog.Kind.ORDER_FULFILLED: "Your order {number} is on its way",
+    EmailLog.Kind.REFUND_ISSUED: "A refund for order {number} was issued",
+}
+
+
+def email_enqueue(*, order: Any, kind: str, reference: str = "") -> EmailLog:
+    """Record the email to send (once per order, kind and reference) and send it after commit."""
+    log, created = EmailLog.objects.get_or_create(
+        order=order,
+        kind=kind,
+        reference=reference,
+        defaults={"recipient": order.email},
+    )
+    if created:
+        from apps.notifications.tasks import order_email_send_task
+
+        enqueue_on_commit(order_email_send_task, log.pk)
+    return log
+
+
+def _context(log: EmailLog) -> dict[str, Any]:
+    from apps.orders.models import Order
+
+    order = Order.objects.prefetch_related("lines").get(pk=log.order_id)
+    refund = None
+    if log.kind == EmailLog.Kind.REFUND_ISSUED and log.reference:
+        from apps.payments.models import Refund
+
+        refund = Refund.objects.filter(pk=log.reference).first()
+    return {"order": order, "lines": list(order.lines.all()), "refund": refund, "kind": log.kind}
+
+
+def email_render(*, log: EmailLog) -> tuple[str, str, str]:
+    """Subject, text body and HTML body of an email."""
+    context = _context(log)
+    subject = SUBJECTS[EmailLog.Kind(log.kind)].format(number=context["order"].number)
+    text = render_to_string(f"notifications/email/{log.kind}.txt", context)
+    html = render_to_string(f"notifications/email/{log.kind}.html", context)
+    return subject, text, html
+
+
+def email_send(*, email_log_id: int, max_attempts: int = 6) -> EmailLog | None:
+    """Send a queued email once. Transient SMTP failures raise ``TransientError`` to retry."""
+    with transaction.atomic():
+        log = EmailLog.objects.select_for_update().filter(pk=email_log_id).first()
+        if log is None or log.status == EmailLog.Status.SENT:
+            return log
+        subject, text, html = email_render(log=log)
+        message = EmailMultiAlternatives(
+            subject, text, settings.DEFAULT_FROM_EMAIL, [log.recipient]
+        )
+        message.attach_alternative(html, "text/html")
+        log.attempts += 1
+        try:
+            message.send(fail_silently=False)
+        except Exception as exc:
+            log.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            if log.attempts >= max_attempts:
+                log.status = EmailLog.Status.FAILED
+            log.save(update_fields=["attempts", "last_error", "status", "updated_at"])
+            logger.warning("email %s attempt %s failed: %s", log.pk, log.attempts, exc)
+            if log.status == EmailLog.Status.FAILED:
+                return log
+            failed = True  # commit the attempt count, then retry with backoff
+        else:
+            log.status = EmailLog.Status.SENT
+            log.sent_at = timezone.now()
+            log.last_error = ""
+            log.save(update_fields=["status", "sent_at", "attempts", "last_error", "updated_at"])
+            failed = False
+    if failed:
+        raise TransientError(f"email {email_log_id} not sent yet")
+    return log

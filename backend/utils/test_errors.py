@@ -13,10 +13,10 @@ from rest_framework.decorators import api_view, permission_classes, throttle_cla
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIClient
-from rest_framework.throttling import AnonRateThrottle
 
 from apps.accounts.models import User
 from utils.serializers import InputSerializer
+from utils.throttling import AnonRateThrottle
 
 
 class _EchoInput(InputSerializer):

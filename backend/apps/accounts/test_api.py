@@ -204,3 +204,22 @@ def test_createsuperuser_noinput_uses_environment(monkeypatch: pytest.MonkeyPatc
     assert admin.is_staff
     assert admin.is_superuser
     assert admin.check_password(PASSWORD)
+
+
+def test_auth_scope_throttles_register_and_token(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from utils.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    statuses = [
+        api_client.post("/api/v1/auth/token/", {"email": "x@example.com", "password": "nope"},
+                        format="json").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [401, 401, 401]
+    response = _register(api_client, email="late@example.com")
+    assert response.status_code == 429
+    assert response.json()["error"] == "throttled"
+    assert int(response["Retry-After"]) >= 1
+    assert not User.objects.filter(email="late@example.com").exists()

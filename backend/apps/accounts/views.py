@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import (
     TokenObtainPairSerializer,
@@ -32,6 +32,7 @@ from apps.accounts.serializers import (
     UserUpdateInputSerializer,
 )
 from utils.errors import ApplicationError
+from utils.throttling import ScopedRateThrottle
 
 _PUBLIC_ACTIONS = {"register", "token", "token_refresh", "logout"}
 _THROTTLED_ACTIONS = {"register", "token", "token_refresh"}

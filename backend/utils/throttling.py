@@ -1,0 +1,75 @@
+"""Throttles with an atomic counter, so a limit holds across processes.
+
+DRF's stock throttles read a request history from the cache, append to it and
+write it back: two gunicorn workers can both read before either writes, and
+under load the limit leaks. These count with the cache's atomic ``incr``
+(Redis INCR in production), with the usual sliding-window estimate over the
+current and the previous window so a burst across a boundary is still bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.cache import cache as default_cache
+from rest_framework import throttling
+from rest_framework.request import Request
+
+
+class AtomicWindowMixin:
+    """Replace the history list with one atomic counter per window."""
+
+    cache = default_cache
+    num_requests: int | None
+    duration: int | None
+    _wait: float = 1.0
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if getattr(self, "rate", None) is None:
+            return True
+        key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
+        if key is None or not self.num_requests or not self.duration:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        elapsed = (now % self.duration) / self.duration
+        current_key, previous_key = f"{key}:w{window}", f"{key}:w{window - 1}"
+        self.cache.add(current_key, 0, timeout=2 * self.duration + 1)
+        try:
+            count = self.cache.incr(current_key)
+        except ValueError:  # expired between add and incr
+            self.cache.add(current_key, 1, timeout=2 * self.duration + 1)
+            count = 1
+        previous = int(self.cache.get(previous_key) or 0)
+        # Sliding-window estimate: the previous window counts for the part still in view.
+        estimate = previous * (1.0 - elapsed) + count
+        if estimate <= self.num_requests:
+            return True
+        self.cache.decr(current_key)  # refused requests do not use up the allowance
+        # At the latest when this window ends, the previous one no longer counts in full.
+        self._wait = self.duration * (1.0 - elapsed)
+        return False
+
+    def wait(self) -> float | None:
+        return max(1.0, float(getattr(self, "_wait", 1.0)))
+
+
+class AnonRateThrottle(AtomicWindowMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(AtomicWindowMixin, throttling.UserRateThrottle):
+    pass
+
+
+class ScopedRateThrottle(AtomicWindowMixin, throttling.ScopedRateThrottle):
+    """Rate from the view's ``throttle_scope`` (``auth``, ``checkout``, ``payment``)."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)

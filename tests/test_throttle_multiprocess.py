@@ -29,9 +29,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator[str]:
-    from django.conf import settings
-
     import redis
+    from django.conf import settings
 
     redis.Redis.from_url(REDIS_URL).flushdb()  # start from empty throttle counters
     db = settings.DATABASES["default"]
@@ -69,7 +68,7 @@ def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
@@ -82,14 +81,14 @@ def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator
 def _attempt(url: str) -> int:
     # An invalid registration: cheap (no password hashing) but still in the `auth` scope.
     body = json.dumps({"email": "not-an-email"}).encode()
-    request = urllib.request.Request(  # noqa: S310
+    request = urllib.request.Request(
         f"{url}/api/v1/auth/register/",
         data=body,
         headers={"Content-Type": "application/json", "Connection": "close"},
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         if exc.code == 429:

@@ -1,0 +1,239 @@
+"""Writes for carts: open one, add/set/remove lines, claim a guest cart after sign-in.
+
+Every function locks the cart row first (``cart_get(for_update=True)``), so two
+requests on one cart queue instead of racing, and refuses to change a cart
+that is not ``open`` (409 ``invalid_state``). Carts do not reserve stock: the
+stock check here is against what is on hand now; checkout takes the stock.
+
+What does not belong here: reads and pricing (``selectors.py``), HTTP objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.cart.models import Cart, CartItem
+from apps.cart.selectors import (
+    CartDetail,
+    cart_detail_build,
+    cart_get,
+    cart_item_list,
+    cart_open_for_user,
+)
+from apps.catalog.models import Variant
+from apps.catalog.selectors import variant_for_cart
+from apps.catalog.services import validation_error
+from utils.errors import InvalidStateError, NotFoundError, OutOfStockError
+
+
+def _max_per_line() -> int:
+    return int(settings.CART_MAX_QUANTITY_PER_LINE)
+
+
+def _ensure_open(cart: Cart) -> None:
+    if cart.status != Cart.Status.OPEN:
+        raise InvalidStateError(
+            f"This cart is {cart.status} and can no longer change.",
+            details={"status": cart.status},
+        )
+
+
+def _out_of_stock(*, variant_id: int, requested: int, available: int, message: str) -> Exception:
+    return OutOfStockError(
+        message,
+        details={
+            "variants": [
+                {"variant_id": variant_id, "requested": requested, "available": max(0, available)}
+            ]
+        },
+    )
+
+
+def _check_line(*, cart: Cart, variant: Variant, quantity: int, available: int) -> None:
+    """Refuse a line quantity the cart cannot hold: the rules of every cart write."""
+    if quantity < 1:
+        raise validation_error("quantity", "The quantity must be at least 1.")
+    if not (variant.is_active and variant.product.is_active):
+        raise _out_of_stock(
+            variant_id=variant.pk,
+            requested=quantity,
+            available=0,
+            message="This variant is no longer sold.",
+        )
+    if variant.currency != cart.currency:
+        raise validation_error(
+            "variant_id",
+            f"This variant is priced in {variant.currency}, the cart in {cart.currency}.",
+        )
+    if quantity > _max_per_line():
+        raise validation_error(
+            "quantity", f"At most {_max_per_line()} units of one variant per cart."
+        )
+    if quantity > available:
+        raise _out_of_stock(
+            variant_id=variant.pk,
+            requested=quantity,
+            available=available,
+            message="Not enough stock for this quantity.",
+        )
+
+
+def _touch(cart: Cart) -> None:
+    cart.save(update_fields=["updated_at"])
+
+
+def _find_item(items: list[CartItem], item_id: int) -> CartItem:
+    for item in items:
+        if item.pk == item_id:
+            return item
+    raise NotFoundError("Cart item not found.")
+
+
+@transaction.atomic
+def cart_open(*, user: Any) -> tuple[Cart, bool]:
+    """A new guest cart, or the signed-in user's open cart (created if none); and "created"."""
+    if not getattr(user, "is_authenticated", False):
+        return Cart.objects.create(currency=settings.DEFAULT_CURRENCY), True
+    existing = cart_open_for_user(user=user)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Cart.objects.create(user=user, currency=settings.DEFAULT_CURRENCY), True
+    except IntegrityError:
+        # A concurrent request opened it first (one open cart per user is a constraint).
+        return Cart.objects.get(user=user, status=Cart.Status.OPEN), False
+
+
+@transaction.atomic
+def cart_item_add(*, cart_id: Any, user: Any, variant_id: int, quantity: int) -> CartDetail:
+    """Add ``quantity`` of a variant, or increase its existing line by that much."""
+    cart = cart_get(cart_id=cart_id, user=user, for_update=True)
+    _ensure_open(cart)
+    items = list(cart_item_list(cart=cart))
+    item = next((line for line in items if line.variant_id == variant_id), None)
+    if item is not None:
+        variant = item.variant
+        available = int(getattr(item, "available", 0))
+        current = item.quantity
+    else:
+        found = variant_for_cart(variant_id=variant_id)
+        if found is None:
+            raise validation_error("variant_id", "No such variant.")
+        variant = found
+        available = int(getattr(variant, "available", 0))
+        current = 0
+        if len(items) >= settings.CART_MAX_LINES:
+            raise validation_error(
+                "variant_id", f"A cart holds at most {settings.CART_MAX_LINES} different items."
+            )
+    if quantity < 1:
+        raise validation_error("quantity", "The quantity must be at least 1.")
+    _check_line(cart=cart, variant=variant, quantity=current + quantity, available=available)
+
+    if item is not None:
+        item.quantity = current + quantity
+        item.save(update_fields=["quantity", "updated_at"])
+    else:
+        item = CartItem.objects.create(cart=cart, variant=variant, quantity=quantity)
+        item.available = available  # type: ignore[attr-defined]
+        items.append(item)
+    _touch(cart)
+    return cart_detail_build(cart=cart, items=items)
+
+
+@transaction.atomic
+def cart_item_update(*, cart_id: Any, user: Any, item_id: int, quantity: int) -> CartDetail:
+    """Set a line's quantity."""
+    cart = cart_get(cart_id=cart_id, user=user, for_update=True)
+    _ensure_open(cart)
+    items = list(cart_item_list(cart=cart))
+    item = _find_item(items, item_id)
+    available = int(getattr(item, "available", 0))
+    _check_line(cart=cart, variant=item.variant, quantity=quantity, available=available)
+    if item.quantity != quantity:
+        item.quantity = quantity
+        item.save(update_fields=["quantity", "updated_at"])
+        _touch(cart)
+    return cart_detail_build(cart=cart, items=items)
+
+
+@transaction.atomic
+def cart_item_remove(*, cart_id: Any, user: Any, item_id: int) -> CartDetail:
+    """Remove a line."""
+    cart = cart_get(cart_id=cart_id, user=user, for_update=True)
+    _ensure_open(cart)
+    items = list(cart_item_list(cart=cart))
+    item = _find_item(items, item_id)
+    item.delete()
+    _touch(cart)
+    return cart_detail_build(cart=cart, items=[line for line in items if line is not item])
+
+
+def _merged_quantity(*, existing: int, added: int, available: int) -> int:
+    """Summed, then capped at the per-line maximum and at what is available.
+
+    A merge never lowers a line the user already had: it only adds to it.
+    """
+    capped = min(existing + added, _max_per_line(), max(0, available))
+    return max(existing, capped)
+
+
+@transaction.atomic
+def cart_claim(*, cart_id: Any, user: Any) -> CartDetail:
+    """Give a guest cart to the signed-in user, merging it into their open cart if they have one.
+
+    Without an open cart the guest cart simply becomes theirs. Otherwise its
+    lines are merged (quantities summed, then capped; unavailable lines and
+    lines beyond the line limit are dropped) and the guest cart is ``abandoned``.
+    Claiming a cart that is already the user's changes nothing.
+    """
+    guest = cart_get(cart_id=cart_id, user=user, for_update=True)
+    if guest.user_id == user.pk:
+        return cart_detail_build(cart=guest, items=cart_item_list(cart=guest))
+    _ensure_open(guest)
+    target = cart_open_for_user(user=user, for_update=True)
+    if target is None:
+        guest.user = user
+        try:
+            with transaction.atomic():
+                guest.save(update_fields=["user", "updated_at"])
+        except IntegrityError as exc:
+            raise InvalidStateError("Another cart was opened at the same time; retry.") from exc
+        return cart_detail_build(cart=guest, items=cart_item_list(cart=guest))
+
+    existing = {item.variant_id: item for item in cart_item_list(cart=target)}
+    now = timezone.now()
+    to_update: list[CartItem] = []
+    to_create: list[CartItem] = []
+    for line in cart_item_list(cart=guest):
+        variant = line.variant
+        sellable = (
+            variant.is_active and variant.product.is_active and variant.currency == target.currency
+        )
+        available = int(getattr(line, "available", 0)) if sellable else 0
+        mine = existing.get(line.variant_id)
+        if mine is not None:
+            merged = _merged_quantity(
+                existing=mine.quantity, added=line.quantity, available=available
+            )
+            if merged != mine.quantity:
+                mine.quantity = merged
+                mine.updated_at = now
+                to_update.append(mine)
+            continue
+        quantity = _merged_quantity(existing=0, added=line.quantity, available=available)
+        if quantity >= 1 and len(existing) + len(to_create) < settings.CART_MAX_LINES:
+            to_create.append(CartItem(cart=target, variant=variant, quantity=quantity))
+    if to_update:
+        CartItem.objects.bulk_update(to_update, ["quantity", "updated_at"])
+    if to_create:
+        CartItem.objects.bulk_create(to_create)
+    guest.status = Cart.Status.ABANDONED
+    guest.save(update_fields=["status", "updated_at"])
+    _touch(target)
+    return cart_detail_build(cart=target, items=cart_item_list(cart=target))

@@ -1,0 +1,140 @@
+"""Cart endpoints: open a cart, read it, add/set/remove lines, claim a guest cart.
+
+Guests need no account: the cart's UUID is their token. A cart that belongs to
+a user is reachable only by that user; any other cart is a 404 on every verb
+(the rule lives in ``selectors.cart_get``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.cart import selectors, services
+from apps.cart.serializers import (
+    CartClaimInputSerializer,
+    CartCreateInputSerializer,
+    CartItemAddInputSerializer,
+    CartItemUpdateInputSerializer,
+    CartOutputSerializer,
+)
+from apps.catalog.serializers import ErrorOutputSerializer
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ErrorOutputSerializer, description=description)
+
+
+_CART_ID = OpenApiParameter(
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The cart id (guest token)."
+)
+_ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+_NOT_FOUND = _error("not_found: no such cart, or not yours.")
+_CHANGE_ERRORS = {
+    400: _error("validation_error: field errors in details."),
+    404: _NOT_FOUND,
+    409: _error(
+        "out_of_stock (details.variants lists variant_id, requested, available) or "
+        "invalid_state (the cart is checked out or abandoned)."
+    ),
+}
+
+
+class CartViewSet(viewsets.GenericViewSet):
+    """Guest and signed-in carts."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = CartOutputSerializer
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action == "claim":
+            return [permissions.IsAuthenticated()]
+        return [permissions.AllowAny()]
+
+    @extend_schema(
+        request=CartCreateInputSerializer,
+        responses={
+            201: OpenApiResponse(CartOutputSerializer, description="A new cart."),
+            200: OpenApiResponse(
+                CartOutputSerializer, description="The signed-in user's existing open cart."
+            ),
+            400: _error("validation_error"),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        CartCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
+        cart, created = services.cart_open(user=request.user)
+        detail = selectors.cart_detail_get(cart_id=cart.pk, user=request.user)
+        return Response(
+            CartOutputSerializer(detail).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(parameters=[_CART_ID], responses={200: CartOutputSerializer, 404: _NOT_FOUND})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        detail = selectors.cart_detail_get(cart_id=pk, user=request.user)
+        return Response(CartOutputSerializer(detail).data)
+
+    @extend_schema(
+        parameters=[_CART_ID],
+        request=CartItemAddInputSerializer,
+        responses={200: CartOutputSerializer, **_CHANGE_ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="items")
+    def items(self, request: Request, pk: str | None = None) -> Response:
+        data = CartItemAddInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        detail = services.cart_item_add(cart_id=pk, user=request.user, **data.validated_data)
+        return Response(CartOutputSerializer(detail).data)
+
+    @extend_schema(
+        methods=["PATCH"],
+        parameters=[_CART_ID, _ITEM_ID],
+        request=CartItemUpdateInputSerializer,
+        responses={200: CartOutputSerializer, **_CHANGE_ERRORS},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        parameters=[_CART_ID, _ITEM_ID],
+        request=None,
+        responses={200: CartOutputSerializer, **_CHANGE_ERRORS},
+    )
+    @action(detail=True, methods=["patch", "delete"], url_path=r"items/(?P<item_id>[0-9]+)")
+    def item(self, request: Request, pk: str | None = None, item_id: str = "") -> Response:
+        if request.method == "DELETE":
+            detail = services.cart_item_remove(cart_id=pk, user=request.user, item_id=int(item_id))
+            return Response(CartOutputSerializer(detail).data)
+        data = CartItemUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        detail = services.cart_item_update(
+            cart_id=pk, user=request.user, item_id=int(item_id), **data.validated_data
+        )
+        return Response(CartOutputSerializer(detail).data)
+
+    @extend_schema(
+        parameters=[_CART_ID],
+        request=CartClaimInputSerializer,
+        responses={
+            200: OpenApiResponse(
+                CartOutputSerializer,
+                description="The user's open cart, with the guest lines in it.",
+            ),
+            400: _error("validation_error"),
+            401: _error("not_authenticated"),
+            404: _NOT_FOUND,
+            409: _error("invalid_state: the guest cart is no longer open."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str | None = None) -> Response:
+        CartClaimInputSerializer(data=request.data).is_valid(raise_exception=True)
+        detail = services.cart_claim(cart_id=pk, user=request.user)
+        return Response(CartOutputSerializer(detail).data)

@@ -1,0 +1,143 @@
+"""Admin for the catalogue. Stock and its ledger are read-only here: stock changes only
+through ``POST /api/v1/variants/{id}/adjust-stock/`` (or another ledger writer), so
+``on_hand`` always equals the sum of the movements.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from apps.catalog import services
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+
+LEDGER_ROWS = 50
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "parent", "position", "is_active", "updated_at"]
+    list_filter = ["is_active", "parent"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["parent"]
+    raw_id_fields = ["parent"]
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = ["sku", "name", "price", "currency", "position", "is_active"]
+    show_change_link = True
+    can_delete = False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "category", "is_active", "created_at"]
+    list_filter = ["is_active", "category"]
+    search_fields = ["name", "slug", "description", "variants__sku"]
+    prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["category"]
+    raw_id_fields = ["category"]
+    date_hierarchy = "created_at"
+    inlines = [VariantInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            if isinstance(obj, Variant):
+                services.stock_row_ensure(variant=obj)
+
+
+class StockInline(ReadOnlyInline):
+    model = Stock
+    fields = ["on_hand", "updated_at"]
+    readonly_fields = ["on_hand", "updated_at"]
+
+
+class StockMovementInline(ReadOnlyInline):
+    model = StockMovement
+    fields = ["created_at", "quantity", "reason", "note", "order", "actor"]
+    readonly_fields = ["created_at", "quantity", "reason", "note", "order", "actor"]
+    ordering = ["-created_at", "-id"]
+    max_num = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StockMovement]:
+        return super().get_queryset(request).select_related("actor", "order")
+
+
+@admin.register(Variant)
+class VariantAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "product", "price", "currency", "on_hand", "is_active"]
+    list_filter = ["is_active", "currency", "product__category"]
+    search_fields = ["sku", "name", "product__name", "product__slug"]
+    list_select_related = ["product", "stock"]
+    raw_id_fields = ["product"]
+    inlines = [StockInline, StockMovementInline]
+
+    @admin.display(description="on hand", ordering="stock__on_hand")
+    def on_hand(self, obj: Variant) -> int | None:
+        stock = getattr(obj, "stock", None)
+        return stock.on_hand if stock is not None else None
+
+    def save_model(self, request: HttpRequest, obj: Variant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.stock_row_ensure(variant=obj)
+
+
+@admin.register(Stock)
+class StockAdmin(ReadOnlyAdmin):
+    list_display = ["variant", "on_hand", "updated_at"]
+    search_fields = ["variant__sku", "variant__name", "variant__product__name"]
+    list_select_related = ["variant"]
+    readonly_fields = ["variant", "on_hand", "updated_at", "ledger"]
+    fields = ["variant", "on_hand", "updated_at", "ledger"]
+
+    @admin.display(description=f"ledger (latest {LEDGER_ROWS})")
+    def ledger(self, obj: Stock) -> str:
+        rows = StockMovement.objects.filter(variant_id=obj.variant_id).order_by(
+            "-created_at", "-id"
+        )[:LEDGER_ROWS]
+        return format_html_join(
+            "\n",
+            "<div>{} &nbsp; {} &nbsp; {} &nbsp; {}</div>",
+            ((row.created_at, f"{row.quantity:+d}", row.reason, row.note) for row in rows),
+        )
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "variant", "quantity", "reason", "order", "actor", "note"]
+    list_filter = ["reason"]
+    search_fields = ["variant__sku", "note", "actor__email"]
+    list_select_related = ["variant", "actor", "order"]
+    raw_id_fields = ["variant", "order", "actor"]
+    date_hierarchy = "created_at"

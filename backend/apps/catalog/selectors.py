@@ -1,0 +1,143 @@
+"""Reads for the catalogue: what customers and staff may see, fetched in a fixed number of queries.
+
+Customers see active categories, active products and their active variants;
+staff (``include_inactive=True``) see everything. Every product queryset
+carries its annotations (``price``: the lowest active variant price,
+``currency`` of that variant, ``in_stock``) and prefetches its variants with
+``available`` (the stock on hand) annotated, so listing 100 products costs the
+same number of queries as listing one.
+
+What does not belong here: writes (``services.py``), stock changes (``stock.py``).
+"""
+
+from __future__ import annotations
+
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+
+from apps.catalog.models import Category, Product, StockMovement, Variant
+from utils.errors import NotFoundError
+
+_CATEGORY_TABLE = Category._meta.db_table
+
+# Ids of a category and all of its descendants, however deep, in one query.
+# UNION (not UNION ALL) makes the recursion stop even on a cyclic tree. The ORM has
+# no recursive CTE; the only interpolated names are our own table's, values are params.
+_SUBTREE_SQL = (
+    "WITH RECURSIVE subtree(id) AS ("  # noqa: S608
+    f"SELECT id FROM {_CATEGORY_TABLE} WHERE slug = %s{{root_filter}} "
+    "UNION "
+    f"SELECT c.id FROM {_CATEGORY_TABLE} c JOIN subtree s ON c.parent_id = s.id"
+    ") SELECT id FROM subtree"
+)
+
+
+def category_list(*, include_inactive: bool = False) -> QuerySet[Category]:
+    queryset = Category.objects.select_related("parent")
+    if not include_inactive:
+        queryset = queryset.filter(is_active=True)
+    return queryset.order_by("position", "name", "id")
+
+
+def category_subtree_ids(*, slug: str, include_inactive: bool = False) -> RawSQL:
+    """A subquery of the ids of the category ``slug`` and its descendants.
+
+    Use it as ``filter(category_id__in=category_subtree_ids(...))``: the tree is
+    walked by the database (a recursive CTE, on SQLite and PostgreSQL alike),
+    not by one query per level. For customers an inactive root matches nothing.
+    """
+    root_filter = "" if include_inactive else " AND is_active = %s"
+    params: list[object] = [slug] if include_inactive else [slug, True]
+    return RawSQL(_SUBTREE_SQL.format(root_filter=root_filter), params)  # noqa: S611
+
+
+def category_ancestor_ids(*, category: Category) -> set[int]:
+    """Ids of ``category`` and every category above it (used to refuse a cyclic parent)."""
+    seen: set[int] = set()
+    parents = dict(Category.objects.values_list("id", "parent_id"))
+    current: int | None = category.pk
+    while current is not None and current not in seen:
+        seen.add(current)
+        current = parents.get(current)
+    return seen
+
+
+def variant_queryset(*, include_inactive: bool = False) -> QuerySet[Variant]:
+    """Variants with ``available`` (stock on hand, 0 without a stock row) and ``in_stock``."""
+    queryset = Variant.objects.annotate(
+        available=Coalesce("stock__on_hand", Value(0)),
+    ).annotate(
+        in_stock=ExpressionWrapper(Q(available__gt=0), output_field=BooleanField()),
+    )
+    if not include_inactive:
+        queryset = queryset.filter(is_active=True)
+    return queryset.order_by("position", "id")
+
+
+def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
+    """Products with their price annotations and visible variants prefetched (3 queries a page)."""
+    active_variants = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+    cheapest = active_variants.order_by("price", "position", "id")
+    queryset = (
+        Product.objects.select_related("category")
+        .annotate(
+            price=Subquery(cheapest.values("price")[:1]),
+            currency=Subquery(cheapest.values("currency")[:1]),
+            in_stock=Exists(active_variants.filter(stock__on_hand__gt=0)),
+        )
+        .prefetch_related(
+            Prefetch("variants", queryset=variant_queryset(include_inactive=include_inactive))
+        )
+    )
+    if not include_inactive:
+        queryset = queryset.filter(is_active=True)
+    return queryset.order_by("-created_at", "-id")
+
+
+def product_get(*, slug: str, include_inactive: bool = False) -> Product:
+    product = product_list(include_inactive=include_inactive).filter(slug=slug).first()
+    if product is None:
+        raise NotFoundError("Product not found.")
+    return product
+
+
+def variant_list(*, include_inactive: bool = True) -> QuerySet[Variant]:
+    """Variants for staff screens, with their product."""
+    return variant_queryset(include_inactive=include_inactive).select_related("product")
+
+
+def variant_get(*, variant_id: int, include_inactive: bool = True) -> Variant:
+    variant = variant_list(include_inactive=include_inactive).filter(pk=variant_id).first()
+    if variant is None:
+        raise NotFoundError("Variant not found.")
+    return variant
+
+
+def variant_for_cart(*, variant_id: int) -> Variant | None:
+    """A variant with its product and ``available``, whatever its state (callers check it)."""
+    return (
+        variant_queryset(include_inactive=True)
+        .select_related("product")
+        .filter(pk=variant_id)
+        .first()
+    )
+
+
+def stock_movement_list(*, variant: Variant) -> QuerySet[StockMovement]:
+    """The variant's ledger, newest first."""
+    return (
+        StockMovement.objects.filter(variant=variant)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )

@@ -1,0 +1,230 @@
+"""Catalogue input/output shapes. No business rules here (those are in ``services.py``).
+
+Money goes out as a two-place string through ``utils.decimal_utils``; input
+serializers refuse unknown fields. ``StrictIntegerField`` accepts JSON integers
+only (no ``true``, ``1.5``, ``2.0`` or ``"1e9"``); the cart reuses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.catalog.models import Category, Product, StockMovement, Variant
+from apps.catalog.services import STAFF_STOCK_REASONS
+from utils.decimal_utils import MoneyField
+from utils.serializers import InputSerializer
+
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+MAX_ATTRIBUTES = 20
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d{1,2})?$", "example": "19.99"}
+)
+class Money(MoneyField):
+    """``MoneyField`` with its OpenAPI shape: a decimal string."""
+
+
+class ErrorOutputSerializer(serializers.Serializer):
+    """The shape of every error body (documentation only: ``utils.errors`` renders it)."""
+
+    error = serializers.CharField(help_text="A stable snake_case code such as out_of_stock.")
+    details = serializers.DictField(child=serializers.JSONField(), required=False)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, nothing else: booleans, floats and strings are refused."""
+
+    default_error_messages = {
+        **serializers.IntegerField.default_error_messages,
+        "strict": "Must be a whole number sent as a JSON integer.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("strict")
+        return int(super().to_internal_value(data))
+
+
+class CategoryRefOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name"]
+        read_only_fields = fields
+
+
+class CategoryOutputSerializer(serializers.ModelSerializer):
+    parent: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="slug", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Category
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "parent",
+            "position",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CategoryInputSerializer(InputSerializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=200, required=False)
+    # DRF pops declared fields off the class, so this does not shadow Field.parent.
+    parent = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    position = StrictIntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    is_active = serializers.BooleanField(required=False)
+
+
+class VariantOutputSerializer(serializers.ModelSerializer):
+    """A variant as customers see it inside a product."""
+
+    price = Money(read_only=True)
+    available = serializers.IntegerField(read_only=True, help_text="Units on hand.")
+    in_stock = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Variant
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "attributes",
+            "price",
+            "currency",
+            "in_stock",
+            "available",
+            "is_active",
+        ]
+        read_only_fields = fields
+
+
+class VariantStaffOutputSerializer(VariantOutputSerializer):
+    """A variant on the staff endpoints: with its product and timestamps."""
+
+    product: serializers.SlugRelatedField[Product] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta(VariantOutputSerializer.Meta):
+        fields = [
+            *VariantOutputSerializer.Meta.fields,
+            "product",
+            "position",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductOutputSerializer(serializers.ModelSerializer):
+    category = CategoryRefOutputSerializer(read_only=True)
+    price = Money(
+        read_only=True,
+        allow_null=True,
+        help_text="The lowest price among the active variants (null when there are none).",
+    )
+    currency = serializers.CharField(read_only=True, allow_null=True)
+    in_stock = serializers.BooleanField(read_only=True)
+    variants = VariantOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "category",
+            "price",
+            "currency",
+            "in_stock",
+            "is_active",
+            "variants",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductInputSerializer(InputSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    is_active = serializers.BooleanField(required=False)
+
+
+class _VariantFieldsInputSerializer(InputSerializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    price = Money()
+    currency = serializers.RegexField(CURRENCY_PATTERN, required=False, max_length=3)
+    attributes = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True), required=False
+    )
+    position = StrictIntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    is_active = serializers.BooleanField(required=False)
+
+    def validate_attributes(self, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_ATTRIBUTES:
+            raise serializers.ValidationError(f"At most {MAX_ATTRIBUTES} attributes.")
+        if any(len(key) > 64 or not key for key in value):
+            raise serializers.ValidationError("Attribute names are 1 to 64 characters.")
+        return value
+
+
+class VariantInputSerializer(_VariantFieldsInputSerializer):
+    product = serializers.SlugRelatedField(slug_field="slug", queryset=Product.objects.all())
+
+
+class VariantUpdateInputSerializer(_VariantFieldsInputSerializer):
+    """Like ``VariantInputSerializer`` but a variant cannot move to another product."""
+
+
+class StockAdjustInputSerializer(InputSerializer):
+    quantity = StrictIntegerField(
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text="Signed change of the stock on hand; never zero.",
+    )
+    reason = serializers.ChoiceField(choices=[str(reason) for reason in STAFF_STOCK_REASONS])
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    def validate_quantity(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("The quantity must not be zero.")
+        return value
+
+
+class StockMovementOutputSerializer(serializers.ModelSerializer):
+    variant_id = serializers.IntegerField(read_only=True)
+    order_id = serializers.UUIDField(read_only=True, allow_null=True)
+    actor_email = serializers.EmailField(source="actor.email", read_only=True, allow_null=True)
+
+    class Meta:
+        model = StockMovement
+        fields = [
+            "id",
+            "variant_id",
+            "quantity",
+            "reason",
+            "note",
+            "order_id",
+            "actor_email",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,242 @@
+"""Writes for the catalogue: categories, products, variants and staff stock adjustments.
+
+Nothing is ever deleted (order lines and the ledger point at variants):
+"deactivating" hides a row from customers. Every stock change goes through
+``apps.catalog.stock.stock_apply`` so ``on_hand`` always equals the ledger sum.
+
+What does not belong here: reads (``selectors.py``), HTTP objects.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import QuerySet
+from django.utils.text import slugify
+from rest_framework import status
+
+from apps.catalog import selectors
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+from apps.catalog.stock import stock_apply, stock_lock
+from utils.errors import ApplicationError
+
+# Stock.on_hand is a 32-bit integer column; refuse before the database would.
+MAX_ON_HAND = 2**31 - 1
+STAFF_STOCK_REASONS = (StockMovement.Reason.RECEIVE, StockMovement.Reason.ADJUST)
+
+M = TypeVar("M", bound=models.Model)
+
+
+def validation_error(field: str, message: str) -> ApplicationError:
+    return ApplicationError(
+        "Invalid input.",
+        code="validation_error",
+        status_code=status.HTTP_400_BAD_REQUEST,
+        details={field: [message]},
+    )
+
+
+def _slug_for(*, name: str, slug: str | None) -> str:
+    value = slug or slugify(name)[:200]
+    if not value:
+        raise validation_error("slug", "Give a slug: none can be made from this name.")
+    return value
+
+
+def _others(queryset: QuerySet[M], exclude_pk: int | None) -> QuerySet[M]:
+    return queryset if exclude_pk is None else queryset.exclude(pk=exclude_pk)
+
+
+def _save_unique(instance: Category | Product | Variant, *, field: str, message: str) -> None:
+    """Save, turning a unique-constraint race into the same 400 as the pre-check."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise validation_error(field, message) from exc
+
+
+# --- categories ----------------------------------------------------------------------
+
+
+def _check_category_slug(*, slug: str, exclude_pk: int | None = None) -> None:
+    if _others(Category.objects.filter(slug=slug), exclude_pk).exists():
+        raise validation_error("slug", "A category with this slug already exists.")
+
+
+@transaction.atomic
+def category_create(
+    *,
+    name: str,
+    slug: str | None = None,
+    parent: Category | None = None,
+    description: str = "",
+    position: int = 0,
+    is_active: bool = True,
+) -> Category:
+    slug = _slug_for(name=name, slug=slug)
+    _check_category_slug(slug=slug)
+    category = Category(
+        name=name,
+        slug=slug,
+        parent=parent,
+        description=description,
+        position=position,
+        is_active=is_active,
+    )
+    _save_unique(category, field="slug", message="A category with this slug already exists.")
+    return category
+
+
+@transaction.atomic
+def category_update(*, category: Category, data: dict[str, Any]) -> Category:
+    if "slug" in data:
+        _check_category_slug(slug=data["slug"], exclude_pk=category.pk)
+    # The new parent may not be the category itself or one of its descendants.
+    if data.get("parent") is not None and category.pk in selectors.category_ancestor_ids(
+        category=data["parent"]
+    ):
+        raise validation_error("parent", "A category cannot be placed under itself.")
+    for field, value in data.items():
+        setattr(category, field, value)
+    _save_unique(category, field="slug", message="A category with this slug already exists.")
+    return category
+
+
+@transaction.atomic
+def category_deactivate(*, category: Category) -> Category:
+    category.is_active = False
+    category.save(update_fields=["is_active", "updated_at"])
+    return category
+
+
+# --- products ------------------------------------------------------------------------
+
+
+def _check_product_slug(*, slug: str, exclude_pk: int | None = None) -> None:
+    if _others(Product.objects.filter(slug=slug), exclude_pk).exists():
+        raise validation_error("slug", "A product with this slug already exists.")
+
+
+@transaction.atomic
+def product_create(
+    *,
+    category: Category,
+    name: str,
+    slug: str | None = None,
+    description: str = "",
+    is_active: bool = True,
+) -> Product:
+    slug = _slug_for(name=name, slug=slug)
+    _check_product_slug(slug=slug)
+    product = Product(
+        category=category, name=name, slug=slug, description=description, is_active=is_active
+    )
+    _save_unique(product, field="slug", message="A product with this slug already exists.")
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, data: dict[str, Any]) -> Product:
+    if "slug" in data:
+        _check_product_slug(slug=data["slug"], exclude_pk=product.pk)
+    for field, value in data.items():
+        setattr(product, field, value)
+    _save_unique(product, field="slug", message="A product with this slug already exists.")
+    return product
+
+
+@transaction.atomic
+def product_deactivate(*, product: Product) -> Product:
+    product.is_active = False
+    product.save(update_fields=["is_active", "updated_at"])
+    return product
+
+
+# --- variants ------------------------------------------------------------------------
+
+
+def _check_sku(*, sku: str, exclude_pk: int | None = None) -> None:
+    if _others(Variant.objects.filter(sku=sku), exclude_pk).exists():
+        raise validation_error("sku", "A variant with this SKU already exists.")
+
+
+@transaction.atomic
+def variant_create(
+    *,
+    product: Product,
+    sku: str,
+    name: str,
+    price: Decimal,
+    currency: str | None = None,
+    attributes: dict[str, str] | None = None,
+    position: int = 0,
+    is_active: bool = True,
+) -> Variant:
+    """Create a variant and its stock row (0 on hand) together."""
+    _check_sku(sku=sku)
+    variant = Variant(
+        product=product,
+        sku=sku,
+        name=name,
+        price=price,
+        currency=currency or settings.DEFAULT_CURRENCY,
+        attributes=attributes or {},
+        position=position,
+        is_active=is_active,
+    )
+    _save_unique(variant, field="sku", message="A variant with this SKU already exists.")
+    Stock.objects.create(variant=variant, on_hand=0)
+    return variant
+
+
+@transaction.atomic
+def variant_update(*, variant: Variant, data: dict[str, Any]) -> Variant:
+    if "sku" in data:
+        _check_sku(sku=data["sku"], exclude_pk=variant.pk)
+    for field, value in data.items():
+        setattr(variant, field, value)
+    _save_unique(variant, field="sku", message="A variant with this SKU already exists.")
+    return variant
+
+
+@transaction.atomic
+def variant_deactivate(*, variant: Variant) -> Variant:
+    variant.is_active = False
+    variant.save(update_fields=["is_active", "updated_at"])
+    return variant
+
+
+@transaction.atomic
+def stock_row_ensure(*, variant: Variant) -> Stock:
+    """The variant's stock row, created at 0 if it is missing (e.g. a variant made in the admin)."""
+    stock, _ = Stock.objects.get_or_create(variant=variant, defaults={"on_hand": 0})
+    return stock
+
+
+@transaction.atomic
+def variant_stock_adjust(
+    *, variant: Variant, quantity: int, reason: str, note: str = "", actor: Any = None
+) -> int:
+    """Receive or correct stock through the ledger; returns the new ``on_hand``.
+
+    A result below zero is refused with ``OutOfStockError`` (409) and nothing is
+    written. The stock row is locked first, so concurrent adjustments queue.
+    """
+    if reason not in STAFF_STOCK_REASONS:
+        raise validation_error("reason", "Staff adjustments are 'receive' or 'adjust'.")
+    if quantity == 0:
+        raise validation_error("quantity", "The quantity must not be zero.")
+    if reason == StockMovement.Reason.RECEIVE and quantity < 0:
+        raise validation_error("quantity", "A receipt adds stock: use 'adjust' to remove.")
+    stock_row_ensure(variant=variant)
+    locked = stock_lock(variant_ids=[variant.pk])
+    if locked[variant.pk].on_hand + quantity > MAX_ON_HAND:
+        raise validation_error("quantity", f"Stock on hand may not exceed {MAX_ON_HAND}.")
+    rows = stock_apply(
+        changes={variant.pk: quantity}, reason=reason, actor=actor, note=note, locked=locked
+    )
+    return rows[variant.pk].on_hand

@@ -1,0 +1,147 @@
+"""seed_demo: deterministic, idempotent, scalable in bulk, and consistent with the ledger."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from apps.accounts.models import User
+from apps.catalog.demo import (
+    DEMO_CUSTOMER_EMAIL,
+    DEMO_CUSTOMER_PASSWORD,
+    DEMO_STAFF_EMAIL,
+    DEMO_STAFF_PASSWORD,
+    product_spec,
+)
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> tuple[int, int, int, int, int]:
+    return (
+        Category.objects.count(),
+        Product.objects.count(),
+        Variant.objects.count(),
+        Stock.objects.count(),
+        StockMovement.objects.count(),
+    )
+
+
+def _assert_ledger_matches_on_hand() -> None:
+    ledger = (
+        StockMovement.objects.filter(variant_id=OuterRef("variant_id"))
+        .values("variant_id")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    mismatched = (
+        Stock.objects.annotate(ledger=Subquery(ledger))
+        .exclude(on_hand=0, ledger__isnull=True)
+        .exclude(on_hand=F("ledger"))
+    )
+    assert not mismatched.exists()
+    assert not Stock.objects.filter(on_hand__lt=0).exists()
+
+
+@override_settings(DEBUG=True)
+def test_seed_twice_creates_everything_once() -> None:
+    first = _seed("--products", "30")
+    counts = _counts()
+    assert counts[:4] == (9, 30, counts[2], counts[2])
+    assert counts[2] >= 60  # several variants per product
+    assert "30 products" in first
+    second = _seed("--products", "30")
+    assert _counts() == counts
+    assert "0 products, 0 variants created; 0 units received" in second
+    _assert_ledger_matches_on_hand()
+    assert set(StockMovement.objects.values_list("reason", flat=True)) == {"receive"}
+
+
+@override_settings(DEBUG=True)
+def test_seed_is_deterministic_and_scales_up_without_touching_existing_rows() -> None:
+    _seed("--products", "5")
+    before = dict(Variant.objects.values_list("sku", "price"))
+    stock_before = dict(Stock.objects.values_list("variant__sku", "on_hand"))
+    _seed("--products", "12")
+    assert Product.objects.count() == 12
+    after = dict(Variant.objects.values_list("sku", "price"))
+    assert {sku: after[sku] for sku in before} == before
+    assert {
+        sku: on_hand
+        for sku, on_hand in Stock.objects.values_list("variant__sku", "on_hand")
+        if sku in stock_before
+    } == stock_before
+    spec = product_spec(7)
+    product = Product.objects.get(slug=spec.slug)
+    assert product.name == spec.name
+    assert product.category.slug == spec.category_slug
+    assert product.category.parent is not None  # products sit in leaf categories
+    assert [v.sku for v in product.variants.order_by("position")] == [v.sku for v in spec.variants]
+    _assert_ledger_matches_on_hand()
+
+
+@override_settings(DEBUG=True)
+def test_demo_has_sold_out_and_stocked_variants_all_visible() -> None:
+    _seed()
+    assert Stock.objects.filter(on_hand=0).exists()
+    assert Stock.objects.filter(on_hand__gt=0).exists()
+    assert not Product.objects.filter(is_active=False).exists()
+    assert not Variant.objects.filter(stock__isnull=True).exists()
+
+
+def test_thousand_products_are_written_in_bulk() -> None:
+    with CaptureQueriesContext(connection) as queries:
+        _seed("--products", "1000", "--no-accounts")
+    assert Product.objects.count() == 1000
+    assert Variant.objects.count() >= 2000
+    # Bulk writes: ~140 queries on SQLite (its 999-parameter limit sets the batch size),
+    # where row-by-row writing would take well over 10,000.
+    assert len(queries.captured_queries) < 250, len(queries.captured_queries)
+    _assert_ledger_matches_on_hand()
+
+
+@override_settings(DEBUG=True)
+def test_demo_accounts_are_created_once_and_not_overwritten() -> None:
+    output = _seed("--products", "1")
+    assert f"{DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}" in output
+    assert f"{DEMO_CUSTOMER_EMAIL} / {DEMO_CUSTOMER_PASSWORD}" in output
+    staff = User.objects.get(email=DEMO_STAFF_EMAIL)
+    customer = User.objects.get(email=DEMO_CUSTOMER_EMAIL)
+    assert staff.is_staff
+    assert staff.check_password(DEMO_STAFF_PASSWORD)
+    assert not customer.is_staff
+    assert customer.check_password(DEMO_CUSTOMER_PASSWORD)
+    staff.set_password("changed-by-the-developer")
+    staff.save()
+    _seed("--products", "1")
+    assert User.objects.filter(email=DEMO_STAFF_EMAIL).count() == 1
+    assert User.objects.get(email=DEMO_STAFF_EMAIL).check_password("changed-by-the-developer")
+
+
+@override_settings(DEBUG=False)
+def test_without_debug_demo_accounts_need_force() -> None:
+    output = _seed("--products", "1")
+    assert "not created" in output
+    assert not User.objects.exists()
+    _seed("--products", "1", "--force")
+    assert User.objects.filter(email=DEMO_STAFF_EMAIL, is_staff=True).exists()
+
+
+def test_products_option_is_bounded() -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        _seed("--products", "0")
+    assert not Product.objects.exists()

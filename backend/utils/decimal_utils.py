@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 CENT = Decimal("0.01")
@@ -107,6 +108,15 @@ def to_str(value: Decimal) -> str:
     return format(quantize(value), "f")
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^-?[0-9]+\.[0-9]{2}$",
+        "example": "19.99",
+        "description": "Money: a string with two decimals; the currency is beside it.",
+    }
+)
 class MoneyField(serializers.Field):
     """DRF field for money: string in, string out, ``Decimal`` inside."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from apps.orders.models import Order
+from apps.orders.models import Order, OrderEvent
 from utils.errors import NotFoundError
 
 
@@ -37,16 +37,44 @@ def order_get_accessible(
     *, order_id: Any, user: Any, order_token: str | None = None, for_update: bool = False
 ) -> Order:
     """The order if this caller may see it, else ``NotFoundError`` (never 403)."""
+    queryset: QuerySet[Order] = Order.objects.all()
+    if for_update:
+        queryset = queryset.select_for_update()
+    return _accessible(queryset, order_id=order_id, user=user, order_token=order_token)
+
+
+def order_get_detail(*, order_id: Any, user: Any, order_token: str | None = None) -> Order:
+    """``order_get_accessible`` with the lines and payments the detail view shows."""
+    queryset = Order.objects.prefetch_related("lines", "payments")
+    return _accessible(queryset, order_id=order_id, user=user, order_token=order_token)
+
+
+def order_list_for_user(*, user: Any) -> QuerySet[Order]:
+    """A signed-in customer's own orders, newest first; every order for staff."""
+    queryset: QuerySet[Order] = Order.objects.prefetch_related("lines", "payments")
+    condition = order_access_filter(user=user, order_token=None)
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    return queryset.order_by("-created_at", "-pk")
+
+
+def order_event_list(*, order: Order) -> QuerySet[OrderEvent]:
+    """The order's timeline, oldest first, with each actor."""
+    return (
+        OrderEvent.objects.filter(order=order).select_related("actor").order_by("created_at", "pk")
+    )
+
+
+def _accessible(
+    queryset: QuerySet[Order], *, order_id: Any, user: Any, order_token: str | None
+) -> Order:
     try:
         order_uuid = uuid.UUID(str(order_id))
     except (TypeError, ValueError) as exc:
         raise NotFoundError("Order not found.") from exc
-    queryset: QuerySet[Order] = Order.objects.all()
     condition = order_access_filter(user=user, order_token=order_token)
     if condition is not None:
         queryset = queryset.filter(condition)
-    if for_update:
-        queryset = queryset.select_for_update()
     order = queryset.filter(pk=order_uuid).first()
     if order is None:
         raise NotFoundError("Order not found.")

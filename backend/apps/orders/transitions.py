@@ -82,6 +82,27 @@ def order_transition(
     )
 
 
+def order_created_record(
+    *,
+    order: Order,
+    actor: Any = None,
+    actor_kind: str = OrderEvent.ActorKind.CUSTOMER,
+    note: str = "",
+) -> OrderEvent:
+    """Record the first event of a new order ("" -> its initial status)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_created_record() must run inside transaction.atomic()")
+    return OrderEvent.objects.create(
+        order=order,
+        from_status="",
+        to_status=order.status,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_kind=actor_kind,
+        note=note[:500],
+        trace_id=current_trace_id(),
+    )
+
+
 def order_event_record(
     *,
     order: Order,

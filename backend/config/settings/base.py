@@ -205,11 +205,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "apps.orders.models.Order.Status",
+        "PaymentStatusEnum": "apps.payments.models.Payment.Status",
+        "RefundStatusEnum": "apps.payments.models.Refund.Status",
+        "WebhookEventStatusEnum": "apps.payments.models.WebhookEvent.Status",
+        "CartStatusEnum": "apps.cart.models.Cart.Status",
+        "EmailLogStatusEnum": "apps.notifications.models.EmailLog.Status",
+    },
 }
 
 # --- CORS and security -------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After"]
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",

@@ -1,0 +1,103 @@
+"""Admin for orders: read-only views of orders, their lines and their timeline.
+
+Status, money and lines change only through the services (checkout, cancel,
+fulfil, refunds), so that every change writes its event and ledger rows; the
+admin shows, it does not edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.orders.models import Order, OrderEvent, OrderLine
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+_LINE_FIELDS = ("sku", "product_name", "variant_name", "unit_price", "quantity", "line_total")
+_EVENT_FIELDS = (
+    "created_at",
+    "from_status",
+    "to_status",
+    "actor",
+    "actor_kind",
+    "note",
+    "trace_id",
+)
+
+
+class OrderLineInline(_ReadOnlyInline):
+    model = OrderLine
+    fields = _LINE_FIELDS
+    readonly_fields = _LINE_FIELDS
+
+
+class OrderEventInline(_ReadOnlyInline):
+    model = OrderEvent
+    fields = _EVENT_FIELDS
+    readonly_fields = _EVENT_FIELDS
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "email", "status", "total", "currency", "created_at"]
+    list_filter = ["status", "created_at", "shipping_method"]
+    search_fields = ["number", "email"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    list_select_related = ["user"]
+    inlines = [OrderLineInline, OrderEventInline]
+    fieldsets = (
+        (None, {"fields": ("number", "status", "user", "email", "cart")}),
+        (
+            "Money",
+            {"fields": ("currency", "subtotal", "shipping_total", "total", "refunded_total")},
+        ),
+        (
+            "Shipping",
+            {
+                "fields": (
+                    "shipping_method",
+                    "shipping_address",
+                    "billing_address",
+                    "carrier",
+                    "tracking_number",
+                )
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "created_at",
+                    "updated_at",
+                    "payment_deadline",
+                    "paid_at",
+                    "fulfilled_at",
+                    "cancelled_at",
+                )
+            },
+        ),
+    )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

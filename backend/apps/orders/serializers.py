@@ -1,0 +1,215 @@
+"""Order and checkout shapes: strict inputs, output-only orders. No business rules here.
+
+Nothing a client sends can set a price, a total, a status or an owner: order
+serializers are read-only, and input serializers refuse unknown fields (400).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.payments.models import Payment
+from utils.decimal_utils import MoneyField
+from utils.serializers import CountryField, InputSerializer
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{2}$", "example": "19.99"}
+)
+class Money(MoneyField):
+    """``MoneyField`` with its OpenAPI shape: a string with two decimals."""
+
+
+# --- Inputs ----------------------------------------------------------------------------
+
+
+class OrderAddressInputSerializer(InputSerializer):
+    """A postal address; ``country`` is ISO 3166-1 alpha-2 (upper-cased)."""
+
+    name = serializers.CharField(max_length=200)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    postal_code = serializers.CharField(max_length=20)
+    country = CountryField()
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+
+
+class CheckoutPaymentInputSerializer(InputSerializer):
+    """How the buyer pays: a provider from ``PAYMENT_PROVIDERS`` and its token."""
+
+    provider = serializers.ChoiceField(choices=[])
+    token = serializers.CharField(max_length=255)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = list(settings.PAYMENT_PROVIDERS)  # type: ignore[attr-defined]
+
+
+class CheckoutInputSerializer(InputSerializer):
+    """What checkout needs besides the cart. Unknown fields (prices, totals) are a 400."""
+
+    email = serializers.EmailField(
+        max_length=254,
+        required=False,
+        help_text="Required for a guest; defaults to the signed-in user's address.",
+    )
+    shipping_address = OrderAddressInputSerializer()
+    billing_address = OrderAddressInputSerializer(
+        required=False, allow_null=True, default=None, help_text="null: same as shipping."
+    )
+    shipping_method = serializers.ChoiceField(choices=[])
+    payment = CheckoutPaymentInputSerializer()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shipping_method"].choices = list(settings.SHIPPING_METHODS)  # type: ignore[attr-defined]
+
+
+class OrderCancelInputSerializer(InputSerializer):
+    """An optional reason, kept on the timeline."""
+
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class OrderFulfilInputSerializer(InputSerializer):
+    """The shipment: carrier and tracking number."""
+
+    carrier = serializers.CharField(max_length=100)
+    tracking_number = serializers.CharField(max_length=100)
+
+
+# --- Outputs ---------------------------------------------------------------------------
+
+
+class OrderAddressOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class OrderLineOutputSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="product_name", read_only=True)
+    unit_price = Money(read_only=True)
+    line_total = Money(read_only=True)
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "variant_id",
+            "sku",
+            "name",
+            "variant_name",
+            "unit_price",
+            "quantity",
+            "line_total",
+        ]
+        read_only_fields = fields
+
+
+class OrderPaymentOutputSerializer(serializers.ModelSerializer):
+    amount = Money(read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = ["id", "provider", "status", "amount", "currency"]
+        read_only_fields = fields
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    """An order with its lines, addresses and latest payment (prefetch lines and payments).
+
+    ``access_token`` is a guest's token for ``X-Order-Token``: shown once, in the
+    checkout response (passed in ``context``), and null everywhere else.
+    """
+
+    subtotal = Money(read_only=True)
+    shipping = Money(source="shipping_total", read_only=True)
+    total = Money(read_only=True)
+    refunded_total = Money(read_only=True)
+    lines = OrderLineOutputSerializer(many=True, read_only=True)
+    shipping_address = OrderAddressOutputSerializer(read_only=True)
+    billing_address = OrderAddressOutputSerializer(read_only=True, allow_null=True)
+    payment = serializers.SerializerMethodField()
+    access_token = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "number",
+            "status",
+            "email",
+            "currency",
+            "lines",
+            "subtotal",
+            "shipping",
+            "total",
+            "refunded_total",
+            "shipping_method",
+            "shipping_address",
+            "billing_address",
+            "payment",
+            "payment_deadline",
+            "paid_at",
+            "fulfilled_at",
+            "cancelled_at",
+            "carrier",
+            "tracking_number",
+            "created_at",
+            "updated_at",
+            "access_token",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OrderPaymentOutputSerializer(allow_null=True))
+    def get_payment(self, order: Order) -> dict[str, Any] | None:
+        payments = list(order.payments.all())  # newest first (Payment.Meta.ordering)
+        return dict(OrderPaymentOutputSerializer(payments[0]).data) if payments else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_access_token(self, order: Order) -> str | None:
+        token = self.context.get("access_token")
+        return str(token) if token else None
+
+
+class OrderEventOutputSerializer(serializers.ModelSerializer):
+    """One step of the timeline; ``from``/``to`` are statuses ("" before the first)."""
+
+    from_ = serializers.CharField(source="from_status", read_only=True)
+    to = serializers.CharField(source="to_status", read_only=True)
+    actor = serializers.SerializerMethodField()
+    time = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = OrderEvent
+        fields = ["id", "from_", "to", "actor", "actor_kind", "time", "note", "trace_id"]
+        read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword: declared as from_, published as from.
+        return {
+            ("from" if name == "from_" else name): field
+            for name, field in super().get_fields().items()
+        }
+
+    @extend_schema_field(serializers.EmailField(allow_null=True))
+    def get_actor(self, event: OrderEvent) -> str | None:
+        return event.actor.email if event.actor is not None else None
+
+
+class OrderErrorSerializer(serializers.Serializer):
+    """Every non-2xx body: a stable code and details."""
+
+    error = serializers.CharField()
+    details = serializers.DictField()

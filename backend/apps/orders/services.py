@@ -1,0 +1,134 @@
+"""Writes for orders: checkout (in ``apps.orders.checkout``), cancel, expire, fulfil.
+
+Each function is one transaction. The order is re-read under ``select_for_update``
+and its status changed only through ``order_transition``. Lock order: order, then
+payment/refund (inside ``refund_create``), then stock. Emails are queued as
+``EmailLog`` rows in the same transaction and sent after commit.
+What does not belong here: capture, refunds and webhooks (``apps.payments``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+
+from apps.catalog.models import StockMovement
+from apps.catalog.stock import stock_apply
+from apps.notifications.models import EmailLog
+from apps.notifications.services import email_enqueue
+from apps.orders.checkout import CheckoutResult, order_checkout
+from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.transitions import order_transition
+from utils.errors import ApplicationError
+
+__all__ = [
+    "CheckoutResult",
+    "order_cancel",
+    "order_checkout",
+    "order_expire",
+    "order_fulfil",
+]
+
+S = Order.Status
+
+
+def order_cancel(*, order: Order, actor: Any, reason: str = "") -> Order:
+    """Cancel an order that is not fulfilled yet: stock released, a paid order refunded.
+
+    ``pending_payment`` and ``paid`` may be cancelled (by the customer or staff);
+    anything else is 409 ``invalid_state``. A paid order gets a full refund started
+    (``refund_create``, without restock: the release here gives the stock back).
+    """
+    staff = bool(getattr(actor, "is_staff", False))
+    kind = OrderEvent.ActorKind.STAFF if staff else OrderEvent.ActorKind.CUSTOMER
+    note = reason or f"Cancelled by the {'shop' if staff else 'customer'}."
+    with transaction.atomic():
+        locked = _lock(order)
+        was_paid = locked.status == S.PAID
+        order_transition(
+            order=locked, to_status=S.CANCELLED, actor=actor, actor_kind=kind, note=note
+        )
+        if was_paid:
+            _refund_start(order=locked, actor=actor, reason=note)
+        _stock_release(order=locked, actor=actor)
+        email_enqueue(order=locked, kind=EmailLog.Kind.ORDER_CANCELLED)
+    return locked
+
+
+def order_expire(*, order_id: Any) -> bool:
+    """Cancel a ``pending_payment`` order past its payment deadline; False if not due.
+
+    Called by the payment-deadline sweep; safe to call twice (the second does nothing).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or order.status != S.PENDING_PAYMENT:
+            return False
+        if order.payment_deadline > timezone.now():
+            return False
+        order_transition(
+            order=order,
+            to_status=S.CANCELLED,
+            actor_kind=OrderEvent.ActorKind.SYSTEM,
+            note="Not paid before the payment deadline.",
+        )
+        _stock_release(order=order, actor=None)
+        email_enqueue(order=order, kind=EmailLog.Kind.ORDER_CANCELLED)
+    return True
+
+
+def order_fulfil(*, order: Order, actor: Any, carrier: str, tracking_number: str) -> Order:
+    """Mark a paid (or partially refunded) order as shipped. Staff only."""
+    if not getattr(actor, "is_staff", False):
+        raise ApplicationError(
+            "Only staff can fulfil orders.",
+            code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    with transaction.atomic():
+        locked = _lock(order)
+        locked.carrier = carrier
+        locked.tracking_number = tracking_number
+        order_transition(
+            order=locked,
+            to_status=S.FULFILLED,
+            actor=actor,
+            actor_kind=OrderEvent.ActorKind.STAFF,
+            note=f"Shipped with {carrier}, tracking {tracking_number}.",
+            extra_fields=["carrier", "tracking_number"],
+        )
+        email_enqueue(order=locked, kind=EmailLog.Kind.ORDER_FULFILLED)
+    return locked
+
+
+def _lock(order: Order) -> Order:
+    """The order re-read under a row lock (its status may have changed meanwhile)."""
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _stock_release(*, order: Order, actor: Any) -> None:
+    """Give back what the order took, through ``release`` movements in the ledger."""
+    changes: dict[int, int] = defaultdict(int)
+    rows = OrderLine.objects.filter(order=order, variant__isnull=False).values_list(
+        "variant_id", "quantity"
+    )
+    for variant_id, quantity in rows:
+        changes[variant_id] += quantity
+    stock_apply(
+        changes=changes,
+        reason=StockMovement.Reason.RELEASE,
+        order=order,
+        actor=actor,
+        note=f"Order {order.number} cancelled.",
+    )
+
+
+def _refund_start(*, order: Order, actor: Any, reason: str) -> None:
+    # Imported here: apps.payments imports apps.orders, not the other way round.
+    from apps.payments.services import refund_create
+
+    refund_create(order=order, amount=None, restock=False, reason=reason, actor=actor)

@@ -1,0 +1,188 @@
+"""Checkout (``POST /carts/{id}/checkout/``) and orders (``/orders/...``): thin views.
+
+Each view validates its input, calls one selector (access) and at most one
+service, and serializes. Errors are raised, never caught: ``utils.errors`` maps
+them. Another caller's cart or order is a 404 on every verb.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+
+from apps.cart.models import Cart
+from apps.orders import selectors, services
+from apps.orders.filters import OrderFilter
+from apps.orders.models import Order
+from apps.orders.serializers import (
+    CheckoutInputSerializer,
+    OrderCancelInputSerializer,
+    OrderErrorSerializer,
+    OrderEventOutputSerializer,
+    OrderFulfilInputSerializer,
+    OrderOutputSerializer,
+)
+from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
+from utils.idempotency import MAX_KEY_LENGTH, idempotent
+
+ORDER_TOKEN_HEADER = "X-Order-Token"
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "At most 255 characters. A retry with the same key (same user, or same guest cart) "
+        "returns the first response again with `Idempotent-Replayed: true`; the same key "
+        "with a different body is a 422 `idempotency_conflict`; a duplicate while the "
+        "first is running is a 409 `idempotency_in_progress`. Keys are kept 24 h."
+    ),
+)
+ORDER_TOKEN_PARAMETER = OpenApiParameter(
+    ORDER_TOKEN_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A guest order's `access_token`, returned once by checkout.",
+)
+
+_ERROR_TEXT = {
+    400: "validation_error (details = field errors) or parse_error",
+    403: "permission_denied",
+    404: "not_found: no such cart or order, or not yours",
+    409: "invalid_state, out_of_stock (details.variants), cart_empty or idempotency_in_progress",
+    422: "idempotency_conflict: the key was used with a different request",
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {
+        code: OpenApiResponse(OrderErrorSerializer, description=_ERROR_TEXT[code]) for code in codes
+    }
+
+
+def _order_token(request: Request) -> str | None:
+    return request.headers.get(ORDER_TOKEN_HEADER) or None
+
+
+class CartCheckoutViewSet(viewsets.GenericViewSet):
+    """Only the checkout route of a cart; the cart itself lives in ``apps.cart``."""
+
+    permission_classes = [permissions.AllowAny]  # guests check out; cart_get decides access
+    throttle_scope = "checkout"
+    filter_backends: list[Any] = []
+    serializer_class = CheckoutInputSerializer
+
+    def get_queryset(self) -> QuerySet[Cart]:
+        return Cart.objects.none()  # never listed; names the {id} type in the schema
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), ScopedRateThrottle()]
+
+    @extend_schema(
+        summary="Check out a cart",
+        request=CheckoutInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: OrderOutputSerializer, **_errors(400, 404, 409, 422)},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent(anonymous_scope="cart")
+    def checkout(self, request: Request, pk: str | None = None) -> Response:
+        data = CheckoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = services.order_checkout(
+            cart_id=str(pk),
+            user=request.user,
+            email=values.get("email"),
+            shipping_address=dict(values["shipping_address"]),
+            billing_address=dict(values["billing_address"]) if values["billing_address"] else None,
+            shipping_method=values["shipping_method"],
+            payment_provider=values["payment"]["provider"],
+            payment_token=values["payment"]["token"],
+        )
+        output = OrderOutputSerializer(result.order, context={"access_token": result.access_token})
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+
+class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Orders: the customer's own (or a guest's, by token); staff see and fulfil all."""
+
+    serializer_class = OrderOutputSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = OrderFilter
+    ordering_fields = ["created_at", "total"]
+    ordering = ["-created_at"]
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action in ("retrieve", "events", "cancel"):
+            return [permissions.AllowAny()]  # a guest presents X-Order-Token
+        return [permissions.IsAuthenticated()]
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
+        return selectors.order_list_for_user(user=self.request.user)
+
+    @extend_schema(
+        parameters=[ORDER_TOKEN_PARAMETER],
+        responses={200: OrderOutputSerializer, **_errors(404)},
+    )
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        order = selectors.order_get_detail(
+            order_id=pk, user=request.user, order_token=_order_token(request)
+        )
+        return Response(OrderOutputSerializer(order).data)
+
+    @extend_schema(
+        parameters=[ORDER_TOKEN_PARAMETER],
+        responses={200: OrderEventOutputSerializer(many=True), **_errors(404)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        order = selectors.order_get_accessible(
+            order_id=pk, user=request.user, order_token=_order_token(request)
+        )
+        events = selectors.order_event_list(order=order)
+        return Response(OrderEventOutputSerializer(events, many=True).data)
+
+    @extend_schema(
+        request=OrderCancelInputSerializer,
+        parameters=[ORDER_TOKEN_PARAMETER],
+        responses={200: OrderOutputSerializer, **_errors(400, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        data = OrderCancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = selectors.order_get_accessible(
+            order_id=pk, user=request.user, order_token=_order_token(request)
+        )
+        order = services.order_cancel(
+            order=order, actor=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(OrderOutputSerializer(order).data)
+
+    @extend_schema(
+        request=OrderFulfilInputSerializer,
+        responses={200: OrderOutputSerializer, **_errors(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def fulfil(self, request: Request, pk: str | None = None) -> Response:
+        data = OrderFulfilInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # Access first: another customer's order is a 404 here too, not a 403.
+        order = selectors.order_get_accessible(order_id=pk, user=request.user)
+        order = services.order_fulfil(order=order, actor=request.user, **data.validated_data)
+        return Response(OrderOutputSerializer(order).data)

@@ -1,8 +1,10 @@
-"""Payments, refunds and incoming provider webhook events.
+"""Payments, refunds, incoming provider webhook events, and the sandbox provider's ledger.
 
 At most one captured payment per order is a database guarantee. Each row is
 also the durable record of async work: a ``pending`` payment or refund, or a
 ``received`` webhook event, is re-dispatched by the sweep if its task was lost.
+``SandboxCharge`` / ``SandboxRefund`` are what the offline sandbox provider
+"charged": shared by every process, so tests can count real charges.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class Refund(models.Model):
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=500, blank=True, default="")
     restock = models.BooleanField(default=False)
+    # What goes back on the shelf when the refund succeeds, fixed when it is requested:
+    # [{"line_id": 1, "variant_id": 2, "sku": "TEE-M", "quantity": 1}, ...]
+    restock_lines = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -136,3 +141,55 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.event_id} {self.type} ({self.status})"
+
+
+def sandbox_charge_id() -> str:
+    return f"ch_sbx_{uuid.uuid4().hex[:24]}"
+
+
+def sandbox_refund_id() -> str:
+    return f"re_sbx_{uuid.uuid4().hex[:24]}"
+
+
+class SandboxCharge(models.Model):
+    """One charge of the sandbox provider per idempotency key (a repeat returns it again)."""
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing"  # only transient failures so far (tok_timeout)
+        SUCCEEDED = "succeeded"
+        DECLINED = "declined"
+        REQUIRES_ACTION = "requires_action"
+
+    id = models.CharField(primary_key=True, max_length=40, default=sandbox_charge_id)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    token = models.CharField(max_length=255)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROCESSING)
+    decline_code = models.CharField(max_length=64, blank=True, default="")
+    calls = models.PositiveIntegerField(default=0, help_text="Requests made with this key")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.amount} {self.currency} ({self.status})"
+
+
+class SandboxRefund(models.Model):
+    """One refund of the sandbox provider per idempotency key."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=sandbox_refund_id)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    charge = models.ForeignKey(SandboxCharge, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.amount} {self.currency}"

@@ -1,0 +1,87 @@
+"""Admin: payments (by status), refunds, webhook events (payload read-only), sandbox ledger.
+
+Everything a provider or a task wrote is read-only here: state changes go
+through the services (refunds through the API), never through a form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund, WebhookEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["id", "amount", "currency", "status", "restock", "reason", "created_at"]
+    readonly_fields = ["id", "amount", "currency", "status", "restock", "reason", "created_at"]
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "order",
+        "provider",
+        "status",
+        "amount",
+        "currency",
+        "refunded_amount",
+        "attempts",
+        "failure_code",
+        "created_at",
+    ]
+    list_filter = ["status", "provider", "failure_code"]
+    search_fields = ["id", "order__number", "order__email", "provider_reference"]
+    date_hierarchy = "created_at"
+    list_select_related = ["order"]
+    inlines = [RefundInline]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["id", "order", "amount", "currency", "status", "restock", "created_at"]
+    list_filter = ["status", "restock"]
+    search_fields = ["id", "order__number", "payment__id", "provider_reference"]
+    list_select_related = ["order"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "provider", "type", "status", "attempts", "received_at"]
+    list_filter = ["status", "provider", "type"]
+    search_fields = ["event_id", "last_error"]
+    date_hierarchy = "received_at"
+
+
+@admin.register(SandboxCharge)
+class SandboxChargeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "token", "amount", "currency", "status", "calls", "created_at"]
+    list_filter = ["status", "token"]
+    search_fields = ["id", "idempotency_key"]
+
+
+@admin.register(SandboxRefund)
+class SandboxRefundAdmin(ReadOnlyAdmin):
+    list_display = ["id", "charge", "amount", "currency", "created_at"]
+    search_fields = ["id", "idempotency_key", "charge__id"]

@@ -1,0 +1,140 @@
+"""Payment, refund and webhook input/output shapes. No business rules here.
+
+Money goes out as a two-place string beside its currency (``utils.decimal_utils``);
+input serializers refuse unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.payments.models import Payment, Refund, WebhookEvent
+from apps.payments.providers import provider_names
+from utils.decimal_utils import MoneyField
+from utils.serializers import InputSerializer
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12.50"}
+)
+class Money(MoneyField):
+    """``MoneyField`` with its OpenAPI shape: a decimal string."""
+
+
+class PaymentErrorSerializer(serializers.Serializer):
+    """The shape of every error body (documentation only: ``utils.errors`` renders it)."""
+
+    error = serializers.CharField(help_text="A stable snake_case code, e.g. invalid_signature.")
+    details = serializers.DictField(child=serializers.JSONField(), required=False)
+
+
+class PayInputSerializer(InputSerializer):
+    provider = serializers.CharField(max_length=20, help_text="sandbox or stripe")
+    token = serializers.CharField(
+        max_length=255,
+        help_text="Sandbox: tok_visa, tok_chargeDeclined, ...; Stripe: a PaymentMethod id.",
+    )
+
+    def validate_provider(self, value: str) -> str:
+        if value not in provider_names():
+            raise serializers.ValidationError(f"Choose one of: {', '.join(provider_names())}.")
+        return value
+
+
+class RefundLineInputSerializer(InputSerializer):
+    line_id = serializers.IntegerField(required=False, min_value=1)
+    sku = serializers.CharField(required=False, max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("line_id" in attrs) == ("sku" in attrs):
+            raise serializers.ValidationError("Give either line_id or sku.")
+        return attrs
+
+
+class RefundInputSerializer(InputSerializer):
+    amount = Money(
+        allow_zero=False,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Up to what is left to refund; null or absent: all of it.",
+    )
+    restock = serializers.BooleanField(required=False, default=False)
+    reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+    lines = RefundLineInputSerializer(
+        many=True,
+        required=False,
+        help_text="With restock: the units to put back (required for a partial refund).",
+    )
+
+
+class RestockLineOutputSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField(read_only=True)
+    sku = serializers.CharField(read_only=True)
+    quantity = serializers.IntegerField(read_only=True)
+
+
+class RefundOutputSerializer(serializers.ModelSerializer):
+    amount = Money(read_only=True)
+    restock_lines = RestockLineOutputSerializer(many=True, read_only=True)
+    order = serializers.UUIDField(source="order_id", read_only=True)
+    payment = serializers.UUIDField(source="payment_id", read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "order",
+            "payment",
+            "amount",
+            "currency",
+            "status",
+            "reason",
+            "restock",
+            "restock_lines",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentOutputSerializer(serializers.ModelSerializer):
+    amount = Money(read_only=True)
+    refunded_amount = Money(read_only=True)
+    order = serializers.UUIDField(source="order_id", read_only=True)
+    refunds = RefundOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "order",
+            "provider",
+            "status",
+            "amount",
+            "currency",
+            "refunded_amount",
+            "failure_code",
+            "failure_message",
+            "attempts",
+            "created_at",
+            "captured_at",
+            "refunds",
+        ]
+        read_only_fields = fields
+
+
+class WebhookAckOutputSerializer(serializers.ModelSerializer):
+    duplicate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookEvent
+        fields = ["event_id", "type", "status", "duplicate"]
+        read_only_fields = fields
+
+    def get_duplicate(self, event: WebhookEvent) -> bool:
+        return bool(self.context.get("duplicate", False))

@@ -1,0 +1,34 @@
+"""Writes for payments: capture, refunds, webhooks. Import from here.
+
+- ``payments``: ``payment_capture``, ``payment_apply_result`` (shared by the
+  capture task and webhooks), ``payment_retry`` (pay again);
+- ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``;
+- ``webhooks``: ``webhook_receive``, ``webhook_event_process``.
+"""
+
+from __future__ import annotations
+
+from apps.payments.services.payments import (
+    payment_apply_result,
+    payment_capture,
+    payment_retry,
+    provider_for,
+)
+from apps.payments.services.refunds import refund_apply_result, refund_create, refund_process
+from apps.payments.services.results import Applied, PaymentOutcome, RefundOutcome
+from apps.payments.services.webhooks import webhook_event_process, webhook_receive
+
+__all__ = [
+    "Applied",
+    "PaymentOutcome",
+    "RefundOutcome",
+    "payment_apply_result",
+    "payment_capture",
+    "payment_retry",
+    "provider_for",
+    "refund_apply_result",
+    "refund_create",
+    "refund_process",
+    "webhook_event_process",
+    "webhook_receive",
+]

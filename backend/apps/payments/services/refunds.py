@@ -1,0 +1,357 @@
+"""Refunds: request one (within what is left), have the provider pay it, apply the result.
+
+``refund_create`` runs inside the caller's transaction when there is one (order
+cancellation calls it right after moving a paid order to ``cancelled``). It
+reserves the amount (pending refunds count against what is left) and fixes
+what will be restocked; the provider is called by ``refund_process`` in a task,
+outside any transaction, with the refund's idempotency key; ``refund_apply_result``
+(shared with the ``refund.succeeded`` webhook) updates payment, order, stock and email.
+
+Restock rule: ``restock=True`` on a refund of everything that is left restocks
+every line still out (unless ``lines`` narrow it); a partial refund restocks only
+the ``lines`` it names ([{"line_id" or "sku", "quantity"}]). Units already given
+back (``release`` on cancellation, earlier ``restock``) or promised to a pending
+refund are never returned twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from apps.catalog.models import Stock, StockMovement
+from apps.catalog.stock import stock_apply
+from apps.notifications.models import EmailLog
+from apps.notifications.services import email_enqueue
+from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.transitions import can_transition, order_event_record, order_transition
+from apps.payments.models import Payment, Refund
+from apps.payments.providers import get_provider
+from apps.payments.providers.base import (
+    PaymentProviderError,
+    ProviderUnavailableError,
+    RefundStatus,
+)
+from apps.payments.services.results import Applied, RefundOutcome
+from utils.decimal_utils import ZERO, money_sum, to_str
+from utils.errors import ApplicationError, InvalidStateError, NotFoundError
+from workers.base import TransientError
+from workers.enqueue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+S = Order.Status
+_RETURNED = (StockMovement.Reason.RELEASE, StockMovement.Reason.RESTOCK)
+
+
+def _invalid(field: str, message: str, **extra: Any) -> ApplicationError:
+    return ApplicationError(
+        "Invalid input.", code="validation_error", details={field: [message], **extra}
+    )
+
+
+def refund_create(
+    *,
+    order: Order,
+    amount: Decimal | None,
+    restock: bool,
+    reason: str,
+    actor: Any,
+    lines: Sequence[Mapping[str, Any]] | None = None,
+) -> Refund:
+    """Request a refund of ``amount`` (None: all that is left) of the order's captured payment.
+
+    409 ``invalid_state`` if nothing was captured or nothing is left; 400
+    ``validation_error`` if ``amount`` exceeds what is left (captured minus refunded
+    and pending refunds) or the restock lines are wrong. The provider is called
+    by ``refund_process_task`` after commit.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(order=locked, status=Payment.Status.CAPTURED)
+            .first()
+        )
+        if payment is None:
+            raise InvalidStateError(
+                "The order has no captured payment to refund.", details={"status": locked.status}
+            )
+        pending = list(Refund.objects.filter(payment=payment, status=Refund.Status.PENDING))
+        pending_total = money_sum(r.amount for r in pending)
+        left = payment.amount - payment.refunded_amount - pending_total
+        figures = {
+            "captured": to_str(payment.amount),
+            "refunded": to_str(payment.refunded_amount),
+            "pending": to_str(pending_total),
+            "refundable": to_str(max(left, ZERO)),
+        }
+        if left <= 0:
+            raise InvalidStateError("Nothing is left to refund.", details=figures)
+        requested = left if amount is None else amount
+        if requested <= 0:
+            raise _invalid("amount", "Must be more than zero.", **figures)
+        if requested > left:
+            raise _invalid("amount", f"At most {to_str(left)} can be refunded.", **figures)
+        plan = _restock_plan(
+            order=locked, restock=restock, lines=lines, full=requested == left, pending=pending
+        )
+        refund = Refund.objects.create(
+            payment=payment,
+            order=locked,
+            amount=requested,
+            currency=payment.currency,
+            reason=reason[:500],
+            restock=bool(plan),
+            restock_lines=plan,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        from apps.payments.tasks import refund_process_task  # tasks import services
+
+        enqueue_on_commit(refund_process_task, str(refund.id))
+    refund.refresh_from_db()  # where tasks run eagerly (dev), the refund may be done already
+    return refund
+
+
+def _returned_by_variant(order: Order, pending: Sequence[Refund]) -> dict[int, int]:
+    """Units already back on the shelf (ledger) or promised to pending refunds."""
+    returned: dict[int, int] = defaultdict(int)
+    rows = (
+        StockMovement.objects.filter(order=order, reason__in=_RETURNED)
+        .values("variant_id")
+        .annotate(total=Sum("quantity"))
+    )
+    for row in rows:
+        returned[row["variant_id"]] += row["total"] or 0
+    for refund in pending:
+        for line in refund.restock_lines:
+            returned[int(line["variant_id"])] += int(line["quantity"])
+    return returned
+
+
+def _restockable(order_lines: Sequence[OrderLine], returned: dict[int, int]) -> dict[int, int]:
+    """Per line id, the units that can still be restocked (returns count against lines in order)."""
+    left_to_assign = dict(returned)
+    result: dict[int, int] = {}
+    for line in order_lines:
+        if line.variant_id is None:
+            result[line.pk] = 0
+            continue
+        already = min(line.quantity, left_to_assign.get(line.variant_id, 0))
+        left_to_assign[line.variant_id] = left_to_assign.get(line.variant_id, 0) - already
+        result[line.pk] = line.quantity - already
+    return result
+
+
+def _restock_plan(
+    *,
+    order: Order,
+    restock: bool,
+    lines: Sequence[Mapping[str, Any]] | None,
+    full: bool,
+    pending: Sequence[Refund],
+) -> list[dict[str, Any]]:
+    if not restock:
+        if lines:
+            raise _invalid("lines", "Lines are only used with restock: true.")
+        return []
+    order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
+    available = _restockable(order_lines, _returned_by_variant(order, pending))
+    wanted: dict[int, int] = defaultdict(int)
+    if lines:
+        by_id = {line.pk: line for line in order_lines}
+        by_sku = {line.sku: line for line in order_lines}
+        for item in lines:
+            line = by_id.get(item.get("line_id") or 0) or by_sku.get(item.get("sku") or "")
+            if line is None:
+                raise _invalid("lines", f"No such line in this order: {dict(item)}.")
+            wanted[line.pk] += int(item["quantity"])
+    elif full:
+        wanted.update({pk: qty for pk, qty in available.items() if qty > 0})
+    else:
+        raise _invalid("lines", "Name the lines to restock for a partial refund.")
+    plan = []
+    for line in order_lines:
+        quantity = wanted.get(line.pk, 0)
+        if quantity == 0:
+            continue
+        if quantity > available[line.pk]:
+            raise _invalid(
+                "lines",
+                f"Line {line.pk} ({line.sku}): at most {available[line.pk]} can be restocked.",
+            )
+        plan.append(
+            {
+                "line_id": line.pk,
+                "variant_id": line.variant_id,
+                "sku": line.sku,
+                "quantity": quantity,
+            }
+        )
+    return plan
+
+
+def refund_process(*, refund_id: str, final_attempt: bool = False) -> Refund | None:
+    """Have the provider pay a pending refund, then apply the answer; else a no-op."""
+    refund = _attempt_start(refund_id=refund_id)
+    if refund is None:
+        return Refund.objects.filter(pk=refund_id).first()
+    payment = refund.payment
+    try:
+        result = get_provider(payment.provider).refund(
+            payment_reference=payment.provider_reference,
+            amount=refund.amount,
+            currency=refund.currency,
+            idempotency_key=refund.idempotency_key,
+            metadata={
+                "refund_id": str(refund.id),
+                "payment_id": str(payment.id),
+                "order_id": str(refund.order_id),
+            },
+        )
+    except ProviderUnavailableError as exc:
+        if not final_attempt:
+            raise TransientError(f"refund {refund.id}: {exc.message}") from exc
+        return refund_apply_result(
+            refund_id=refund.id, succeeded=False, error=f"provider_unavailable: {exc.message}"
+        ).refund
+    except (PaymentProviderError, NotFoundError) as exc:
+        reason = getattr(exc, "reason", exc.code)
+        logger.error("refund %s refused by %s: %s", refund.id, payment.provider, exc)
+        return refund_apply_result(
+            refund_id=refund.id, succeeded=False, error=f"{reason}: {exc.message}"
+        ).refund
+    if result.status == RefundStatus.PENDING:
+        # Accepted; the provider's refund webhook settles it. Never ask twice.
+        Refund.objects.filter(pk=refund.id).update(provider_reference=result.reference)
+        refund.provider_reference = result.reference
+        return refund
+    return refund_apply_result(
+        refund_id=refund.id, succeeded=True, provider_reference=result.reference
+    ).refund
+
+
+def _attempt_start(*, refund_id: Any) -> Refund | None:
+    with transaction.atomic():
+        refund = (
+            Refund.objects.select_for_update(of=("self",))
+            .select_related("payment")
+            .filter(pk=refund_id)
+            .first()
+        )
+        if refund is None or refund.status != Refund.Status.PENDING:
+            return None
+        if refund.provider_reference:
+            return None  # the provider accepted it already and will tell us by webhook
+        refund.attempts += 1
+        refund.last_attempt_at = timezone.now()
+        refund.save(update_fields=["attempts", "last_attempt_at"])
+        return refund
+
+
+def refund_apply_result(
+    *,
+    refund_id: Any,
+    succeeded: bool,
+    provider_reference: str = "",
+    error: str = "",
+    actor_kind: str = OrderEvent.ActorKind.SYSTEM,
+) -> RefundOutcome:
+    """Apply the provider's answer to a refund once (shared with the refund webhook).
+
+    On success: payment and order totals, order status (``refunded`` or
+    ``partially_refunded``; an event only for a cancelled order), restock
+    movements and the ``refund_issued`` email, in one transaction.
+    """
+    with transaction.atomic():
+        ids = Refund.objects.filter(pk=refund_id).values("order_id", "payment_id").first()
+        if ids is None:
+            raise NotFoundError("Refund not found.")
+        order = Order.objects.select_for_update().get(pk=ids["order_id"])
+        payment = Payment.objects.select_for_update().get(pk=ids["payment_id"])
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == Refund.Status.SUCCEEDED:
+            return RefundOutcome(refund, Applied.UNCHANGED, "already succeeded")
+        if not succeeded:
+            if refund.status != Refund.Status.PENDING:
+                return RefundOutcome(refund, Applied.UNCHANGED, f"already {refund.status}")
+            return _refund_failed(order, refund, error)
+        if payment.refunded_amount + refund.amount > payment.amount:
+            note = f"Refund {refund.id} succeeded at the provider but exceeds what was captured."
+            logger.error("%s (order %s)", note, order.number)
+            return RefundOutcome(refund, Applied.ERROR, note)
+        return _refund_succeeded(order, payment, refund, provider_reference, actor_kind)
+
+
+def _refund_failed(order: Order, refund: Refund, error: str) -> RefundOutcome:
+    refund.status = Refund.Status.FAILED
+    refund.last_error = error[:500]
+    refund.completed_at = timezone.now()
+    refund.save(update_fields=["status", "last_error", "completed_at"])
+    order_event_record(
+        order=order, note=f"Refund {refund.id} of {refund.amount} {refund.currency} failed: {error}"
+    )
+    return RefundOutcome(refund, Applied.APPLIED)
+
+
+def _refund_succeeded(
+    order: Order, payment: Payment, refund: Refund, reference: str, actor_kind: str
+) -> RefundOutcome:
+    refund.status = Refund.Status.SUCCEEDED
+    refund.provider_reference = reference or refund.provider_reference
+    refund.completed_at = timezone.now()
+    refund.last_error = ""
+    refund.save(update_fields=["status", "provider_reference", "completed_at", "last_error"])
+    payment.refunded_amount += refund.amount
+    payment.save(update_fields=["refunded_amount", "updated_at"])
+    order.refunded_total += refund.amount
+    note = f"Refund {refund.id}: {refund.amount} {refund.currency}. {refund.reason}".strip()
+    target = S.REFUNDED if payment.refunded_amount >= payment.amount else S.PARTIALLY_REFUNDED
+    if order.status != S.CANCELLED and can_transition(order, target):
+        order_transition(
+            order=order,
+            to_status=target,
+            actor=refund.created_by,
+            actor_kind=OrderEvent.ActorKind.STAFF if refund.created_by_id else actor_kind,
+            note=note,
+            extra_fields=["refunded_total"],
+        )
+    else:  # a cancelled order keeps its status; the refund is on its timeline
+        order.save(update_fields=["refunded_total", "updated_at"])
+        order_event_record(order=order, note=note, actor=refund.created_by, actor_kind=actor_kind)
+    _restock(order, refund)
+    email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))
+    return RefundOutcome(refund, Applied.APPLIED)
+
+
+def _restock(order: Order, refund: Refund) -> None:
+    """Put the planned units back, never more than the order still has out."""
+    if not refund.restock_lines:
+        return
+    order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
+    available = _restockable(order_lines, _returned_by_variant(order, pending=[]))
+    stocked = set(
+        Stock.objects.filter(
+            variant_id__in=[line["variant_id"] for line in refund.restock_lines]
+        ).values_list("variant_id", flat=True)
+    )
+    changes: dict[int, int] = defaultdict(int)
+    for line in refund.restock_lines:
+        variant_id = line["variant_id"]
+        quantity = min(int(line["quantity"]), available.get(int(line["line_id"]), 0))
+        if variant_id in stocked and quantity > 0:
+            changes[variant_id] += quantity
+    stock_apply(
+        changes=changes,
+        reason=StockMovement.Reason.RESTOCK,
+        order=order,
+        actor=refund.created_by,
+        note=f"Refund {refund.id}",
+    )

@@ -172,12 +172,20 @@ class Worker:
 
 
 @pytest.fixture(scope="session")
-def worker_factory(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Callable[..., Worker]]:
-    """Start real workers on the test database; all are stopped at session end."""
+def _test_db_name(django_db_setup: Any, django_db_blocker: Any) -> str:
     from django.db import connection
 
     with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
+        return str(connection.settings_dict["NAME"])
+
+
+@pytest.fixture
+def worker_factory(_test_db_name: str) -> Iterator[Callable[..., Worker]]:
+    """Start real workers on the test database; each is stopped when the test ends.
+
+    Workers are per test so that one test's workers (with their own settings,
+    e.g. a slow provider) never consume another test's tasks.
+    """
     started: list[Worker] = []
 
     def start(
@@ -187,7 +195,10 @@ def worker_factory(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Cal
         env: dict[str, str] | None = None,
     ) -> Worker:
         worker = Worker(
-            db_name, queues=queues, concurrency=concurrency, env=_worker_env(db_name, env)
+            _test_db_name,
+            queues=queues,
+            concurrency=concurrency,
+            env=_worker_env(_test_db_name, env),
         ).start()
         started.append(worker)
         return worker
@@ -197,9 +208,9 @@ def worker_factory(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Cal
         worker.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def celery_worker(worker_factory: Callable[..., Worker]) -> Worker:
-    """One long-lived worker on every queue, with file-exported tracing."""
+    """A worker on every queue, with file-exported tracing."""
     return worker_factory(env={"OTEL_MODE": "file"})
 
 

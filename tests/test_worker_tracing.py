@@ -52,3 +52,61 @@ def _pid() -> int:
     import os
 
     return os.getpid()
+
+
+def test_checkout_capture_and_email_share_one_trace(celery_worker: Worker) -> None:
+    from apps.catalog.testing import make_product, make_variant
+    from apps.notifications.models import EmailLog
+    from apps.orders.models import Order, OrderEvent
+
+    telemetry.setup_telemetry("file", force=True)
+    variant = make_variant(product=make_product(prices=()), stock=5)
+    client = APIClient()
+    cart = client.post("/api/v1/carts/", {}, format="json").json()
+    client.post(
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variant.pk, "quantity": 1},
+        format="json",
+    )
+    response = client.post(
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        {
+            "email": "traced@example.com",
+            "shipping_address": {
+                "name": "T",
+                "line1": "L",
+                "line2": "",
+                "city": "C",
+                "postal_code": "1",
+                "country": "DE",
+                "phone": "",
+            },
+            "billing_address": None,
+            "shipping_method": "standard",
+            "payment": {"provider": "sandbox", "token": "tok_visa"},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    order_id = response.json()["id"]
+    wait_for(lambda: Order.objects.get(pk=order_id).status == "paid", timeout=30)
+    wait_for(lambda: EmailLog.objects.filter(order_id=order_id, status="sent").exists(), timeout=30)
+
+    events = list(OrderEvent.objects.filter(order_id=order_id).order_by("id"))
+    request_trace = events[0].trace_id
+    assert len(request_trace) == 32
+    # The "paid" event was written by the capture task on the worker, in the same trace.
+    assert [e.to_status for e in events] == ["pending_payment", "paid"]
+    assert {e.trace_id for e in events} == {request_trace}
+
+    def spans_of_trace() -> Any:
+        if not SPANS_FILE.exists():
+            return None
+        spans = [json.loads(line) for line in SPANS_FILE.read_text().splitlines() if line]
+        names = {s["name"] for s in spans if s["trace_id"] == request_trace}
+        capture = any("payment_capture_task" in n for n in names)
+        email = any("order_email_send_task" in n for n in names)
+        return names if capture and email else None
+
+    names = wait_for(spans_of_trace, timeout=20)
+    assert any(n.startswith("POST") for n in names), names  # the checkout request itself

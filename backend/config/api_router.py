@@ -1,15 +1,45 @@
 """The one router of /api/v1/: every app registers its ViewSets here."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from apps.accounts.views import AddressViewSet, AuthViewSet
-from apps.ops.views import WorkerProbeViewSet
+from apps.cart.views import CartViewSet
+from apps.catalog.views import CategoryViewSet, ProductViewSet, VariantViewSet
+from apps.ops.views import (
+    OverviewViewSet,
+    StuckPaymentViewSet,
+    TaskResultViewSet,
+    WebhookEventViewSet,
+    WorkerProbeViewSet,
+)
+from apps.orders.views import CartCheckoutViewSet, OrderViewSet
+from apps.payments.views import OrderPaymentViewSet, PaymentViewSet, PaymentWebhookView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 
 router.register("auth", AuthViewSet, basename="auth")
 router.register("addresses", AddressViewSet, basename="address")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("products", ProductViewSet, basename="product")
+router.register("variants", VariantViewSet, basename="variant")
+router.register("carts", CartViewSet, basename="cart")
+router.register("carts", CartCheckoutViewSet, basename="cart-checkout")
+router.register("orders", OrderViewSet, basename="order")
+router.register("orders", OrderPaymentViewSet, basename="order-payment")
+router.register("payments", PaymentViewSet, basename="payment")
 router.register("ops/probes", WorkerProbeViewSet, basename="ops-probe")
+router.register("ops/overview", OverviewViewSet, basename="ops-overview")
+router.register("ops/tasks", TaskResultViewSet, basename="ops-task")
+router.register("ops/webhooks", WebhookEventViewSet, basename="ops-webhook")
+router.register("ops/payments", StuckPaymentViewSet, basename="ops-payment")
 
 urlpatterns = router.urls
+urlpatterns += [
+    path(
+        "payments/webhooks/<str:provider>/",
+        PaymentWebhookView.as_view(),
+        name="payment-webhook",
+    ),
+]

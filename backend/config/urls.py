@@ -6,6 +6,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.ops import health
+from apps.ops.dashboard import dashboard
+from apps.ops.views import MetricsView
 
 urlpatterns = [
     path("api/v1/", include("config.api_router")),
@@ -13,6 +15,8 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("ops/", dashboard, name="ops-dashboard"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

@@ -213,8 +213,9 @@ def test_auth_scope_throttles_register_and_token(
 
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
     statuses = [
-        api_client.post("/api/v1/auth/token/", {"email": "x@example.com", "password": "nope"},
-                        format="json").status_code
+        api_client.post(
+            "/api/v1/auth/token/", {"email": "x@example.com", "password": "nope"}, format="json"
+        ).status_code
         for _ in range(3)
     ]
     assert statuses == [401, 401, 401]

@@ -1,26 +1,53 @@
-"""Staff-only ops endpoints."""
+"""Staff-only ops endpoints: overview, task results and retries, webhook events and
+replays, stuck payments, worker probes, and the Prometheus scrape (``/metrics``).
+
+JWT or the admin session (CSRF enforced) authenticate; the dashboard page's
+script uses the session. JWT comes first so an anonymous call is a 401.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from django_celery_results.models import TaskResult
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from apps.ops import services
+from apps.ops import metrics, selectors, services
+from apps.ops.filters import TaskResultFilter, WebhookEventFilter
 from apps.ops.models import WorkerProbe
-from apps.ops.serializers import WorkerProbeInputSerializer, WorkerProbeOutputSerializer
+from apps.ops.overview import overview_build
+from apps.ops.serializers import (
+    StuckPaymentOutputSerializer,
+    TaskResultOutputSerializer,
+    TaskRetryOutputSerializer,
+    WebhookEventDetailOutputSerializer,
+    WebhookEventOutputSerializer,
+    WorkerProbeInputSerializer,
+    WorkerProbeOutputSerializer,
+)
+from apps.payments.models import Payment, WebhookEvent
+
+STAFF_AUTHENTICATION = [JWTAuthentication, SessionAuthentication]
 
 
-class WorkerProbeViewSet(
-    mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class OpsViewSet(viewsets.GenericViewSet):
+    authentication_classes = STAFF_AUTHENTICATION
+    permission_classes = [permissions.IsAdminUser]
+
+
+class WorkerProbeViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, OpsViewSet):
     """Send a probe through a queue and see which worker answered it, and under which trace."""
 
-    permission_classes = [permissions.IsAdminUser]
     serializer_class = WorkerProbeOutputSerializer
     filter_backends: list[Any] = []
 
@@ -33,3 +60,85 @@ class WorkerProbeViewSet(
         data.is_valid(raise_exception=True)
         probe = services.worker_probe_create(queue=data.validated_data["queue"])
         return Response(WorkerProbeOutputSerializer(probe).data, status=status.HTTP_201_CREATED)
+
+
+class OverviewViewSet(OpsViewSet):
+    """Queues, workers, recent task outcomes and stuck work, at a glance."""
+
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def list(self, request: Request) -> Response:
+        return Response(overview_build())
+
+
+class TaskResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsViewSet):
+    """Celery task results (django-celery-results), newest first; re-send a failed one."""
+
+    serializer_class = TaskResultOutputSerializer
+    filterset_class = TaskResultFilter
+    ordering_fields = ["date_created", "date_done"]
+    lookup_field = "task_id"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> QuerySet[TaskResult]:
+        return selectors.task_result_list()
+
+    @extend_schema(request=None, responses={202: TaskRetryOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, task_id: str) -> Response:
+        retry = services.task_retry(task_id=task_id, requested_by=request.user)
+        return Response(TaskRetryOutputSerializer(retry).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsViewSet):
+    """Stored provider webhook events; replay one (processing is idempotent)."""
+
+    filterset_class = WebhookEventFilter
+    ordering_fields = ["received_at"]
+
+    def get_queryset(self) -> QuerySet[WebhookEvent]:
+        return selectors.webhook_event_list()
+
+    def get_serializer_class(self) -> type[WebhookEventOutputSerializer]:
+        if self.action == "retrieve":
+            return WebhookEventDetailOutputSerializer
+        return WebhookEventOutputSerializer
+
+    @extend_schema(request=None, responses={202: WebhookEventOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str) -> Response:
+        event = services.webhook_replay(event_id=int(self.get_object().pk))
+        return Response(WebhookEventOutputSerializer(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+class StuckPaymentViewSet(OpsViewSet):
+    """Payments pending, waiting for action, or failing on an unreachable provider too long."""
+
+    serializer_class = StuckPaymentOutputSerializer
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Payment]:
+        return selectors.payment_stuck_list()
+
+    @extend_schema(responses={200: StuckPaymentOutputSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def stuck(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        data = self.get_serializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+
+class MetricsView(APIView):
+    """Prometheus scrape: staff (JWT or session) or ``Authorization: Bearer <METRICS_TOKEN>``."""
+
+    authentication_classes = [metrics.MetricsTokenAuthentication, *STAFF_AUTHENTICATION]
+    permission_classes = [metrics.IsStaffOrMetricsToken]
+
+    @extend_schema(
+        exclude=True, responses={200: OpenApiResponse(description="Prometheus text format")}
+    )
+    def get(self, request: Request) -> HttpResponse:
+        body, content_type = metrics.render_latest()
+        return HttpResponse(body, content_type=content_type)

@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from apps.cart.models import Cart
 from apps.orders import selectors, services
@@ -34,6 +34,7 @@ from apps.orders.serializers import (
 )
 from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
 from utils.idempotency import MAX_KEY_LENGTH, idempotent
+from utils.throttling import ScopedRateThrottle
 
 ORDER_TOKEN_HEADER = "X-Order-Token"
 

@@ -217,3 +217,24 @@ def test_signed_but_unreadable_events_are_refused(payload: object) -> None:
 def test_signing_helper_uses_now_by_default() -> None:
     header = signing.signature_header(body=b"{}", secret=SECRET)
     assert abs(int(header.split(",")[0][2:]) - time.time()) < 5
+
+
+@pytest.mark.django_db
+def test_provider_down_token_always_fails_transiently_and_never_charges() -> None:
+    from apps.payments.models import SandboxCharge
+    from apps.payments.providers.base import ProviderUnavailableError
+    from apps.payments.providers.sandbox import SandboxProvider
+
+    provider = SandboxProvider()
+    for _ in range(4):
+        with pytest.raises(ProviderUnavailableError):
+            provider.charge(
+                amount=Decimal("10.00"),
+                currency="EUR",
+                token="tok_providerDown",
+                idempotency_key="payment-down",
+                metadata={},
+            )
+    row = SandboxCharge.objects.get(idempotency_key="payment-down")
+    assert row.calls == 4
+    assert row.status != SandboxCharge.Status.SUCCEEDED

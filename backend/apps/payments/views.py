@@ -23,7 +23,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.orders.models import Order
@@ -40,6 +40,7 @@ from apps.payments.serializers import (
 )
 from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
 from utils.idempotency import idempotent
+from utils.throttling import ScopedRateThrottle
 
 ORDER_TOKEN_HEADER = "X-Order-Token"
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.ops.metrics.PrometheusMiddleware",
     "utils.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -332,6 +333,12 @@ PAYMENT_DEADLINE_MINUTES = env_int("PAYMENT_DEADLINE_MINUTES", 30)
 PAYMENT_PROVIDERS = env_list("PAYMENT_PROVIDERS", ["sandbox", "stripe"])
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "")
+# Seconds the sandbox waits after recording a charge, as a slow provider would (tests).
+SANDBOX_LATENCY_SECONDS = float(env_str("SANDBOX_LATENCY_SECONDS", "0") or 0)
 STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Ops thresholds: when a pending payment or a queued email counts as stuck.
+OPS_STUCK_PAYMENT_MINUTES = env_int("OPS_STUCK_PAYMENT_MINUTES", 10)
+OPS_QUEUED_EMAIL_MINUTES = env_int("OPS_QUEUED_EMAIL_MINUTES", 10)
+OPS_BROKER_TIMEOUT_SECONDS = float(env_str("OPS_BROKER_TIMEOUT_SECONDS", "1.0") or 1.0)

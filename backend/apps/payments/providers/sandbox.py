@@ -9,6 +9,8 @@ Tokens (``payment_method`` / ``token``):
   ``ProviderUnavailableError`` (a timeout), the third succeeds;
 - ``tok_requiresAction``: the charge stays ``requires_action`` until a signed
   ``payment.succeeded`` or ``payment.failed`` webhook settles it;
+- ``tok_providerDown``: every request fails with ``ProviderUnavailableError``
+  (a provider outage that outlasts the retries);
 - anything else: declined, ``invalid_token``.
 
 Every charge is a ``SandboxCharge`` row keyed by idempotency key, shared by all
@@ -24,6 +26,7 @@ the ``X-Sandbox-Signature`` header; the body is
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -56,6 +59,7 @@ DECLINING_TOKENS: dict[str, tuple[str, str]] = {
     "tok_insufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
 }
 TIMEOUT_TOKEN = "tok_timeout"
+DOWN_TOKEN = "tok_providerDown"
 TIMEOUT_FAILURES = 2
 REQUIRES_ACTION_TOKEN = "tok_requiresAction"
 
@@ -80,6 +84,17 @@ def _outcome(token: str) -> tuple[str, str]:
         return SandboxCharge.Status.REQUIRES_ACTION, ""
     code, _ = DECLINING_TOKENS.get(token, ("invalid_token", ""))
     return SandboxCharge.Status.DECLINED, code
+
+
+def _simulate_latency() -> None:
+    """Wait like a slow network answer would (``SANDBOX_LATENCY_SECONDS``, default 0).
+
+    The charge is already recorded when this runs, as with a real provider whose
+    answer is lost: a worker killed here must not charge again when redelivered.
+    """
+    delay = float(getattr(settings, "SANDBOX_LATENCY_SECONDS", 0) or 0)
+    if delay > 0:
+        time.sleep(delay)
 
 
 def _decline_message(code: str) -> str:
@@ -111,13 +126,16 @@ class SandboxProvider(PaymentProvider):
             row.calls += 1
             transient = False
             if row.status not in _FINAL:
-                if row.token == TIMEOUT_TOKEN and row.calls <= TIMEOUT_FAILURES:
+                if row.token == DOWN_TOKEN or (
+                    row.token == TIMEOUT_TOKEN and row.calls <= TIMEOUT_FAILURES
+                ):
                     transient = True
                 else:
                     row.status, row.decline_code = _outcome(row.token)
             row.save(update_fields=["calls", "status", "decline_code", "updated_at"])
+        _simulate_latency()
         if transient:
-            raise ProviderUnavailableError("Sandbox timeout (tok_timeout).")
+            raise ProviderUnavailableError(f"Sandbox provider unavailable ({row.token}).")
         return _result(row)
 
     def refund(

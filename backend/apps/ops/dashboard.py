@@ -1,0 +1,112 @@
+"""The ops dashboard page (``/ops/``): the overview at a glance, for staff, refreshing itself.
+
+A plain Django view: the admin's session login (``staff_member_required``
+redirects to it). The page is rendered on the server from the same data the
+ops API returns; ``static/ops/dashboard.js`` then polls that API with the
+session cookie and posts retries and replays with the CSRF token. Everything
+the page loads is served by the project (a strict Content-Security-Policy says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.ops import selectors
+from apps.ops.overview import overview_build
+from apps.ops.serializers import (
+    StuckPaymentOutputSerializer,
+    TaskResultOutputSerializer,
+    WebhookEventOutputSerializer,
+)
+from apps.payments.models import WebhookEvent
+
+LIST_SIZE = 20
+DEFAULT_REFRESH_SECONDS = 5
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 28
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def sparkline_points(
+    values: list[int], *, width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT
+) -> str:
+    """SVG polyline points for these values, scaled to the box (same maths as the page's JS)."""
+    if not values:
+        return ""
+    if len(values) == 1:
+        values = [values[0], values[0]]
+    top = max(max(values), 1)
+    step = width / (len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - 1 - (value / top) * (height - 2):.1f}"
+        for i, value in enumerate(values)
+    )
+
+
+def _refresh_seconds(request: HttpRequest) -> int:
+    try:
+        value = int(request.GET.get("refresh", DEFAULT_REFRESH_SECONDS))
+    except ValueError:
+        value = DEFAULT_REFRESH_SECONDS
+    return min(max(value, 1), 300)
+
+
+def _queues(overview: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each configured queue with its live stats (if any) and its sparkline of the last hour."""
+    live = {item["name"]: item for item in overview["queues"].get("items", [])}
+    series = overview["queue_history"]["series"]
+    rows = []
+    for name in overview["queue_history"]["queues"]:
+        history = [point["depth"] for point in series.get(name, [])]
+        stat = live.get(name)
+        if stat is not None:
+            history.append(stat["depth"])
+        rows.append({"name": name, "stat": stat, "points": sparkline_points(history)})
+    return rows
+
+
+def _context(request: HttpRequest) -> dict[str, Any]:
+    overview = overview_build()
+    unprocessed = [WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED]
+    failed = selectors.task_result_list().filter(status="FAILURE")[:LIST_SIZE]
+    webhooks = selectors.webhook_event_list().filter(status__in=unprocessed)[:LIST_SIZE]
+    stuck = selectors.payment_stuck_list()[:LIST_SIZE]
+    return {
+        "overview": overview,
+        "queues": _queues(overview),
+        # Lists pulled out here: in a template, ``dict.items`` may mean the method.
+        "workers": overview["workers"].get("items", []),
+        "outcomes": overview["tasks_last_hour"]["items"],
+        "drifts": overview["stock_drifts"]["items"],
+        "failed_tasks": TaskResultOutputSerializer(failed, many=True).data,
+        "webhook_events": WebhookEventOutputSerializer(webhooks, many=True).data,
+        "stuck_payments": StuckPaymentOutputSerializer(stuck, many=True).data,
+        "refresh_seconds": _refresh_seconds(request),
+        "urls": {
+            "overview": reverse("ops-overview-list"),
+            "tasks": reverse("ops-task-list"),
+            "webhooks": reverse("ops-webhook-list"),
+            "stuck": reverse("ops-payment-stuck"),
+        },
+        "list_size": LIST_SIZE,
+        "spark": {"width": SPARK_WIDTH, "height": SPARK_HEIGHT},
+    }
+
+
+@never_cache
+@require_GET
+@staff_member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    response = render(request, "ops/dashboard.html", _context(request))
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response

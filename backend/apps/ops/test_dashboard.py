@@ -1,0 +1,116 @@
+"""The /ops/ page: staff session only, everything rendered on the server, nothing external."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from apps.ops import services
+from apps.ops.dashboard import sparkline_points
+from apps.ops.models import QueueSample
+from apps.ops.testing import payment_make, task_result_make, variant_make
+from apps.payments.models import Payment, WebhookEvent
+
+URL = "/ops/"
+STATIC = Path(__file__).resolve().parent / "static" / "ops"
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_is_sent_to_the_admin_login() -> None:
+    response = Client().get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/ops/"
+
+
+def test_a_customer_session_is_sent_to_the_admin_login(customer: Any) -> None:
+    client = Client()
+    client.force_login(customer)
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_see_every_section_rendered_on_the_server(staff: Any) -> None:
+    failed = task_result_make(status="FAILURE", args=("probe-1",))
+    foreign = task_result_make(name="celery.backend_cleanup", status="FAILURE")
+    event = WebhookEvent.objects.create(
+        provider="sandbox", event_id="evt_9", type="charge.failed", payload={}, status="failed"
+    )
+    payment = payment_make(status=Payment.Status.PENDING, age=timedelta(hours=1))
+    services.stock_drifts_record(
+        run_id=uuid.uuid4(),
+        drifts=[{"variant_id": variant_make("SKU-DRIFT").pk, "on_hand": 2, "ledger_sum": 3}],
+    )
+    now = timezone.now()
+    for minutes, depth in [(30, 1), (20, 4), (10, 2)]:
+        QueueSample.objects.create(
+            queue="emails", depth=depth, sampled_at=now - timedelta(minutes=minutes)
+        )
+    client = Client()
+    client.force_login(staff)
+
+    response = client.get(URL, {"refresh": "2"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-refresh-seconds="2"' in html
+    for queue in ("default", "payments", "emails", "maintenance"):
+        assert f'data-queue="{queue}"' in html
+    assert "tasks run eagerly" in html  # the broker part says why it is unavailable
+    assert (
+        f'<button type="button" class="retry" data-task-id="{failed.task_id}">Retry</button>'
+        in html
+    )
+    assert f'data-task-id="{foreign.task_id}"' in html
+    assert "not retryable" in html
+    assert (
+        f'<button type="button" class="replay" data-event-id="{event.pk}">Replay</button>' in html
+    )
+    assert payment.order.number in html
+    assert "SKU-DRIFT" in html
+    emails_row = re.search(r'data-queue="emails".*?<polyline points="([^"]*)"', html, re.S)
+    assert emails_row is not None
+    assert len(emails_row.group(1).split()) == 3  # one point per sample of the last hour
+
+
+def test_the_page_loads_nothing_from_elsewhere(staff: Any) -> None:
+    client = Client()
+    client.force_login(staff)
+    response = client.get(URL)
+    html = response.content.decode()
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert '<script src="/static/ops/dashboard.js" defer></script>' in html
+    assert '<link rel="stylesheet" href="/static/ops/dashboard.css">' in html
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources
+    assert all(src.startswith("/") or src == "data:," for src in sources), sources
+    assert "<script>" not in html  # no inline script (the CSP would block it)
+    for name in ("dashboard.js", "dashboard.css"):
+        text = (STATIC / name).read_text()
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), name
+        assert "@import" not in text
+        assert "url(" not in text
+
+
+def test_the_page_carries_the_csrf_token_for_its_script(staff: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    html = client.get(URL).content.decode()
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert match is not None
+    assert "csrftoken" in client.cookies
+
+
+def test_sparkline_points_scale_to_the_box() -> None:
+    assert sparkline_points([]) == ""
+    assert sparkline_points([0, 5, 10], width=100, height=22) == "0.0,21.0 50.0,11.0 100.0,1.0"
+    assert sparkline_points([3], width=10, height=12) == "0.0,1.0 10.0,1.0"

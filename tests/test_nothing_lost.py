@@ -1,0 +1,392 @@
+"""Nothing is lost: broker outages, killed workers, duplicate deliveries, a failing
+provider and a dropped database connection, on real Redis + PostgreSQL + workers.
+
+Each test ends by checking the shop's invariants (``tests.invariants``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.catalog.models import Stock
+from apps.notifications.models import EmailLog
+from apps.orders.models import Order
+from apps.payments.models import Payment, SandboxCharge
+from tests.conftest import BACKEND, Worker, wait_for
+from tests.invariants import assert_shop_invariants
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ADDRESS = {
+    "name": "Ada Buyer",
+    "line1": "Hauptstr. 1",
+    "line2": "",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+    "phone": "",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _variant(on_hand: int = 10) -> int:
+    from apps.catalog.testing import make_product, make_variant
+
+    variant = make_variant(product=make_product(prices=()), stock=on_hand)
+    return int(variant.pk)
+
+
+def _checkout(client: APIClient, variant_id: int, token: str = "tok_visa", qty: int = 1) -> Any:
+    cart = client.post("/api/v1/carts/", {}, format="json").json()
+    added = client.post(
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variant_id, "quantity": qty},
+        format="json",
+    )
+    assert added.status_code in (200, 201), added.content
+    return client.post(
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        {
+            "email": "buyer@example.com",
+            "shipping_address": ADDRESS,
+            "billing_address": None,
+            "shipping_method": "standard",
+            "payment": {"provider": "sandbox", "token": token},
+        },
+        format="json",
+        REMOTE_ADDR=f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}",
+    )
+
+
+def _order_status(order_id: str) -> str:
+    return str(Order.objects.get(pk=order_id).status)
+
+
+def _successful_charges(order_id: str) -> int:
+    keys = [p.idempotency_key for p in Payment.objects.filter(order_id=order_id)]
+    return SandboxCharge.objects.filter(idempotency_key__in=keys, status="succeeded").count()
+
+
+# --- A broker that goes away and comes back ------------------------------------------
+
+
+class RedisServer:
+    """A private redis-server process on a free port: the broker we can stop."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10)
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def _point_celery_at(url: str) -> None:
+    """Make this (web) process publish to ``url`` from now on."""
+    from workers.celery import app
+
+    app.conf.broker_url = url
+    app.pool.force_close_all()
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def private_broker(worker_factory: Callable[..., Worker]) -> Iterator[tuple[RedisServer, Worker]]:
+    from workers.celery import app
+
+    original = app.conf.broker_url
+    server = RedisServer()
+    server.start()
+    worker = worker_factory(
+        env={
+            "REDIS_URL": server.url,
+            "CELERY_BROKER_URL": server.url,
+            "SWEEP_INTERVAL_SECONDS": "2",
+            "REDISPATCH_AFTER_SECONDS": "1",
+        }
+    )
+    beat_log = Path(f"/tmp/storefront-it-beat-{server.port}.log")
+    beat = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery",
+            "beat",
+            "-l",
+            "info",
+            "--scheduler",
+            "celery.beat:PersistentScheduler",
+            "-s",
+            f"/tmp/storefront-it-beat-{server.port}.db",
+        ],
+        cwd=BACKEND,
+        env=worker.env
+        | {
+            "REDIS_URL": server.url,
+            "CELERY_BROKER_URL": server.url,
+            "SWEEP_INTERVAL_SECONDS": "2",
+            "REDISPATCH_AFTER_SECONDS": "1",
+        },
+        stdout=beat_log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    _point_celery_at(server.url)
+    try:
+        yield server, worker
+    finally:
+        os.killpg(beat.pid, signal.SIGTERM)
+        beat.wait(timeout=20)
+        worker.stop()
+        server.stop()
+        _point_celery_at(original)
+
+
+def test_checkout_during_a_broker_outage_is_paid_when_the_broker_returns(
+    private_broker: tuple[RedisServer, Worker],
+) -> None:
+    server, _ = private_broker
+    variant_id = _variant(on_hand=5)
+    client = APIClient()
+    server.stop()  # the broker is down
+
+    started = time.monotonic()
+    response = _checkout(client, variant_id)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 201, response.content
+    assert elapsed < 2.0 + 1.5, f"checkout took {elapsed:.2f}s with the broker down"
+    order_id = response.json()["id"]
+    assert _order_status(order_id) == Order.Status.PENDING_PAYMENT
+    assert Stock.objects.get(variant_id=variant_id).on_hand == 4
+
+    server.start()  # the broker is back, empty: the capture message was never sent
+    wait_for(lambda: _order_status(order_id) == Order.Status.PAID, timeout=60)
+    assert _successful_charges(order_id) == 1
+    wait_for(
+        lambda: EmailLog.objects.filter(
+            order_id=order_id, kind=EmailLog.Kind.ORDER_CONFIRMATION, status="sent"
+        ).exists(),
+        timeout=30,
+    )
+    assert_shop_invariants()
+
+
+# --- Workers that die, and duplicate deliveries ----------------------------------------
+
+
+def test_worker_killed_mid_capture_redelivers_and_charges_once(
+    worker_factory: Callable[..., Worker],
+) -> None:
+    worker = worker_factory(
+        queues="payments,emails", concurrency=2, env={"SANDBOX_LATENCY_SECONDS": "3"}
+    )
+    variant_id = _variant()
+    response = _checkout(APIClient(), variant_id)
+    assert response.status_code == 201, response.content
+    order_id = response.json()["id"]
+    payment_id = response.json()["payment"]["id"]
+
+    # Wait until a worker child is inside the provider call, then SIGKILL it.
+    wait_for(lambda: Payment.objects.get(pk=payment_id).attempts >= 1, timeout=30)
+    time.sleep(0.5)
+    killed = 0
+    for pid in worker.children():
+        os.kill(pid, signal.SIGKILL)
+        killed += 1
+    assert killed >= 1
+
+    wait_for(lambda: _order_status(order_id) == Order.Status.PAID, timeout=90)
+    assert _successful_charges(order_id) == 1
+    assert "WorkerLostError" in worker.log.read_text() or "lost" in worker.log.read_text()
+    wait_for(
+        lambda: EmailLog.objects.filter(order_id=order_id, status="sent").count() == 1,
+        timeout=30,
+    )
+    assert_shop_invariants()
+
+
+def test_the_same_capture_delivered_twice_at_once_charges_and_emails_once(
+    celery_worker: Worker,
+) -> None:
+    from django.core import mail
+
+    from apps.payments.tasks import payment_capture_task
+
+    variant_id = _variant()
+    response = _checkout(APIClient(), variant_id)
+    order_id = response.json()["id"]
+    payment_id = response.json()["payment"]["id"]
+    for _ in range(3):
+        payment_capture_task.apply_async(args=(payment_id,))
+    wait_for(lambda: _order_status(order_id) == Order.Status.PAID, timeout=30)
+    time.sleep(2)  # let every duplicate finish
+    assert _successful_charges(order_id) == 1
+    assert Payment.objects.filter(order_id=order_id, status="captured").count() == 1
+    confirmation = EmailLog.objects.get(order_id=order_id, kind="order_confirmation")
+    wait_for(lambda: EmailLog.objects.get(pk=confirmation.pk).status == "sent", timeout=30)
+    assert EmailLog.objects.get(pk=confirmation.pk).attempts == 1
+    assert mail.outbox == []  # the worker sent it, in its own process, once
+    assert_shop_invariants()
+
+
+# --- A provider that keeps failing ----------------------------------------------------------
+
+
+def test_a_provider_that_keeps_failing_ends_failed_and_the_order_is_cancelled_at_its_deadline(
+    worker_factory: Callable[..., Worker],
+) -> None:
+    from workers.schedules import deadline_sweep
+
+    worker_factory(
+        queues="payments,emails",
+        env={
+            "TASK_RETRY_BACKOFF_SECONDS": "1",
+            "TASK_RETRY_BACKOFF_MAX_SECONDS": "2",
+            "TASK_MAX_RETRIES": "3",
+        },
+    )
+    variant_id = _variant(on_hand=3)
+    response = _checkout(APIClient(), variant_id, token="tok_providerDown", qty=2)
+    assert response.status_code == 201, response.content
+    order_id = response.json()["id"]
+    payment_id = response.json()["payment"]["id"]
+    assert Stock.objects.get(variant_id=variant_id).on_hand == 1
+
+    def failed() -> bool:
+        payment = Payment.objects.get(pk=payment_id)
+        return payment.status == Payment.Status.FAILED
+
+    wait_for(failed, timeout=60)
+    payment = Payment.objects.get(pk=payment_id)
+    assert payment.failure_code == "provider_unavailable"
+    assert payment.attempts == 4  # the first run and three retries
+    assert _order_status(order_id) == Order.Status.PENDING_PAYMENT
+
+    Order.objects.filter(pk=order_id).update(
+        payment_deadline=Order.objects.get(pk=order_id).created_at
+    )  # the deadline passes
+    assert deadline_sweep() == [order_id]
+    assert _order_status(order_id) == Order.Status.CANCELLED
+    assert Stock.objects.get(variant_id=variant_id).on_hand == 3
+    assert _successful_charges(order_id) == 0
+    assert deadline_sweep() == []  # a second sweep finds nothing to do
+    assert_shop_invariants()
+
+
+# --- A database connection that drops mid-checkout ---------------------------------------
+
+
+def test_a_dropped_database_connection_mid_checkout_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg
+
+    from apps.catalog import stock as stock_module
+
+    variant_id = _variant(on_hand=4)
+    client = APIClient()
+    cart = client.post("/api/v1/carts/", {}, format="json").json()
+    client.post(
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variant_id, "quantity": 2},
+        format="json",
+    )
+    original = stock_module.stock_apply
+
+    def drop_then_apply(**kwargs: Any) -> Any:
+        pid = connection.connection.info.backend_pid  # type: ignore[union-attr]
+        db = connection.settings_dict
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or 5432,
+            user=db["USER"] or "postgres",
+            dbname=db["NAME"],
+            autocommit=True,
+        ) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return original(**kwargs)
+
+    monkeypatch.setattr("apps.orders.checkout.stock_apply", drop_then_apply)
+    response = client.post(
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        {
+            "email": "buyer@example.com",
+            "shipping_address": ADDRESS,
+            "billing_address": None,
+            "shipping_method": "standard",
+            "payment": {"provider": "sandbox", "token": "tok_visa"},
+        },
+        format="json",
+    )
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "service_unavailable"
+    connection.close()  # the next query opens a fresh connection
+    assert not Order.objects.exists()
+    assert not Payment.objects.exists()
+    assert Stock.objects.get(variant_id=variant_id).on_hand == 4
+    monkeypatch.undo()
+    retry = client.post(
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        {
+            "email": "buyer@example.com",
+            "shipping_address": ADDRESS,
+            "billing_address": None,
+            "shipping_method": "standard",
+            "payment": {"provider": "sandbox", "token": "tok_visa"},
+        },
+        format="json",
+    )
+    assert retry.status_code == 201, retry.content
+    assert Stock.objects.get(variant_id=variant_id).on_hand == 2
+    assert_shop_invariants()

@@ -131,10 +131,14 @@ class RedisServer:
 
 def _point_celery_at(url: str) -> None:
     """Make this (web) process publish to ``url`` from now on."""
+    from kombu import pools
+
     from workers.celery import app
 
     app.conf.broker_url = url
-    app.pool.force_close_all()
+    # Drop every cached connection and producer pool (kombu keeps global ones keyed
+    # by connection); new ones are made on demand for the new URL.
+    pools.reset()
     app._pool = None  # type: ignore[attr-defined]
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 

@@ -69,3 +69,9 @@ lock: $(UV) ## re-resolve requirements.lock from pyproject.toml
 
 clean:
 	rm -rf $(VENV) .uv backend/db.sqlite3*
+
+bench: install ## benchmark on PostgreSQL + Redis + wrk (minutes): writes bench/RESULTS.md
+	$(PY) bench/run.py
+
+bench-smoke: install ## ~2 s of every benchmark scenario (CI): bench/out/RESULTS-smoke.md
+	$(PY) bench/run.py --smoke

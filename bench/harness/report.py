@@ -1,0 +1,479 @@
+"""Renders ``results.json`` as ``bench/RESULTS.md``: the machine, the scenarios, the targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGET_QUERIES = {
+    "product_list": ("product list", 4),
+    "cart_get": ("cart GET", 4),
+    "cart_add_item": ("add item", 8),
+    "checkout_max_1_50_lines": ("checkout, 1-50 lines (max)", 15),
+    "s2_flow": ("whole S2 flow (5 requests)", 35),
+}
+
+
+def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} %"
+
+
+def pair(a: Any, b: Any, digits: int = 1) -> str:
+    return f"{fmt(a, digits)} / {fmt(b, digits)}"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**pass**" if ok else "**FAIL**")
+
+
+def scenario(results: dict[str, Any], name: str) -> dict[str, Any] | None:
+    found = results.get("scenarios", {}).get(name)
+    if not found or found.get("status") in ("skipped", "error"):
+        return None
+    return found
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    s1, s2, s3 = (scenario(results, n) for n in ("s1", "s2", "s3"))
+    counts = (scenario(results, "queries") or {}).get("counts", {})
+    memory = scenario(results, "memory")
+
+    r = s1.get("ratio") if s1 else None
+    rows.append(
+        (
+            "S1 throughput",
+            ">= 0.5 x bare DRF view",
+            fmt(r, 2, " x"),
+            verdict(None if r is None else r >= 0.5),
+        )
+    )
+    r = s2.get("ratio") if s2 else None
+    rows.append(
+        (
+            "S2 orders/s",
+            ">= 0.25 x baseline, same 5 requests",
+            fmt(r, 2, " x"),
+            verdict(None if r is None else r >= 0.25),
+        )
+    )
+    cpu = s2["median"]["target"]["cpu_ms_per_order"] if s2 and "median" in s2 else None
+    rows.append(
+        (
+            "S2 server CPU per order",
+            "<= 15 ms",
+            fmt(cpu, 1, " ms"),
+            verdict(None if cpu is None else cpu <= 15),
+        )
+    )
+    for key, (label, limit) in TARGET_QUERIES.items():
+        value = counts.get(key)
+        rows.append(
+            (
+                f"SQL queries: {label}",
+                f"<= {limit}",
+                fmt(value),
+                verdict(None if value is None else value <= limit),
+            )
+        )
+    lat = s3.get("created_to_paid_ms", {}) if s3 else {}
+    p50, p99 = lat.get("p50"), lat.get("p99")
+    rows.append(
+        (
+            "S3 checkout -> paid p50",
+            "<= 150 ms",
+            fmt(p50, 0, " ms"),
+            verdict(None if p50 is None else p50 <= 150),
+        )
+    )
+    rows.append(
+        (
+            "S3 checkout -> paid p99",
+            "<= 1 s",
+            fmt(p99, 0, " ms"),
+            verdict(None if p99 is None else p99 <= 1000),
+        )
+    )
+    if s3 and "lost" in s3:
+        bad = s3["lost"] + s3["failed"]
+        rows.append(
+            (
+                "S3 lost or failed",
+                "0",
+                f"{s3['lost']} lost, {s3['failed']} failed",
+                verdict(bad == 0),
+            )
+        )
+    else:
+        rows.append(("S3 lost or failed", "0", "n/a", verdict(None)))
+    growth = memory.get("max_growth") if memory else None
+    first, total = memory.get("requests", (1000, 10_000)) if memory else (1000, 10_000)
+    rows.append(
+        (
+            f"memory: worker RSS growth {first} -> {total} requests",
+            "< 10 %",
+            pct(growth),
+            verdict(None if growth is None else growth < 0.10),
+        )
+    )
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]] | list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render_profile(profile: dict[str, Any] | None) -> list[str]:
+    if not profile or not profile.get("samples"):
+        return []
+    lines = [
+        "",
+        f"py-spy profile of one extra target repetition ({profile['samples']} samples, "
+        f"`{profile['file']}`):",
+        "",
+    ]
+    columns = [profile.get(key, [])[:12] for key in ("own", "in_view", "project_inclusive")]
+    rows = []
+    for i in range(max(len(c) for c in columns)):
+        row = []
+        for column in columns:
+            name, share = column[i] if i < len(column) else ("", None)
+            row += [f"`{name}`" if name else "", "" if share is None else fmt(share, 1, " %")]
+        rows.append(row)
+    header = [
+        "own time",
+        "%",
+        "inside the DRF view, inclusive",
+        "%",
+        "project code, inclusive",
+        "%",
+    ]
+    return lines + table(header, rows)
+
+
+def render_s1(s1: dict[str, Any], counts: dict[str, Any]) -> list[str]:
+    t, b = s1["median"]["target"], s1["median"]["baseline"]
+    n = len(s1["runs"]["target"])
+    lines = table(
+        ["measure", "target `GET /api/v1/products/`", "baseline `GET /`", "target / baseline"],
+        [
+            [
+                f"requests/s (median of {n})",
+                fmt(t["rps"], 0),
+                fmt(b["rps"], 0),
+                fmt(s1.get("ratio"), 2, " x"),
+            ],
+            ["p50 latency", fmt(t["p50_ms"], 1, " ms"), fmt(b["p50_ms"], 1, " ms"), ""],
+            ["p99 latency", fmt(t["p99_ms"], 1, " ms"), fmt(b["p99_ms"], 1, " ms"), ""],
+            [
+                "gunicorn CPU per request",
+                fmt(t["cpu_ms_per"], 2, " ms"),
+                fmt(b["cpu_ms_per"], 2, " ms"),
+                "",
+            ],
+            [
+                "PostgreSQL CPU per request",
+                fmt(t["db_cpu_ms_per"], 2, " ms"),
+                fmt(b["db_cpu_ms_per"], 2, " ms"),
+                "",
+            ],
+            ["SQL queries per request", fmt(counts.get("product_list")), "0", ""],
+            [
+                "worker RSS after the run (max)",
+                fmt(s1["rss"]["target"]["max_mib"], 1, " MiB"),
+                fmt(s1["rss"]["baseline"]["max_mib"], 1, " MiB"),
+                "",
+            ],
+        ],
+    )
+    reps = ", ".join(
+        f"{fmt(rt['rps'], 0)} / {fmt(rb['rps'], 0)} ({fmt(q, 2)} x)"
+        for rt, rb, q in zip(
+            s1["runs"]["target"], s1["runs"]["baseline"], s1["ratios"], strict=True
+        )
+    )
+    lines += [
+        "",
+        f"Repetitions (target / baseline req/s, ratio): {reps}. wrk errors: {s1['errors']}.",
+    ]
+    return lines + render_profile(s1.get("profile"))
+
+
+def render_s2(s2: dict[str, Any], counts: dict[str, Any]) -> list[str]:
+    t, b = s2["median"]["target"], s2["median"]["baseline"]
+    n = len(s2["runs"]["target"])
+    flow_q = counts.get("s2_flow")
+    rows = [
+        [
+            f"orders/s (median of {n})",
+            fmt(t["orders_per_s"], 1),
+            fmt(b["orders_per_s"], 1),
+            fmt(s2.get("ratio"), 2, " x"),
+        ],
+        ["requests/s", fmt(t["rps"], 0), fmt(b["rps"], 0), ""],
+        [
+            "p50 / p99 per request",
+            pair(t["p50_ms"], t["p99_ms"]) + " ms",
+            pair(b["p50_ms"], b["p99_ms"]) + " ms",
+            "",
+        ],
+    ]
+    for step in ("create_cart", "add_item", "checkout"):
+        ts, bs = t["steps"][step], b["steps"][step]
+        rows.append(
+            [
+                f"  {step} p50 / p99",
+                pair(ts["p50"], ts["p99"]) + " ms",
+                pair(bs["p50"], bs["p99"]) + " ms",
+                "",
+            ]
+        )
+    rows += [
+        ["gunicorn CPU per order (5 requests)", fmt(t["cpu_ms_per_order"], 1, " ms"), "", ""],
+        [
+            "gunicorn CPU per request",
+            fmt(t["cpu_ms_per"], 2, " ms"),
+            fmt(b["cpu_ms_per"], 2, " ms"),
+            "",
+        ],
+        [
+            "PostgreSQL CPU per request",
+            fmt(t["db_cpu_ms_per"], 2, " ms"),
+            fmt(b["db_cpu_ms_per"], 2, " ms"),
+            "",
+        ],
+        [
+            "SQL queries per order / per request",
+            f"{fmt(flow_q)} / {fmt(flow_q / 5 if flow_q is not None else None, 1)}",
+            "0",
+            "",
+        ],
+        [
+            "worker RSS after the run (max)",
+            fmt(s2["rss"]["target"]["max_mib"], 1, " MiB"),
+            fmt(s2["rss"]["baseline"]["max_mib"], 1, " MiB"),
+            "",
+        ],
+    ]
+    lines = table(
+        [
+            "measure",
+            "target (5-request guest flow)",
+            "baseline (same 5 requests)",
+            "target / baseline",
+        ],
+        rows,
+    )
+    reps = ", ".join(
+        f"{fmt(rt['flows_per_s'], 1)} / {fmt(rb['flows_per_s'], 1)} ({fmt(q, 2)} x)"
+        for rt, rb, q in zip(
+            s2["runs"]["target"], s2["runs"]["baseline"], s2["ratios"], strict=True
+        )
+    )
+    lines += [
+        "",
+        f"Repetitions (target / baseline orders/s, ratio): {reps}. Failed requests on "
+        f"the target: {s2['errors']}. Load-generator CPU: {s2['client_cpu_s']} s.",
+    ]
+    return lines + render_profile(s2.get("profile"))
+
+
+def render_s3(s3: dict[str, Any], counts: dict[str, Any]) -> list[str]:
+    sched = s3.get("checkout_scheduled_to_paid_ms", {})
+    lat, e2e, api = (
+        s3["created_to_paid_ms"],
+        s3["checkout_sent_to_paid_ms"],
+        s3["api_observed_paid_ms"],
+    )
+    rows = [
+        [
+            "checkouts sent (scheduled / achieved rate)",
+            f"{s3['checkouts']} ({fmt(s3['scheduled_rate'], 0)} / "
+            f"{fmt(s3['achieved_rate'], 1)} per s)",
+        ],
+        ["paid / lost / failed", f"{s3['paid']} / {s3['lost']} / {s3['failed']}"],
+        ["lost means", s3.get("drain_rule", "")],
+        ["draining after the last checkout", fmt(s3.get("timings_s", {}).get("drain"), 1, " s")],
+        ["order statuses", ", ".join(f"{k}: {v}" for k, v in s3["order_statuses"].items())],
+        [
+            "failed payments / failed tasks",
+            f"{s3['failed_payments']} / {sum(s3['task_failures'].values())}",
+        ],
+        ["created_at -> paid_at p50 / p99 (database)", pair(lat["p50"], lat["p99"], 0) + " ms"],
+        ["checkout sent -> paid_at p50 / p99", pair(e2e["p50"], e2e["p99"], 0) + " ms"],
+        [
+            "checkout scheduled (open loop) -> paid_at p50 / p99",
+            pair(sched.get("p50"), sched.get("p99"), 0) + " ms",
+        ],
+        [
+            f"checkout sent -> seen paid by `GET /orders/{{id}}/` p50 / p99 ({api['n']} polled)",
+            pair(api["p50"], api["p99"], 0) + " ms",
+        ],
+        [
+            "checkout request p50 / p99",
+            pair(s3["checkout_ms"]["p50"], s3["checkout_ms"]["p99"]) + " ms",
+        ],
+        [
+            "open-loop send lateness (sent - scheduled) p99",
+            fmt(s3["schedule_lateness_ms"]["p99"], 1, " ms"),
+        ],
+        ["gunicorn CPU per checkout", fmt(s3["cpu_ms_per_checkout"], 1, " ms")],
+        [
+            "Celery worker CPU per order (capture, email, ...)",
+            fmt(s3["celery_cpu_ms_per_order"], 1, " ms"),
+        ],
+        ["PostgreSQL CPU per checkout (web + worker)", fmt(s3["db_cpu_ms_per_checkout"], 1, " ms")],
+        ["SQL queries per checkout request", fmt(counts.get("checkout_3_lines"))],
+        ["worker RSS after the run (max)", fmt(s3["rss"]["target"]["max_mib"], 1, " MiB")],
+    ]
+    return table(["measure", "value"], rows)
+
+
+def render_queries(counts: dict[str, Any]) -> list[str]:
+    limits = {key: limit for key, (_, limit) in TARGET_QUERIES.items()}
+    limits.update({f"checkout_{n}_lines": 15 for n in (1, 3, 10, 50)})
+    rows = []
+    for key, value in counts.items():
+        limit = limits.get(key)
+        ok = None if limit is None else value <= limit
+        rows.append([f"`{key}`", fmt(value), "" if limit is None else f"<= {limit}", verdict(ok)])
+    return table(["request", "SQL queries", "target", "result"], rows)
+
+
+def render_memory(memory: dict[str, Any]) -> list[str]:
+    first, total = memory["requests"]
+    rows = []
+    for pid, growth in memory["growth"].items():
+        rows.append(
+            [
+                pid,
+                fmt(memory["rss_mib_first"].get(pid), 1, " MiB"),
+                fmt(memory["rss_mib_last"].get(pid), 1, " MiB"),
+                pct(growth),
+            ]
+        )
+    lines = table(
+        ["gunicorn worker", f"RSS after {first} requests", f"RSS after {total} requests", "growth"],
+        rows,
+    )
+    lines += [
+        "",
+        f"Workload: {memory['workload']}, {total} requests from a fresh gunicorn "
+        f"(health checks at start-up not counted).",
+    ]
+    return lines
+
+
+def render(results: dict[str, Any]) -> str:
+    cfg, git, machine, versions = (
+        results.get(k, {}) for k in ("config", "git", "machine", "versions")
+    )
+    counts = (scenario(results, "queries") or {}).get("counts", {})
+    smoke = cfg.get("smoke")
+    command = "make bench-smoke" if smoke else "make bench"
+    out = [
+        "# Benchmark results" + (" (smoke run: numbers are not meaningful)" if smoke else ""),
+        "",
+        f"- Date: {results.get('date')} (run `{results.get('run_id')}`, "
+        f"{results.get('wall_seconds')} s)",
+        f"- Commit: `{git.get('commit', '?')}`"
+        + (" with uncommitted changes" if git.get("dirty") else ""),
+        f"- Machine: {machine.get('nproc')} CPUs ({machine.get('cpu_model', '?')}), "
+        f"{machine.get('mem_total_gib')} GiB RAM, Linux {machine.get('kernel')}; load average "
+        f"before {machine.get('loadavg_before')}, after {machine.get('loadavg_after')}",
+        f"- Software: Python {versions.get('python')}, Django {versions.get('django')}, "
+        f"gunicorn {versions.get('gunicorn')}, PostgreSQL {versions.get('postgresql')}, "
+        f"{versions.get('wrk')}",
+        f"- Reproduce: `{command}` (PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 "
+        "reachable; `apt-get install -y wrk`). This run: "
+        f"`{results.get('command', 'bench/run.py')}`. Raw JSON and logs: `bench/out/`.",
+        f"- Set-up: `seed_demo --products {cfg.get('products')}` into `{cfg.get('database_url')}`; "
+        "gunicorn 2 sync workers, `config.settings.prod`, `DEBUG=False`, `CONN_MAX_AGE=60`, "
+        "throttles at huge rates, telemetry off, no access log; the baseline (`bench/baseline/`) "
+        "is a bare DRF `APIView` served the same way. "
+        f"{cfg.get('clients')} connections; warm-up {cfg.get('warmup')} s discarded; "
+        f"{cfg.get('reps')} x {cfg.get('duration')} s per server, target and baseline alternating. "
+        f"Checkout sends an `Idempotency-Key`: {'yes' if cfg.get('idempotency_key') else 'no'}.",
+        "",
+        "> The machine is shared (2 cores, other test runs in parallel): absolute numbers are "
+        "noisy; the targets are same-run ratios and counts for that reason. The load generators "
+        "(wrk, the Python client) run on the same 2 cores as the servers.",
+        "",
+        "## Targets (issue 9)",
+        "",
+        *table(["measure", "target", "measured", "result"], targets(results)),
+    ]
+    sections = [
+        ("s1", "S1: `GET /api/v1/products/` (wrk)", render_s1),
+        ("s2", "S2: guest flow: create cart, add 3 variants, checkout with tok_visa", render_s2),
+        ("s3", "S3: checkout -> paid with a real Celery worker, open loop", render_s3),
+    ]
+    for name, title, func in sections:
+        out += ["", f"## {title}", ""]
+        found = results.get("scenarios", {}).get(name)
+        if not found:
+            out.append("Not run.")
+        elif found.get("status") == "skipped":
+            out.append(found["note"].capitalize() + ".")
+        elif found.get("status") == "error":
+            out.append(f"Harness error: `{found.get('error')}`.")
+        else:
+            if found.get("status") != "ok":
+                out += [f"**{found['status']}**: {found.get('error')}", ""]
+            for warning in found.get("warnings") or []:
+                out += [f"Warning: {warning}.", ""]
+            out += func(found, counts)
+    out += ["", "## SQL queries per request", ""]
+    queries = results.get("scenarios", {}).get("queries")
+    if counts:
+        out += render_queries(counts)
+        out += [
+            "",
+            "Counted by a separate 1-worker gunicorn on `bench/bench_settings.py` (the "
+            "production settings plus `bench/querycount.py`), after a warm-up round; the "
+            f"statements of each request are in `{queries.get('log') if queries else ''}`.",
+        ]
+    elif queries:
+        out.append(queries.get("note") or queries.get("error") or "Nothing counted.")
+    else:
+        out.append("Not run.")
+    out += ["", "## Memory", ""]
+    memory = results.get("scenarios", {}).get("memory")
+    if memory and "growth" in memory:
+        out += render_memory(memory)
+    elif memory:
+        out.append(memory.get("note") or memory.get("error") or "")
+    else:
+        out.append("Not run.")
+    missing = [
+        name
+        for name, methods in results.get("endpoints", {}).items()
+        if name != "seed_demo" and not methods
+    ]
+    if missing or not results.get("endpoints", {}).get("seed_demo", True):
+        out += ["", "## Not wired yet", ""]
+        out += [f"- endpoint `{name}` does not exist yet" for name in missing]
+        if not results.get("endpoints", {}).get("seed_demo", True):
+            out.append("- `manage.py seed_demo` does not exist yet (empty catalogue)")
+    if results.get("failures"):
+        out += ["", "## Failures", ""] + [f"- {f}" for f in results["failures"]]
+    phases = results.get("phases", {})
+    spent = [f"{k} {v} s" for k, v in phases.items()]
+    spent += [
+        f"{k} {v['seconds']} s"
+        for k, v in results.get("scenarios", {}).items()
+        if v.get("seconds") is not None
+    ]
+    if spent:
+        out += ["", f"Time spent: {', '.join(spent)}."]
+    out.append("")
+    return "\n".join(out)

@@ -18,6 +18,9 @@ from apps.payments.views import OrderPaymentViewSet, PaymentViewSet, PaymentWebh
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+# No ".json" twins of every route: the API speaks JSON only, and the actions do not
+# take the ``format`` argument those routes pass (each twin was a 500).
+router.include_format_suffixes = False
 
 router.register("auth", AuthViewSet, basename="auth")
 router.register("addresses", AddressViewSet, basename="address")

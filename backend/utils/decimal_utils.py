@@ -130,6 +130,9 @@ class MoneyField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            # A client sends text: parse_money takes ints (and Decimals) from trusted code only.
+            self.fail("invalid", message='Send money as a string such as "12.50", not a number.')
         try:
             return parse_money(data, allow_negative=self.allow_negative, allow_zero=self.allow_zero)
         except MoneyError as exc:

@@ -25,6 +25,8 @@ class BodySizeLimitMiddleware:
         try:
             length = int(raw)
         except ValueError:
+            length = -1
+        if length < 0:
             return json_error("bad_request", 400, "Content-Length is not a number.")
         if limit is not None and length > limit:
             response = json_error(
@@ -33,4 +35,31 @@ class BodySizeLimitMiddleware:
             # Tell the client we will not read the rest, so the connection is not reused.
             response["Connection"] = "close"
             return response
+        return self.get_response(request)
+
+
+class NulCharacterMiddleware:
+    """Refuse U+0000 in the path (404), the query string or a header (400), unread.
+
+    PostgreSQL cannot compare text with NUL in it: a slug, task id or header value
+    carrying one would reach a query and fail there as a 500. No route or parameter
+    of the API can contain it, so it never gets that far. (Bodies: ``BoundedJSONParser``.)
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            return json_error("not_found", 404, "Not found.")
+        if "\x00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in value for value in request.GET.values()
+        ):
+            return json_error("bad_request", 400, "The query string may not contain NUL.")
+        if any(
+            "\x00" in str(value)
+            for key, value in request.META.items()
+            if key.startswith("HTTP_") or key == "CONTENT_TYPE"
+        ):
+            return json_error("bad_request", 400, "Headers may not contain NUL.")
         return self.get_response(request)

@@ -16,7 +16,8 @@ from utils.countries import is_country_code
 
 
 class StrictInputMixin:
-    """Refuse keys that the serializer does not declare as writable."""
+    """Refuse keys that the serializer does not declare as writable, and text sent as
+    another JSON type (DRF's ``CharField`` would turn ``0`` or ``1.5`` into ``"0"``)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -27,7 +28,29 @@ class StrictInputMixin:
                 raise serializers.ValidationError(
                     {key: ["Unknown or read-only field."] for key in unknown}
                 )
+            not_text = sorted(
+                name
+                for name, field in fields.items()
+                if name in data and not _text_as_declared(field, data[name])
+            )
+            if not_text:
+                raise serializers.ValidationError(
+                    {name: ["Not a valid string."] for name in not_text}
+                )
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def _text_as_declared(field: serializers.Field, value: Any) -> bool:
+    """False if ``field`` takes text (or a dict or list of it) and ``value`` is another type."""
+    if value is None:
+        return True  # null is the field's own business (allow_null)
+    if isinstance(field, serializers.CharField):
+        return isinstance(value, str)
+    if isinstance(field, serializers.DictField) and isinstance(value, Mapping):
+        return all(_text_as_declared(field.child, item) for item in value.values())
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return all(_text_as_declared(field.child, item) for item in value)
+    return True
 
 
 class InputSerializer(StrictInputMixin, serializers.Serializer):

@@ -126,3 +126,12 @@ def test_money_field_refuses_json_numbers_and_renders_strings() -> None:
     assert good.is_valid(), good.errors
     assert good.validated_data["price"] == Decimal("19.99")
     assert _PriceSerializer({"price": Decimal("5")}).data == {"price": "5.00"}
+
+
+@pytest.mark.parametrize("value", [5, 0, -3, True, Decimal("5.00"), None, ["5.00"]])
+def test_money_field_refuses_anything_but_a_string(value: object) -> None:
+    """A JSON integer is a number too: money comes as "5.00" (issue 8, found by the
+    bad-input suite: a refund of ``{"amount": 5}`` was accepted)."""
+    bad = _PriceSerializer(data={"price": value})
+    assert not bad.is_valid()
+    assert "price" in bad.errors

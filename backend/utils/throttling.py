@@ -35,13 +35,7 @@ class AtomicWindowMixin:
         window = int(now // self.duration)
         elapsed = (now % self.duration) / self.duration
         current_key, previous_key = f"{key}:w{window}", f"{key}:w{window - 1}"
-        self.cache.add(current_key, 0, timeout=2 * self.duration + 1)
-        try:
-            count = self.cache.incr(current_key)
-        except ValueError:  # expired between add and incr
-            self.cache.add(current_key, 1, timeout=2 * self.duration + 1)
-            count = 1
-        previous = int(self.cache.get(previous_key) or 0)
+        count, previous = self._count(current_key, previous_key, ttl=2 * self.duration + 1)
         # Sliding-window estimate: the previous window counts for the part still in view.
         estimate = previous * (1.0 - elapsed) + count
         if estimate <= self.num_requests:
@@ -54,13 +48,39 @@ class AtomicWindowMixin:
     def wait(self) -> float | None:
         return max(1.0, float(getattr(self, "_wait", 1.0)))
 
+    def _count(self, current_key: str, previous_key: str, *, ttl: int) -> tuple[int, int]:
+        """Increment this window's counter and read the previous one."""
+        get_client = getattr(getattr(self.cache, "_cache", None), "get_client", None)
+        if get_client is not None:
+            # Django's RedisCache: INCR + EXPIRE + GET in one round trip.
+            current = self.cache.make_and_validate_key(current_key)
+            previous = self.cache.make_and_validate_key(previous_key)
+            pipe = get_client(current, write=True).pipeline(transaction=False)
+            pipe.incr(current)
+            pipe.expire(current, ttl)
+            pipe.get(previous)
+            count, _, before = pipe.execute()
+            return int(count), int(before or 0)
+        self.cache.add(current_key, 0, timeout=ttl)
+        try:
+            count = self.cache.incr(current_key)
+        except ValueError:  # expired between add and incr
+            self.cache.add(current_key, 1, timeout=ttl)
+            count = 1
+        return int(count), int(self.cache.get(previous_key) or 0)
+
 
 class AnonRateThrottle(AtomicWindowMixin, throttling.AnonRateThrottle):
     pass
 
 
 class UserRateThrottle(AtomicWindowMixin, throttling.UserRateThrottle):
-    pass
+    """Signed-in users by id; anonymous callers are left to ``AnonRateThrottle``."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not (request.user and request.user.is_authenticated):
+            return None  # counted once, by the anon throttle, not twice
+        return super().get_cache_key(request, view)
 
 
 class ScopedRateThrottle(AtomicWindowMixin, throttling.ScopedRateThrottle):

@@ -14,7 +14,6 @@ import django_filters
 from django import forms
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import OrderBy
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from apps.catalog import selectors
@@ -49,7 +48,9 @@ class StrictBooleanFormField(forms.Field):
         raise forms.ValidationError("Must be true or false.", code="invalid")
 
 
-@extend_schema_field(OpenApiTypes.DECIMAL)
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12.50"}
+)
 class MoneyFilter(django_filters.Filter):
     field_class = MoneyFormField
 

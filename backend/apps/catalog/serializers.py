@@ -77,11 +77,20 @@ class CategoryOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ParentSlugField(serializers.SlugRelatedField):
+    """A category slug or null. DRF reads ``""`` as null on relations; here it is an error."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
 class CategoryInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=200, required=False)
     # DRF pops declared fields off the class, so this does not shadow Field.parent.
-    parent = serializers.SlugRelatedField(  # type: ignore[assignment]
+    parent = ParentSlugField(  # type: ignore[assignment]
         slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from rest_framework import status
 
 from apps.catalog import selectors
+from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.catalog.stock import stock_apply, stock_lock
 from utils.errors import ApplicationError
@@ -77,6 +78,7 @@ def category_create(
     position: int = 0,
     is_active: bool = True,
 ) -> Category:
+    catalog_changed()
     slug = _slug_for(name=name, slug=slug)
     _check_category_slug(slug=slug)
     category = Category(
@@ -93,6 +95,7 @@ def category_create(
 
 @transaction.atomic
 def category_update(*, category: Category, data: dict[str, Any]) -> Category:
+    catalog_changed()
     if "slug" in data:
         _check_category_slug(slug=data["slug"], exclude_pk=category.pk)
     # The new parent may not be the category itself or one of its descendants.
@@ -108,6 +111,7 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
 
 @transaction.atomic
 def category_deactivate(*, category: Category) -> Category:
+    catalog_changed()
     category.is_active = False
     category.save(update_fields=["is_active", "updated_at"])
     return category
@@ -130,6 +134,7 @@ def product_create(
     description: str = "",
     is_active: bool = True,
 ) -> Product:
+    catalog_changed()
     slug = _slug_for(name=name, slug=slug)
     _check_product_slug(slug=slug)
     product = Product(
@@ -141,6 +146,7 @@ def product_create(
 
 @transaction.atomic
 def product_update(*, product: Product, data: dict[str, Any]) -> Product:
+    catalog_changed()
     if "slug" in data:
         _check_product_slug(slug=data["slug"], exclude_pk=product.pk)
     for field, value in data.items():
@@ -151,6 +157,7 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
 
 @transaction.atomic
 def product_deactivate(*, product: Product) -> Product:
+    catalog_changed()
     product.is_active = False
     product.save(update_fields=["is_active", "updated_at"])
     return product
@@ -177,6 +184,7 @@ def variant_create(
     is_active: bool = True,
 ) -> Variant:
     """Create a variant and its stock row (0 on hand) together."""
+    catalog_changed()
     _check_sku(sku=sku)
     variant = Variant(
         product=product,
@@ -195,6 +203,7 @@ def variant_create(
 
 @transaction.atomic
 def variant_update(*, variant: Variant, data: dict[str, Any]) -> Variant:
+    catalog_changed()
     if "sku" in data:
         _check_sku(sku=data["sku"], exclude_pk=variant.pk)
     for field, value in data.items():
@@ -205,6 +214,7 @@ def variant_update(*, variant: Variant, data: dict[str, Any]) -> Variant:
 
 @transaction.atomic
 def variant_deactivate(*, variant: Variant) -> Variant:
+    catalog_changed()
     variant.is_active = False
     variant.save(update_fields=["is_active", "updated_at"])
     return variant

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Stock, StockMovement
 from utils.errors import OutOfStockError
 
@@ -77,6 +78,7 @@ def stock_apply(
         row.on_hand += qty
         updated.append(row)
     Stock.objects.bulk_update(updated, ["on_hand"])
+    catalog_changed()  # availability in cached product pages changes after commit
     StockMovement.objects.bulk_create(
         [
             StockMovement(

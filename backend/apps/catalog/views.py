@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.catalog import selectors, services
+from apps.catalog.cache import cached_catalog_response
 from apps.catalog.filters import ProductFilter, VariantFilter
 from apps.catalog.models import Category, Product, Variant
 from apps.catalog.serializers import (
@@ -141,6 +142,18 @@ class ProductViewSet(
         if self.action != "list":
             return queryset  # list filters do not apply to one product
         return super().filter_queryset(queryset)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if _is_staff(request):  # staff see inactive products: never cached
+            return super().list(request, *args, **kwargs)
+        return cached_catalog_response(request, lambda: super(ProductViewSet, self).list(request))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if _is_staff(request):
+            return super().retrieve(request, *args, **kwargs)
+        return cached_catalog_response(
+            request, lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)
+        )
 
     @extend_schema(
         request=ProductInputSerializer,

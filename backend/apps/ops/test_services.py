@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import fakeredis
 import pytest
@@ -48,7 +49,8 @@ def test_redis_depth_sums_priority_lists_and_age_comes_from_the_oldest_tail() ->
     channel.push(f"payments{SEP}3", sent_at=now - 30)
     channel.push("emails", sent_at=None)
 
-    stats = broker._redis_queue_stats(channel, ["payments", "emails", "default"])
+    with mock.patch.object(broker.time, "time", return_value=now):  # no clock drift under load
+        stats = broker._redis_queue_stats(channel, ["payments", "emails", "default"])
 
     assert stats["payments"]["depth"] == 3
     assert stats["payments"]["oldest_age_seconds"] == pytest.approx(90, abs=2)

@@ -15,7 +15,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -32,6 +31,7 @@ from apps.orders.serializers import (
     OrderFulfilInputSerializer,
     OrderOutputSerializer,
 )
+from utils.filters import StrictOrderingFilter
 from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
 from utils.idempotency import MAX_KEY_LENGTH, idempotent
 from utils.throttling import ScopedRateThrottle
@@ -121,7 +121,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Orders: the customer's own (or a guest's, by token); staff see and fulfil all."""
 
     serializer_class = OrderOutputSerializer
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = OrderFilter
     ordering_fields = ["created_at", "total"]
     ordering = ["-created_at"]

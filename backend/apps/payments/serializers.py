@@ -11,6 +11,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.catalog.serializers import StrictIntegerField
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers import provider_names
 from utils.decimal_utils import MoneyField
@@ -45,9 +46,10 @@ class PayInputSerializer(InputSerializer):
 
 
 class RefundLineInputSerializer(InputSerializer):
-    line_id = serializers.IntegerField(required=False, min_value=1)
+    # JSON integers only: DRF's IntegerField would also take "2", 2.0 and "2.0".
+    line_id = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1)
     sku = serializers.CharField(required=False, max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    quantity = StrictIntegerField(min_value=1, max_value=100000)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("line_id" in attrs) == ("sku" in attrs):

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.ops.metrics.PrometheusMiddleware",
     "utils.middleware.BodySizeLimitMiddleware",
+    "utils.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -159,9 +160,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "utils.filters.StrictOrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "utils.schema.ErrorAwareAutoSchema",
     "EXCEPTION_HANDLER": "utils.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "utils.throttling.AnonRateThrottle",
@@ -323,6 +324,9 @@ LOGGING = {
 
 # --- Domain -----------------------------------------------------------------------------
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
+# Public product pages are cached at most this long (seconds); any committed catalogue
+# or stock change invalidates them at once (apps/catalog/cache.py). 0 turns it off.
+CATALOG_CACHE_SECONDS = float(env_str("CATALOG_CACHE_SECONDS", "2") or 0)
 CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 99)
 CART_MAX_LINES = env_int("CART_MAX_LINES", 50)
 SHIPPING_METHODS = {

@@ -28,3 +28,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "root": {"level": "WARNING"},
 }
+# Unit tests run inside a transaction that never commits, so on-commit cache
+# invalidation cannot run: the catalogue cache is tested on its own (transaction=True).
+CATALOG_CACHE_SECONDS = 0.0

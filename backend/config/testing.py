@@ -1,0 +1,160 @@
+"""Test helpers for the security tests beside ``config/``: one of everything, owned by someone.
+
+``world_build`` makes the objects the access matrix and the bad-input tests aim at:
+customer A's address, open cart, orders (pending, paid, failed payment) and
+payment; a guest cart and two guest orders with their tokens; the catalogue; and
+the rows the ops endpoints read. ``db_snapshot`` reads every row the API can write,
+so a test can show that a refused request changed nothing.
+
+Imported by tests only; never by application code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps as django_apps
+from django_celery_results.models import TaskResult
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.accounts.models import Address, User
+from apps.cart.models import Cart, CartItem
+from apps.catalog.models import Category, Product, Variant
+from apps.catalog.testing import make_product
+from apps.ops.models import WorkerProbe
+from apps.ops.testing import task_result_make
+from apps.orders.models import Order
+from apps.payments.models import Payment, WebhookEvent
+from apps.payments.services import payment_capture
+from apps.payments.testing import latest_payment, order_create, order_paid
+
+# Every app whose rows an API request can create, change or delete.
+WRITABLE_APPS = (
+    "accounts",
+    "cart",
+    "catalog",
+    "orders",
+    "payments",
+    "notifications",
+    "core",
+    "ops",
+    "token_blacklist",
+    "django_celery_results",
+)
+
+PASSWORD = "a-world-passphrase-0123"  # every user of the world has it
+GUEST_TOKEN = "guest-token-a-0123456789abcdef0123456789abcdef"
+OTHER_GUEST_TOKEN = "guest-token-b-fedcba9876543210fedcba9876543210"
+
+ADDRESS_BODY: dict[str, Any] = {
+    "name": "Ada Lovelace",
+    "line1": "Hauptstr. 1",
+    "line2": "",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+    "phone": "",
+}
+
+
+@dataclass(frozen=True)
+class World:
+    alice: User  # customer A: owns everything below that has an owner
+    bob: User  # customer B
+    staff: User
+    category: Category
+    product: Product
+    variant: Variant
+    address: Address
+    cart: Cart
+    item: CartItem
+    pending_order: Order
+    payment: Payment  # the pending order's payment
+    paid_order: Order
+    failed_order: Order  # pending_payment, its last payment failed: may be paid again
+    guest_cart: Cart
+    other_guest_cart: Cart
+    guest_order: Order
+    guest_payment: Payment
+    other_guest_order: Order
+    probe: WorkerProbe
+    task: TaskResult
+    webhook_event: WebhookEvent
+
+
+def world_build(*, alice: User, bob: User, staff: User) -> World:
+    for user in (alice, bob, staff):
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+    product = make_product(prices=("10.00",), stock=50)
+    variant = product.variants.get()
+    address = Address.objects.create(user=alice, **ADDRESS_BODY)
+    cart = Cart.objects.create(user=alice, currency="EUR")
+    item = CartItem.objects.create(cart=cart, variant=variant, quantity=1)
+    guest_cart = Cart.objects.create(currency="EUR")
+    CartItem.objects.create(cart=guest_cart, variant=variant, quantity=1)
+    other_guest_cart = Cart.objects.create(currency="EUR")
+
+    pending_order = order_create(user=alice, lines=[(variant, 1)])
+    paid_order = order_paid(user=alice, lines=[(variant, 1)])
+    failed_order = order_create(
+        user=alice, lines=[(variant, 1)], payment_method="tok_chargeDeclined"
+    )
+    payment_capture(payment_id=str(latest_payment(failed_order).pk))
+    guest_order = order_create(lines=[(variant, 1)], guest_token=GUEST_TOKEN)
+    other_guest_order = order_create(lines=[(variant, 1)], guest_token=OTHER_GUEST_TOKEN)
+
+    probe = WorkerProbe.objects.create(queue="default")
+    task = task_result_make(name="apps.ops.tasks.worker_probe_complete_task", args=(str(probe.pk),))
+    webhook_event = WebhookEvent.objects.create(
+        provider="sandbox",
+        event_id="evt_matrix_1",
+        type="payment.succeeded",
+        payload={"id": "evt_matrix_1", "type": "payment.succeeded", "data": {}},
+    )
+    return World(
+        alice=alice,
+        bob=bob,
+        staff=staff,
+        category=product.category,
+        product=product,
+        variant=variant,
+        address=address,
+        cart=cart,
+        item=item,
+        pending_order=pending_order,
+        payment=latest_payment(pending_order),
+        paid_order=paid_order,
+        failed_order=failed_order,
+        guest_cart=guest_cart,
+        other_guest_cart=other_guest_cart,
+        guest_order=guest_order,
+        guest_payment=latest_payment(guest_order),
+        other_guest_order=other_guest_order,
+        probe=probe,
+        task=task,
+        webhook_event=webhook_event,
+    )
+
+
+def jwt_client(user: User | None) -> APIClient:
+    """A client that sends ``user``'s access token (none for the anonymous caller).
+
+    An access token alone: unlike a refresh token, making one writes no row.
+    """
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+def db_snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every model a request can write, ordered by primary key."""
+    snapshot: dict[str, list[tuple[Any, ...]]] = {}
+    for model in django_apps.get_models():
+        if model._meta.app_label in WRITABLE_APPS:
+            rows = model._default_manager.order_by("pk").values_list()
+            snapshot[model._meta.label] = list(rows)
+    return snapshot

@@ -1,0 +1,46 @@
+"""Input serializers refuse unknown fields and text sent as another JSON type."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework import serializers
+
+from utils.serializers import InputSerializer
+
+
+class _Input(InputSerializer):
+    name = serializers.CharField(max_length=20)
+    email = serializers.EmailField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    attributes = serializers.DictField(child=serializers.CharField(), required=False)
+    note = serializers.CharField(required=False, allow_null=True)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": 0},
+        {"name": 1.5},
+        {"name": True},
+        {"name": "ok", "email": 7},
+        {"name": "ok", "tags": ["a", 1]},
+        {"name": "ok", "attributes": {"size": 42}},
+    ],
+    ids=repr,
+)
+def test_text_sent_as_a_number_or_boolean_is_refused(data: dict[str, object]) -> None:
+    """DRF's CharField turned 0 into "0"; the document says string (issue 8, fuzzing)."""
+    checked = _Input(data=data)
+    assert not checked.is_valid()
+    assert "Not a valid string." in str(checked.errors)
+
+
+def test_text_and_null_where_allowed_pass() -> None:
+    checked = _Input(data={"name": "ok", "tags": ["a"], "attributes": {"s": "M"}, "note": None})
+    assert checked.is_valid(), checked.errors
+
+
+def test_unknown_fields_are_refused_by_name() -> None:
+    checked = _Input(data={"name": "ok", "nmae": "typo"})
+    assert not checked.is_valid()
+    assert checked.errors == {"nmae": ["Unknown or read-only field."]}

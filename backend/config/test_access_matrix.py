@@ -300,7 +300,8 @@ def discovered_routes() -> dict[str, list[str] | str]:
     routes: dict[str, list[str] | str] = {}
     for route, pattern in _patterns(get_resolver().url_patterns):
         assert pattern.name, f"route {route!r} has no name: name it, then add it to MATRIX"
-        routes.setdefault(pattern.name, _declared_methods(pattern))
+        assert pattern.name not in routes, f"two routes are named {pattern.name!r}"
+        routes[pattern.name] = _declared_methods(pattern)
     return routes
 
 

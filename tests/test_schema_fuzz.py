@@ -28,6 +28,7 @@ throttles are tested in ``test_throttle_multiprocess.py``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -47,6 +48,8 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
+
+from workers.celery import app as celery_app
 
 SEED = 20_240_808
 MAX_EXAMPLES = 20
@@ -304,10 +307,11 @@ def _create_data() -> dict[str, str]:
     WorkerProbe.objects.create(id=PROBE_ID, queue="default")
     TaskResult.objects.create(
         task_id=TASK_ID,
-        task_name="apps.payments.tasks.payment_capture_task",
+        task_name="apps.ops.tasks.worker_probe_complete_task",
         status="FAILURE",
-        task_args=f'["{PAYMENT_IDS[ALICE_PENDING_ORDER_ID]}"]',
-        traceback="Traceback (most recent call last):\nRuntimeError: provider down",
+        task_args=json.dumps(repr((str(PROBE_ID),))),
+        task_kwargs=json.dumps(repr({})),
+        traceback="Traceback (most recent call last):\nRuntimeError: broker down",
     )
     WebhookEvent.objects.create(
         id=WEBHOOK_EVENT_ID,
@@ -338,6 +342,9 @@ def tokens(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, 
             patch.setattr(logging.getLogger("django.request"), "level", logging.ERROR)
             # No worker runs here: the overview would wait its full broker timeout each time.
             patch.setattr(settings, "OPS_BROKER_TIMEOUT_SECONDS", 0.05, raising=False)
+            # What is published at once (an ops retry) runs in process, inside the
+            # rolled-back savepoint: no message is left in the broker for later tests' workers.
+            patch.setitem(celery_app.conf, "task_always_eager", True)
             with transaction.atomic():
                 tokens = _create_data()
             try:

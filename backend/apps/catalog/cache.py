@@ -10,6 +10,7 @@ documented worst-case staleness of availability in the product list.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -60,7 +61,8 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
     if ttl <= 0:
         return compute()
     try:
-        key = f"catalog:v{catalog_version()}:{request.build_absolute_uri()}"
+        uri = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+        key = f"catalog:v{catalog_version()}:{uri}"
         hit = cache.get(key)
     except Exception:
         logger.warning("catalogue cache unavailable; serving uncached")

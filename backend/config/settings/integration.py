@@ -3,7 +3,7 @@
 import dj_database_url
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import REDIS_URL, cache_settings
+from config.settings.base import REDIS_URL, REST_FRAMEWORK, cache_settings
 from config.settings.env import env_str
 
 DATABASES = {
@@ -23,3 +23,12 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_test_secret"
 OTEL_MODE = env_str("OTEL_MODE", "off")
+
+# Throttles are exercised by their own tests (unit tier, and a multi-process gunicorn
+# test that sets THROTTLE_AUTH); here they must not turn load tests into 429s.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(
+        ("anon", "user", "auth", "checkout", "payment"), "100000/min"
+    ),
+}

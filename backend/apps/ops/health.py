@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,8 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+logger = logging.getLogger(__name__)
+
 CHECKS: dict[str, Callable[[], None]] = {
     "database": _check_database,
     "cache": _check_cache,
@@ -61,7 +64,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
             check()
         except Exception as exc:
             failed.append(name)
-            results[name] = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:300]}
+            # Only the exception's class: its text may name internal hosts and users.
+            logger.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+            results[name] = {"ok": False, "reason": type(exc).__name__}
         else:
             results[name] = {"ok": True}
         results[name]["ms"] = round((time.monotonic() - started) * 1000, 1)

@@ -8,6 +8,8 @@ gunicorn (2 sync workers, production settings) and the baseline project
 - S1  ``GET /api/v1/products/`` with wrk, 8 connections, target and baseline alternating;
 - S2  the guest flow (create cart, add 3 variants, check out with tok_visa) from
       8 client threads, against the same 5 requests on the baseline;
+- hot the hot-variant experiment: 1-item guest checkouts from 8 client threads, all
+      of one variant (one contended stock row) against a variant drawn from the pool;
 - S3  checkout -> paid with a real Celery worker at a steady 20 checkouts/s;
 - SQL queries per request (a separate gunicorn with ``bench/bench_settings.py``);
 - worker RSS growth between 1k and 10k requests (a fresh gunicorn).
@@ -39,13 +41,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import db, procs, pyspy, report
+from harness import db, hot, procs, pyspy, report
 from harness.client import Client
 from harness.flows import (
     Budget,
     Recorder,
     Shop,
     browse_and_buy_flow,
+    one_item_flow,
     prepare_carts,
     run_closed_loop,
     run_open_loop_checkouts,
@@ -107,7 +110,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--s3-rate", type=float, default=20.0, help="checkouts per second")
     parser.add_argument("--s3-seconds", type=float, help="length of the S3 run")
-    parser.add_argument("--scenarios", default="s1,s2,s3,queries,memory")
+    parser.add_argument("--scenarios", default="s1,s2,hot,s3,queries,memory")
     parser.add_argument("--no-idempotency-key", action="store_true")
     parser.add_argument(
         "--require-all", action="store_true", help="fail (not skip) when an endpoint is missing"
@@ -118,8 +121,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument(
         "--py-spy",
         metavar="PATH",
-        help="py-spy binary: profile one extra, unmeasured target repetition of S1 and S2",
+        help="py-spy binary: profile one extra, unmeasured target repetition of S1 and S2 "
+        "(default: the venv's py-spy on a full run, none on --smoke)",
     )
+    parser.add_argument("--no-py-spy", action="store_true", help="do not profile")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args(argv)
@@ -144,8 +149,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
         scenarios=[s.strip() for s in args.scenarios.split(",") if s.strip()],
         require_all=bool(args.require_all),
         reuse_db=bool(args.reuse_db),
-        py_spy=args.py_spy,
+        py_spy=None
+        if (args.no_py_spy or (smoke and not args.py_spy))
+        else args.py_spy or _venv_py_spy(),
     )
+
+
+def _venv_py_spy() -> str | None:
+    """The py-spy of the dev extra, next to this interpreter, if it is installed."""
+    candidate = Path(sys.executable).parent / "py-spy"
+    return str(candidate) if candidate.exists() else None
 
 
 def log(message: str) -> None:
@@ -538,6 +551,86 @@ class Bench:
             )
         return out
 
+    def hot(self) -> dict[str, Any]:
+        """Hot-variant experiment: 1-item guest checkouts, one variant for all vs spread out.
+
+        Same gunicorn as S2, closed loop, ``clients`` threads; arm ``hot`` buys 1 x one
+        single variant in every flow (every checkout locks the same stock row), arm
+        ``spread`` 1 x a variant drawn from the pool; the arms alternate, ``reps`` x
+        ``duration`` each. The hot variant is topped up through the ledger
+        (``db.restock``) before each of its runs.
+        """
+        cfg = self.config
+        target = self.target or spawn_product(self.group, self.env).ready()
+        self.target = target
+        hot_variant = self.variants[0]
+        arms = {"hot": one_item_flow(hot_variant), "spread": one_item_flow()}
+        restocked = 0
+        for label, flow in arms.items():
+            if label == "hot":
+                restocked += db.restock(cfg.database_url, [hot_variant], on_hand=STOCK_ON_HAND)
+            self.closed_loop(target, flow=flow, budget=Budget(seconds=cfg.warmup), seed=99)
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in arms}
+        warnings: list[str] = []
+        for rep in range(cfg.reps):
+            for label, flow in arms.items():
+                before: tuple[int | None, int | None] = (None, None)
+                if label == "hot":
+                    restocked += db.restock(cfg.database_url, [hot_variant], on_hand=STOCK_ON_HAND)
+                    before = hot.stock_and_ledger(cfg.database_url, hot_variant)
+                with hot.LockWaitSampler(cfg.database_url) as locks:
+                    result = self.closed_loop(
+                        target, flow=flow, budget=Budget(seconds=cfg.duration), seed=rep + 1
+                    )
+                result["rep"] = rep + 1
+                result["lock_waits"] = locks.result()
+                result["checkout_failed"] = hot.failed_by_status(result["errors"])
+                ok = result["flows_ok"]
+                result["db_cpu_ms_per_flow"] = result["db_cpu_ms"] / ok if ok else None
+                if label == "hot":
+                    after = hot.stock_and_ledger(cfg.database_url, hot_variant)
+                    sold = None if before[0] is None or after[0] is None else before[0] - after[0]
+                    result["hot_stock"] = {"before": before[0], "after": after[0], "sold": sold}
+                    if after[0] != after[1]:
+                        warnings.append(
+                            f"hot repetition {rep + 1}: on_hand {after[0]} != ledger {after[1]}"
+                        )
+                    if sold != ok:
+                        warnings.append(
+                            f"hot repetition {rep + 1}: {sold} units sold for {ok} orders"
+                        )
+                runs[label].append(result)
+                lw = result["lock_waits"]
+                log(
+                    f"hot rep {rep + 1} {label}: {result['flows_per_s']:.1f} orders/s "
+                    f"checkout p50 {result['steps'].get('checkout', {}).get('p50') or 0:.1f} ms "
+                    f"p99 {result['steps'].get('checkout', {}).get('p99') or 0:.1f} ms "
+                    f"cpu {result['cpu_ms_per_flow'] or 0:.1f} ms/order "
+                    f"lock waiters {lw['mean_waiting'] or 0:.2f} (max {lw['max_waiting']}) "
+                    f"errors {sum(result['errors'].values())}"
+                )
+        errors = {label: sum(sum(r["errors"].values()) for r in rs) for label, rs in runs.items()}
+        out: dict[str, Any] = {
+            "hot_variant": hot_variant,
+            "pool": len(self.variants),
+            "restocked": restocked,
+            "runs": runs,
+            **hot.summarize(runs),
+            "errors": errors,
+            "rss": {"target": rss_summary(target)},
+        }
+        ratios = out["ratio"]
+        log(
+            f"hot: hot / spread orders/s {ratios['orders_per_s'] or 0:.2f} x, "
+            f"checkout p50 {ratios['checkout_p50'] or 0:.2f} x"
+        )
+        out["warnings"] = restarted_warning(runs) + warnings
+        if sum(errors.values()):
+            samples = [s for rs in runs.values() for r in rs for s in r["error_samples"]]
+            out["status"] = "failed"
+            out["error"] = f"failed requests (hot, spread): {errors}: {samples[:2]}"
+        return out
+
     def s3(self) -> dict[str, Any]:
         cfg = self.config
         target = self.target or spawn_product(self.group, self.env).ready()
@@ -793,6 +886,7 @@ class Bench:
         else:
             self.run_scenario("s1", ("products",), self.s1)
         self.run_scenario("s2", flow, self.s2, needs_variants=True)
+        self.run_scenario("hot", flow, self.hot, needs_variants=True)
         self.run_scenario("queries", ("products",), self.queries)
         self.run_scenario("memory", ("products",), self.memory)
 

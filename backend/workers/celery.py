@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
@@ -34,3 +34,19 @@ def _init_worker_telemetry(**_: Any) -> None:
     from utils.telemetry import setup_telemetry
 
     setup_telemetry(force=False)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(sender: Any = None, **_: Any) -> None:
+    """What Django does around each request: drop connections past ``CONN_MAX_AGE``,
+    broken ones, and ones left in a failed transaction; keep the rest (Celery's own
+    fixup only closes every ``CELERY_DB_REUSE_MAX`` tasks, see the settings).
+    An eager task runs inside its caller's request or transaction: left alone."""
+    from django.db import close_old_connections, connections
+
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        return
+    close_old_connections()

@@ -195,6 +195,30 @@ def storefront_flow(shop: Shop, rec: Recorder) -> bool:
     return True
 
 
+def one_item_flow(variant_id: int | None = None) -> Callable[[Shop, Recorder], bool]:
+    """Hot-variant experiment: create a cart, add 1 x one variant, check out (3 requests).
+
+    With ``variant_id`` every checkout buys that same variant (all of them lock one
+    stock row); without it, each flow buys a variant drawn from the pool (``Shop.pick``).
+    """
+
+    def flow(shop: Shop, rec: Recorder) -> bool:
+        started = time.perf_counter()
+        reply, cart_id = shop.create_cart()
+        if not rec.add("create_cart", reply) or not cart_id:
+            return False
+        chosen = variant_id if variant_id is not None else shop.pick(1)[0]
+        if not rec.add("add_item", shop.add_item(cart_id, chosen)):
+            return False
+        reply, _, _ = shop.checkout(cart_id)
+        if not rec.add("checkout", reply):
+            return False
+        rec.flow_ms.append((time.perf_counter() - started) * 1000)
+        return True
+
+    return flow
+
+
 def browse_and_buy_flow(shop: Shop, rec: Recorder) -> bool:
     """Memory check: a product list page (1-50), then the S2 flow (6 requests)."""
     if not rec.add("product_list", shop.product_list(shop.rng.randint(1, 50))):

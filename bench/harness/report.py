@@ -25,6 +25,10 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f} %"
 
 
+def pct_plain(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f} %"
+
+
 def pair(a: Any, b: Any, digits: int = 1) -> str:
     return f"{fmt(a, digits)} / {fmt(b, digits)}"
 
@@ -338,6 +342,80 @@ def render_s3(s3: dict[str, Any], counts: dict[str, Any]) -> list[str]:
     return table(["measure", "value"], rows)
 
 
+def render_hot(hot: dict[str, Any], counts: dict[str, Any]) -> list[str]:
+    medians, failed = hot["median"], hot["failed_checkouts"]
+    n = len(hot["runs"].get("hot", []))
+    labels = {
+        "hot": f"hot (every checkout: variant {hot['hot_variant']})",
+        "spread": f"spread (a random variant of {hot['pool']})",
+    }
+    rows = []
+    for arm, label in labels.items():
+        m = medians.get(arm)
+        if m is None:
+            continue
+        bad = failed.get(arm, {})
+        by_status = ", ".join(f"{status}: {count}" for status, count in bad.items())
+        rows.append(
+            [
+                label,
+                fmt(m["orders_per_s"], 1),
+                fmt(m["checkout_p50_ms"], 1, " ms"),
+                fmt(m["checkout_p99_ms"], 1, " ms"),
+                f"{sum(bad.values())} ({by_status})" if bad else "0",
+                fmt(m["cpu_ms_per_order"], 1, " ms"),
+            ]
+        )
+    lines = table(
+        [
+            "arm",
+            f"orders/s (median of {n})",
+            "checkout p50",
+            "checkout p99",
+            "failed checkouts",
+            "gunicorn CPU/order",
+        ],
+        rows,
+    )
+    r = hot["ratio"]
+    lines += [
+        "",
+        f"**hot / spread: orders/s {fmt(r['orders_per_s'], 2, ' x')}, "
+        f"checkout p50 {fmt(r['checkout_p50'], 2, ' x')}.**",
+    ]
+    reps = ", ".join(
+        f"{fmt(rh['flows_per_s'], 1)} / {fmt(rs['flows_per_s'], 1)} ({fmt(q, 2)} x)"
+        for rh, rs, q in zip(
+            hot["runs"].get("hot", []), hot["runs"].get("spread", []), hot["ratios"], strict=False
+        )
+    )
+    h, sp = medians.get("hot", {}), medians.get("spread", {})
+    topups = hot["restocked"]
+    lines += [
+        "",
+        f"Repetitions (hot / spread orders/s, ratio): {reps}. Failed requests (all steps): "
+        + ", ".join(f"{arm} {count}" for arm, count in hot["errors"].items())
+        + ".",
+        "",
+        "PostgreSQL backends waiting on a lock (`pg_stat_activity`, `wait_event_type = "
+        "'Lock'`, sampled every 0.1 s), hot / spread: mean "
+        f"{pair(h.get('lock_mean_waiting'), sp.get('lock_mean_waiting'), 2)}, "
+        f"share of samples with a waiter "
+        f"{pct_plain(h.get('lock_share_with_waiter'))} / "
+        f"{pct_plain(sp.get('lock_share_with_waiter'))}, "
+        f"max {fmt(h.get('lock_max_waiting'))} / {fmt(sp.get('lock_max_waiting'))}. "
+        "PostgreSQL CPU per order: "
+        f"{fmt(h.get('db_cpu_ms_per_order'), 1, ' ms')} / "
+        f"{fmt(sp.get('db_cpu_ms_per_order'), 1, ' ms')}.",
+        "",
+        "Each flow is 3 requests: create a guest cart, add 1 x the variant, check out with "
+        "tok_visa as in S2; the same target gunicorn as S2, closed loop, the arms alternating. "
+        "The hot variant is topped up through the stock ledger (a `receive` movement) before "
+        f"each of its runs ({topups} top-up{'' if topups == 1 else 's'}).",
+    ]
+    return lines
+
+
 def render_queries(counts: dict[str, Any]) -> list[str]:
     limits = {key: limit for key, (_, limit) in TARGET_QUERIES.items()}
     limits.update({f"checkout_{n}_lines": 15 for n in (1, 3, 10, 50)})
@@ -415,6 +493,11 @@ def render(results: dict[str, Any]) -> str:
     sections = [
         ("s1", "S1: `GET /api/v1/products/` (wrk)", render_s1),
         ("s2", "S2: guest flow: create cart, add 3 variants, checkout with tok_visa", render_s2),
+        (
+            "hot",
+            "Hot variant: 1-item guest checkouts, one variant for all vs spread over the pool",
+            render_hot,
+        ),
         ("s3", "S3: checkout -> paid with a real Celery worker, open loop", render_s3),
     ]
     for name, title, func in sections:

@@ -2,8 +2,11 @@
 
 Every catalogue write and every stock change calls ``catalog_changed()``, which
 bumps a version number in the shared cache right after the transaction commits.
-Cached responses are keyed by that version, so the first request after a
-committed change misses and recomputes. If the bump itself fails (cache down),
+A cached response carries the version it was computed under, and a lookup reads
+the current version and the entry in one round trip (``MGET``): an entry from
+an older version is ignored, so the first request after a committed change
+recomputes. A bump during a recompute leaves the new entry already outdated,
+never stale. If the bump itself fails (cache down),
 entries still expire after ``CATALOG_CACHE_SECONDS`` (default 2 s): that is the
 documented worst-case staleness of availability in the product list.
 """
@@ -21,6 +24,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from utils.throttling import PREFETCHED_ATTR
 
 logger = logging.getLogger(__name__)
 
@@ -55,20 +60,37 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump, robust=True)
 
 
+def _page_key(request: Request) -> str:
+    return "catalog:page:" + hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+
+
+def catalog_cache_keys(request: Request) -> list[str]:
+    """The cache keys a lookup for this request reads: the throttles fetch them in their
+    own Redis round trip (``throttle_prefetch_keys``), so a hit costs no extra one."""
+    if float(getattr(settings, "CATALOG_CACHE_SECONDS", 2)) <= 0:
+        return []
+    return [VERSION_KEY, _page_key(request)]
+
+
 def cached_catalog_response(request: Request, compute: Callable[[], Response]) -> HttpResponse:
     """Serve a public GET from the cache, or compute, render and store it (200s only)."""
     ttl = float(getattr(settings, "CATALOG_CACHE_SECONDS", 2))
     if ttl <= 0:
         return compute()
     try:
-        uri = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
-        key = f"catalog:v{catalog_version()}:{uri}"
-        hit = cache.get(key)
+        key = _page_key(request)
+        found = getattr(request, PREFETCHED_ATTR, None) or {}
+        if VERSION_KEY not in found or key not in found:
+            found = cache.get_many([VERSION_KEY, key])
+        version = found.get(VERSION_KEY)
+        if version is None:
+            version = catalog_version()
+        hit = found.get(key)
     except Exception:
         logger.warning("catalogue cache unavailable; serving uncached")
         return compute()
-    if hit is not None:
-        return HttpResponse(hit, content_type="application/json")
+    if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == version:
+        return HttpResponse(hit[1], content_type="application/json")
     response = compute()
     if response.status_code == 200:
         response.accepted_renderer = request.accepted_renderer
@@ -76,7 +98,7 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         response.renderer_context = {"request": request, "response": response}  # type: ignore[attr-defined]
         response.render()
         try:
-            cache.set(key, response.content, timeout=ttl)
+            cache.set(key, (version, response.content), timeout=ttl)
         except Exception:
             logger.warning("could not store a catalogue response in the cache")
     return response

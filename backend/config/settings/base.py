@@ -118,7 +118,7 @@ def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "utils.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "storefront",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -241,7 +241,14 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_TASK_TRACK_STARTED = True
+# No STARTED row per task: it doubled the result-table writes of every task (the
+# stuck-work views read the domain rows: payments, refunds, emails, not task states).
+CELERY_TASK_TRACK_STARTED = False
+# Celery's Django fixup closes every database connection before and after each task
+# unless this is set; then it does so every this-many tasks only, and
+# workers/celery.py closes old or broken connections like a request does
+# (CONN_MAX_AGE, health checks). Reconnecting per task cost more than the task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)

@@ -70,3 +70,41 @@ class CountryField(serializers.CharField):
         if not is_country_code(value):
             raise serializers.ValidationError("Not an ISO 3166-1 alpha-2 country code.")
         return value
+
+
+# --- Output serializers built once --------------------------------------------------
+
+_PROTOTYPES: dict[type, Any] = {}
+
+
+class PrebuiltOutputMixin:
+    """Build an output serializer's fields once per class instead of once per use.
+
+    DRF deep-copies every declared field (and a ``ModelSerializer`` introspects its
+    model) each time a serializer is instantiated, nested ones included: on the cart
+    and checkout endpoints that was about a tenth of the request's CPU. Here one
+    *prototype* instance per class keeps its fields and renders every instance.
+
+    Only for output serializers whose fields do not read ``self.context`` (the
+    prototype has none) and are not changed per instance. A ``SerializerMethodField``
+    that needs the context is listed in ``context_methods``: its ``get_<name>`` runs
+    on the real serializer, with its context. ``test_prebuilt_output`` checks every
+    user of this mixin against DRF's own rendering.
+    """
+
+    context_methods: tuple[str, ...] = ()
+    _prototype_of: type | None = None
+
+    def to_representation(self, instance: Any) -> Any:
+        cls = type(self)
+        if self._prototype_of is cls:
+            return super().to_representation(instance)  # type: ignore[misc]
+        prototype = _PROTOTYPES.get(cls)
+        if prototype is None:
+            prototype = cls()
+            prototype._prototype_of = cls
+            _PROTOTYPES[cls] = prototype
+        data = prototype.to_representation(instance)
+        for name in self.context_methods:
+            data[name] = getattr(self, f"get_{name}")(instance)
+        return data

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from apps.cart.models import Cart
 from apps.cart.selectors import LineWarning
 from apps.catalog.serializers import Money, StrictIntegerField
-from utils.serializers import InputSerializer
+from utils.serializers import InputSerializer, PrebuiltOutputMixin
 
 MAX_ID = 2**63 - 1
 
@@ -49,7 +49,7 @@ class CartItemUpdateInputSerializer(InputSerializer):
         self.fields["quantity"] = _quantity_field()
 
 
-class CartLineOutputSerializer(serializers.Serializer):
+class CartLineOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     id = serializers.IntegerField(read_only=True, help_text="The item id used in /items/{id}/.")
     variant_id = serializers.IntegerField(read_only=True)
     sku = serializers.CharField(read_only=True)
@@ -68,7 +68,7 @@ class CartLineOutputSerializer(serializers.Serializer):
     )
 
 
-class CartOutputSerializer(serializers.Serializer):
+class CartOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     id = serializers.UUIDField(read_only=True, help_text="Also the guest token: keep it secret.")
     status = serializers.ChoiceField(
         choices=Cart.Status.choices, source="cart.status", read_only=True

@@ -1,8 +1,9 @@
 """Writes for carts: open one, add/set/remove lines, claim a guest cart after sign-in.
 
-Every function locks the cart row first (``cart_get(for_update=True)``), so two
-requests on one cart queue instead of racing, and refuses to change a cart
-that is not ``open`` (409 ``invalid_state``). Carts do not reserve stock: the
+Every function locks the cart row first (``cart_lock_open``: the lock and the
+``updated_at`` stamp in one ``UPDATE ... RETURNING``), so two requests on one
+cart queue instead of racing, and refuses to change a cart that is not ``open``
+(409 ``invalid_state``). Carts do not reserve stock: the
 stock check here is against what is on hand now; checkout takes the stock.
 
 What does not belong here: reads and pricing (``selectors.py``), HTTP objects.
@@ -10,10 +11,11 @@ What does not belong here: reads and pricing (``selectors.py``), HTTP objects.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from apps.cart.models import Cart, CartItem
@@ -86,6 +88,50 @@ def _touch(cart: Cart) -> None:
     cart.save(update_fields=["updated_at"])
 
 
+def cart_lock_open(*, cart_id: Any, user: Any, status: str | None = None) -> Cart:
+    """Lock the caller's open cart and stamp ``updated_at`` (and ``status``, if given).
+
+    One ``UPDATE ... WHERE id AND <access rule> AND status = 'open' RETURNING *``
+    takes the row lock that queues writers on this cart and records the change
+    (what the abandoned-cart sweep reads) in a single round trip; it is rolled
+    back with the rest if the write is refused. Only when no row comes back does
+    a plain read tell a 404 (not reachable) from a 409 ``invalid_state``.
+    Must run inside a transaction.
+    """
+    try:
+        cart_uuid = uuid.UUID(str(cart_id))
+    except (TypeError, ValueError) as exc:
+        raise NotFoundError("Cart not found.") from exc
+    meta = Cart._meta
+    fields = {field.name: field for field in meta.concrete_fields}
+    connection = connections[Cart.objects.db]
+    quote = connection.ops.quote_name
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if status is not None:
+        changes["status"] = status
+    assignments = [f"{quote(fields[name].column)} = %s" for name in changes]
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in changes.items()]
+    pk, owner = fields["id"], quote(fields["user"].column)
+    params += [pk.get_db_prep_value(cart_uuid, connection), Cart.Status.OPEN]
+    access = f"{owner} IS NULL"
+    if getattr(user, "is_authenticated", False):
+        access = f"({owner} IS NULL OR {owner} = %s)"
+        params.append(user.pk)
+    columns = ", ".join(quote(field.column) for field in fields.values())
+    sql = (  # only column and table names are formatted in; every value is a parameter
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE {quote(pk.column)} = %s AND {quote(fields['status'].column)} = %s "
+        f"AND {access} RETURNING {columns}"
+    )
+    found = list(Cart.objects.raw(sql, params))
+    if found:
+        return found[0]
+    cart = cart_get(cart_id=cart_uuid, user=user)  # 404 if not reachable
+    _ensure_open(cart)  # 409 if it is no longer open
+    # Open now, but it was not when the UPDATE looked (a concurrent change rolled back).
+    raise InvalidStateError("The cart changed at the same time; retry.")  # pragma: no cover
+
+
 def _find_item(items: list[CartItem], item_id: int) -> CartItem:
     for item in items:
         if item.pk == item_id:
@@ -112,8 +158,7 @@ def cart_open(*, user: Any) -> tuple[Cart, bool]:
 @transaction.atomic
 def cart_item_add(*, cart_id: Any, user: Any, variant_id: int, quantity: int) -> CartDetail:
     """Add ``quantity`` of a variant, or increase its existing line by that much."""
-    cart = cart_get(cart_id=cart_id, user=user, for_update=True)
-    _ensure_open(cart)
+    cart = cart_lock_open(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
     item = next((line for line in items if line.variant_id == variant_id), None)
     if item is not None:
@@ -142,15 +187,13 @@ def cart_item_add(*, cart_id: Any, user: Any, variant_id: int, quantity: int) ->
         item = CartItem.objects.create(cart=cart, variant=variant, quantity=quantity)
         item.available = available  # type: ignore[attr-defined]
         items.append(item)
-    _touch(cart)
     return cart_detail_build(cart=cart, items=items)
 
 
 @transaction.atomic
 def cart_item_update(*, cart_id: Any, user: Any, item_id: int, quantity: int) -> CartDetail:
     """Set a line's quantity."""
-    cart = cart_get(cart_id=cart_id, user=user, for_update=True)
-    _ensure_open(cart)
+    cart = cart_lock_open(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
     item = _find_item(items, item_id)
     available = int(getattr(item, "available", 0))
@@ -158,19 +201,16 @@ def cart_item_update(*, cart_id: Any, user: Any, item_id: int, quantity: int) ->
     if item.quantity != quantity:
         item.quantity = quantity
         item.save(update_fields=["quantity", "updated_at"])
-        _touch(cart)
     return cart_detail_build(cart=cart, items=items)
 
 
 @transaction.atomic
 def cart_item_remove(*, cart_id: Any, user: Any, item_id: int) -> CartDetail:
     """Remove a line."""
-    cart = cart_get(cart_id=cart_id, user=user, for_update=True)
-    _ensure_open(cart)
+    cart = cart_lock_open(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
     item = _find_item(items, item_id)
     item.delete()
-    _touch(cart)
     return cart_detail_build(cart=cart, items=[line for line in items if line is not item])
 
 

@@ -72,7 +72,10 @@ class CartViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         CartCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
         cart, created = services.cart_open(user=request.user)
-        detail = selectors.cart_detail_get(cart_id=cart.pk, user=request.user)
+        if created:  # a new cart has no lines: nothing to read back
+            detail = selectors.cart_detail_build(cart=cart, items=[])
+        else:
+            detail = selectors.cart_detail_get(cart_id=cart.pk, user=request.user)
         return Response(
             CartOutputSerializer(detail).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from apps.catalog.models import Category, Product, StockMovement, Variant
 from apps.catalog.services import STAFF_STOCK_REASONS
 from utils.decimal_utils import MoneyField
-from utils.serializers import InputSerializer
+from utils.serializers import InputSerializer, PrebuiltOutputMixin
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 MAX_ATTRIBUTES = 20
@@ -49,7 +49,7 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
-class CategoryRefOutputSerializer(serializers.ModelSerializer):
+class CategoryRefOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["id", "slug", "name"]
@@ -98,7 +98,7 @@ class CategoryInputSerializer(InputSerializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class VariantOutputSerializer(serializers.ModelSerializer):
+class VariantOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     """A variant as customers see it inside a product."""
 
     price = Money(read_only=True)
@@ -139,7 +139,7 @@ class VariantStaffOutputSerializer(VariantOutputSerializer):
         read_only_fields = fields
 
 
-class ProductOutputSerializer(serializers.ModelSerializer):
+class ProductOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     category = CategoryRefOutputSerializer(read_only=True)
     price = Money(
         read_only=True,

@@ -24,6 +24,7 @@ from rest_framework import status
 
 from apps.cart.models import Cart, CartItem
 from apps.cart.selectors import cart_get
+from apps.cart.services import cart_lock_open
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import stock_apply, stock_lock
 from apps.orders.models import Order, OrderEvent, OrderLine
@@ -125,7 +126,14 @@ def order_checkout(
 def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
     buyer = checkout.buyer
     with transaction.atomic():
-        cart = cart_get(cart_id=checkout.cart_id, user=buyer, for_update=True)
+        try:
+            # Locked and already marked checked out: rolled back if anything below refuses.
+            cart = cart_lock_open(
+                cart_id=checkout.cart_id, user=buyer, status=Cart.Status.CHECKED_OUT
+            )
+        except InvalidStateError:
+            _refuse_closed_cart(checkout)
+            raise
         items = _cart_items(cart)
         locked = stock_lock(variant_ids=[item.variant_id for item in items])
         _ensure_available(items, locked)
@@ -166,7 +174,8 @@ def _order_create(
 def _order_fill(
     *, order: Order, cart: Cart, items: list[CartItem], locked: dict[int, Stock], user: Any
 ) -> list[OrderLine]:
-    """Lines (price snapshots), the stock sale, the first event; then close the cart."""
+    """Lines (price snapshots), the stock sale, the first event (the cart is already
+    marked checked out by ``cart_lock_open``)."""
     lines = OrderLine.objects.bulk_create([_line(order, item) for item in items])
     stock_apply(
         changes={item.variant_id: -item.quantity for item in items},
@@ -176,8 +185,6 @@ def _order_fill(
         locked=locked,
     )
     order_created_record(order=order, actor=user, actor_kind=OrderEvent.ActorKind.CUSTOMER)
-    cart.status = Cart.Status.CHECKED_OUT
-    cart.save(update_fields=["status", "updated_at"])
     return lines
 
 
@@ -219,13 +226,18 @@ def _shipping_price(method: str) -> Decimal:
     return parse_money(settings.SHIPPING_METHODS[method])
 
 
-def _cart_items(cart: Cart) -> list[CartItem]:
+def _refuse_closed_cart(checkout: _Checkout) -> None:
+    """409 for a cart that is no longer open, naming the order it became (if any)."""
+    cart = cart_get(cart_id=checkout.cart_id, user=checkout.buyer)
     if cart.status != Cart.Status.OPEN:
         order_id = Order.objects.filter(cart=cart).values_list("pk", flat=True).first()
         raise InvalidStateError(
             f"The cart is {cart.status} and cannot be checked out.",
             details={"status": cart.status, "order_id": str(order_id) if order_id else None},
         )
+
+
+def _cart_items(cart: Cart) -> list[CartItem]:
     items = list(
         CartItem.objects.filter(cart=cart).select_related("variant__product").order_by("variant_id")
     )

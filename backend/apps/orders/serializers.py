@@ -15,7 +15,7 @@ from rest_framework import serializers
 from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.payments.models import Payment
 from utils.decimal_utils import MoneyField
-from utils.serializers import CountryField, InputSerializer
+from utils.serializers import CountryField, InputSerializer, PrebuiltOutputMixin
 
 
 @extend_schema_field(
@@ -87,7 +87,7 @@ class OrderFulfilInputSerializer(InputSerializer):
 # --- Outputs ---------------------------------------------------------------------------
 
 
-class OrderAddressOutputSerializer(serializers.Serializer):
+class OrderAddressOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     name = serializers.CharField()
     line1 = serializers.CharField()
     line2 = serializers.CharField()
@@ -97,7 +97,7 @@ class OrderAddressOutputSerializer(serializers.Serializer):
     phone = serializers.CharField()
 
 
-class OrderLineOutputSerializer(serializers.ModelSerializer):
+class OrderLineOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     name = serializers.CharField(source="product_name", read_only=True)
     unit_price = Money(read_only=True)
     line_total = Money(read_only=True)
@@ -117,7 +117,7 @@ class OrderLineOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderPaymentOutputSerializer(serializers.ModelSerializer):
+class OrderPaymentOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     amount = Money(read_only=True)
 
     class Meta:
@@ -126,12 +126,14 @@ class OrderPaymentOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderOutputSerializer(serializers.ModelSerializer):
+class OrderOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     """An order with its lines, addresses and latest payment (prefetch lines and payments).
 
     ``access_token`` is a guest's token for ``X-Order-Token``: shown once, in the
     checkout response (passed in ``context``), and null everywhere else.
     """
+
+    context_methods = ("access_token",)
 
     subtotal = Money(read_only=True)
     shipping = Money(source="shipping_total", read_only=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 from utils.errors import json_error
 
@@ -63,3 +66,21 @@ class NulCharacterMiddleware:
         ):
             return json_error("bad_request", 400, "Headers may not contain NUL.")
         return self.get_response(request)
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's flash messages, set up only for a request that uses them.
+
+    The stock middleware builds the cookie and session storages on every request;
+    only the admin reads or writes messages, never the API. Here the storage is
+    built on first use, and a response whose request never touched it is left alone.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:  # type: ignore[attr-defined]
+            return response
+        return super().process_response(request, response)

@@ -61,7 +61,12 @@ def catalog_changed() -> None:
 
 
 def _page_key(request: Request) -> str:
-    return "catalog:page:" + hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+    # Scheme and Host header as sent, since the body holds absolute links (the Host was
+    # already checked against ALLOWED_HOSTS by CommonMiddleware, before any view).
+    meta = request.META
+    host, path = meta.get("HTTP_HOST", ""), meta.get("PATH_INFO", "")
+    uri = f"{request.scheme}://{host}{path}?{meta.get('QUERY_STRING', '')}"
+    return "catalog:page:" + hashlib.sha256(uri.encode()).hexdigest()
 
 
 def catalog_cache_keys(request: Request) -> list[str]:

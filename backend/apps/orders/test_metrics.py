@@ -1,0 +1,51 @@
+"""The stock lock hold time of each checkout is measured, and measuring never fails one."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+from rest_framework.test import APIClient
+
+from apps.orders import metrics
+from apps.orders.testing import CHECKOUT_BODY, cart_create, checkout_url, variant_create
+
+pytestmark = pytest.mark.django_db
+
+NAME = "storefront_checkout_stock_lock_seconds"
+
+
+def _sample(suffix: str) -> float:
+    return REGISTRY.get_sample_value(f"{NAME}_{suffix}") or 0.0
+
+
+def test_a_checkout_records_how_long_it_held_the_stock_rows(api_client: APIClient) -> None:
+    variant = variant_create(sku="TEE-S", stock=3)
+    cart = cart_create(lines=[(variant, 1)])
+    count, total = _sample("count"), _sample("sum")
+    response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
+    assert response.status_code == 201, response.content
+    assert _sample("count") == count + 1
+    assert 0 < _sample("sum") - total < 5  # seconds: one short transaction
+
+
+def test_a_refused_checkout_records_nothing(api_client: APIClient) -> None:
+    variant = variant_create(sku="TEE-S", stock=1)
+    cart = cart_create(lines=[(variant, 2)])
+    count = _sample("count")
+    response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"] == "out_of_stock"
+    assert _sample("count") == count
+
+
+def test_a_broken_metric_does_not_fail_the_checkout(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_: float) -> None:
+        raise OSError("metrics directory is gone")
+
+    monkeypatch.setattr(metrics.STOCK_LOCK_SECONDS, "observe", broken)
+    variant = variant_create(sku="TEE-S", stock=3)
+    cart = cart_create(lines=[(variant, 1)])
+    response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
+    assert response.status_code == 201, response.content

@@ -8,13 +8,15 @@ their app and subclass ``ApplicationError``).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -164,6 +166,23 @@ def _error_data(code: str, exc: exceptions.APIException) -> dict[str, Any]:
 
 def json_error(code: str, status_code: int, message: str) -> JsonResponse:
     return JsonResponse(error_body(code, {"message": message}), status=status_code)
+
+
+def require_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Django's ``require_GET`` (GET and HEAD), answering another method in the error shape
+    (405 ``method_not_allowed`` with an ``Allow`` header) instead of an empty body."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = json_error(
+                "method_not_allowed", 405, f'Method "{request.method}" not allowed.'
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

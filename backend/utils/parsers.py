@@ -49,11 +49,11 @@ class BoundedJSONParser(BaseParser):
             raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
-        _check_structure(data)
+        check_json_structure(data)
         return data
 
 
-def _check_structure(value: Any) -> None:
+def check_json_structure(value: Any) -> None:
     """Refuse nesting deeper than ``MAX_DEPTH`` and U+0000 in any string or key.
 
     Deep nesting would exhaust the stack of whatever serializes the data next (the

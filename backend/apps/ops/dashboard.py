@@ -16,7 +16,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from apps.ops import selectors
 from apps.ops.overview import overview_build
@@ -26,6 +25,7 @@ from apps.ops.serializers import (
     WebhookEventOutputSerializer,
 )
 from apps.payments.models import WebhookEvent
+from utils.errors import require_get
 
 LIST_SIZE = 20
 DEFAULT_REFRESH_SECONDS = 5
@@ -104,7 +104,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 
 
 @never_cache
-@require_GET
+@require_get
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     response = render(request, "ops/dashboard.html", _context(request))

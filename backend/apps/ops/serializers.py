@@ -200,3 +200,7 @@ class StuckPaymentOutputSerializer(serializers.ModelSerializer):
         if not obj.failure_code and not obj.failure_message:
             return None
         return {"code": obj.failure_code, "message": obj.failure_message}
+
+
+class NoFieldsInputSerializer(InputSerializer):
+    """An ops verb takes no body: any field sent is a 400 ``validation_error``."""

@@ -36,3 +36,16 @@ def test_readyz_503_names_the_failed_check(
     assert body["details"]["failed"] == ["broker"]
     assert body["details"]["checks"]["broker"]["reason"] == "ConnectionError"
     assert "unreachable" not in response.content.decode()  # no internal detail leaks
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/ops/"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_wrong_method_gets_a_405_in_the_error_shape(
+    api_client: APIClient, path: str, method: str
+) -> None:
+    response = getattr(api_client, method)(path)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    body = response.json()
+    assert body["error"] == "method_not_allowed"
+    assert method.upper() in body["details"]["message"]

@@ -207,3 +207,17 @@ def test_retry_through_the_session_needs_the_csrf_token(staff: Any, memory_broke
     token = client.cookies["csrftoken"].value
     accepted = client.post(retry_url(result.task_id), HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 202
+
+
+def test_retry_refuses_a_body_and_sends_nothing(
+    staff_client: APIClient, memory_broker: Callable[[str], int]
+) -> None:
+    failed = task_result_make(name=PROBE_TASK, status="FAILURE", args=("probe-42",))
+
+    response = staff_client.post(retry_url(failed.task_id), {"queue": "payments"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+    assert "queue" in response.json()["details"]
+    assert memory_messages("maintenance") == []
+    assert memory_messages("payments") == []

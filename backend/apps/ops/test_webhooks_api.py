@@ -203,3 +203,18 @@ def test_stuck_threshold_comes_from_settings(staff_client: APIClient, settings: 
     assert staff_client.get(STUCK_URL).json()["count"] == 0
     settings.OPS_STUCK_PAYMENT_MINUTES = 3
     assert staff_client.get(STUCK_URL).json()["count"] == 1
+
+
+def test_replay_refuses_a_body_and_changes_nothing(
+    staff_client: APIClient, webhook_task: RecordingTask, django_capture_on_commit_callbacks: Any
+) -> None:
+    event = event_make(status="failed")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"{URL}{event.pk}/replay/", {"force": True}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.FAILED
+    assert webhook_task.sent == []

@@ -27,6 +27,7 @@ from apps.ops.filters import TaskResultFilter, WebhookEventFilter
 from apps.ops.models import WorkerProbe
 from apps.ops.overview import overview_build
 from apps.ops.serializers import (
+    NoFieldsInputSerializer,
     StuckPaymentOutputSerializer,
     TaskResultOutputSerializer,
     TaskRetryOutputSerializer,
@@ -88,6 +89,7 @@ class TaskResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsVie
     @extend_schema(request=None, responses={202: TaskRetryOutputSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, task_id: str) -> Response:
+        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
         retry = services.task_retry(task_id=task_id, requested_by=request.user)
         return Response(TaskRetryOutputSerializer(retry).data, status=status.HTTP_202_ACCEPTED)
 
@@ -109,6 +111,7 @@ class WebhookEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsV
     @extend_schema(request=None, responses={202: WebhookEventOutputSerializer})
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
+        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
         event = services.webhook_replay(event_id=int(self.get_object().pk))
         return Response(WebhookEventOutputSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 

@@ -308,3 +308,32 @@ def test_refund_webhook_with_a_different_amount_is_not_applied(
     assert "amount mismatch" in event.last_error
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING
+
+
+def test_a_signed_event_with_nul_is_a_400_parse_error_and_stores_nothing(
+    deliver: Callable[..., Any],
+) -> None:
+    # PostgreSQL text and jsonb cannot hold U+0000: it must be refused, not a 500.
+    payment = latest_payment(order_create())
+    bodies = [
+        json.dumps(  # a handled event, NUL inside its data
+            {
+                "id": "evt_n",
+                "type": "payment.succeeded",
+                "data": {
+                    "payment_id": str(payment.pk),
+                    "amount": str(payment.amount),
+                    "currency": payment.currency,
+                    "note": "a\x00b",
+                },
+            }
+        ).encode(),
+        b'{"id": "evt_\\u0000", "type": "customer.created", "data": {}}',  # unhandled type
+        b'{"id": "evt_k", "type": "customer.created", "data": {"k\\u0000": 1}}',  # in a key
+    ]
+    for body in bodies:
+        response = deliver(body)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "parse_error"
+        assert "NUL" in response.json()["details"]["reason"]
+    assert not WebhookEvent.objects.exists()

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ParseError
 
 from apps.orders.models import OrderEvent
 from apps.payments.models import Payment, Refund, WebhookEvent
@@ -28,6 +29,7 @@ from apps.payments.services.payments import payment_apply_result
 from apps.payments.services.refunds import refund_apply_result
 from apps.payments.services.results import Applied
 from utils.errors import NotFoundError
+from utils.parsers import check_json_structure
 from utils.telemetry import span
 from workers.enqueue import enqueue_on_commit
 
@@ -49,6 +51,11 @@ def webhook_receive(
     bad signature, 400 ``parse_error`` for a signed body that is not an event.
     """
     event = get_provider(provider).verify_and_parse_webhook(body=body, headers=headers)
+    try:
+        # What the database can store: no U+0000 (jsonb refuses it), bounded nesting.
+        check_json_structure(event.payload)
+    except ParseError as exc:
+        raise WebhookPayloadError(details={"reason": str(exc.detail)}) from exc
     unhandled = event.kind == EventKind.UNHANDLED
     with transaction.atomic():
         row, created = WebhookEvent.objects.get_or_create(

@@ -149,8 +149,8 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
         # The stock rows are the contended ones (every buyer of a popular variant needs
         # its row): they are locked last, so each is held only for the check, the
         # decrement, the ledger insert and the commit. Short stock rolls back all above.
-        locked_at = time.perf_counter()
         locked = stock_lock(variant_ids=[item.variant_id for item in items])
+        locked_at = time.perf_counter()  # held from here (waiting for them is not holding)
         _ensure_available(items, locked)
         stock_apply(
             changes={item.variant_id: -item.quantity for item in items},

@@ -28,6 +28,8 @@ import argparse
 import json
 import os
 import random
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,6 +100,8 @@ class Config:
     require_all: bool
     reuse_db: bool
     py_spy: str | None
+    hot_workers: int
+    hot_clients: int
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -112,6 +116,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--s3-seconds", type=float, help="length of the S3 run")
     parser.add_argument("--scenarios", default="s1,s2,hot,s3,queries,memory")
     parser.add_argument("--no-idempotency-key", action="store_true")
+    parser.add_argument("--hot-workers", type=int, default=8, help="gunicorn workers, hot scenario")
+    parser.add_argument("--hot-clients", type=int, default=16, help="clients, hot scenario")
     parser.add_argument(
         "--require-all", action="store_true", help="fail (not skip) when an endpoint is missing"
     )
@@ -149,6 +155,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         scenarios=[s.strip() for s in args.scenarios.split(",") if s.strip()],
         require_all=bool(args.require_all),
         reuse_db=bool(args.reuse_db),
+        hot_workers=args.hot_workers,
+        hot_clients=args.hot_clients,
         py_spy=None
         if (args.no_py_spy or (smoke and not args.py_spy))
         else args.py_spy or _venv_py_spy(),
@@ -458,11 +466,13 @@ class Bench:
         log(f"{name}: py-spy profile {summary_['file']} ({summary_['samples']} samples)")
         return summary_
 
-    def closed_loop(self, server: Server, **kwargs: Any) -> dict[str, Any]:
+    def closed_loop(
+        self, server: Server, *, clients: int | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         with Window(server, self.config.database_url) as window:
             rec, elapsed = run_closed_loop(
                 server.port,
-                clients=self.config.clients,
+                clients=clients or self.config.clients,
                 variants=self.variants,
                 idempotency_key=self.config.idempotency_key,
                 **kwargs,
@@ -554,22 +564,44 @@ class Bench:
     def hot(self) -> dict[str, Any]:
         """Hot-variant experiment: 1-item guest checkouts, one variant for all vs spread out.
 
-        Same gunicorn as S2, closed loop, ``clients`` threads; arm ``hot`` buys 1 x one
-        single variant in every flow (every checkout locks the same stock row), arm
-        ``spread`` 1 x a variant drawn from the pool; the arms alternate, ``reps`` x
-        ``duration`` each. The hot variant is topped up through the ledger
-        (``db.restock``) before each of its runs.
+        Its own gunicorn (``hot_workers`` workers), closed loop, ``hot_clients``
+        threads; arm ``hot`` buys 1 x one single variant in every flow (every checkout
+        locks the same stock row), arm ``spread`` 1 x a variant drawn from the pool; the
+        arms alternate, ``reps`` x ``duration`` each. The hot variant is topped up
+        through the ledger (``db.restock``) before each of its runs. The stock lock hold
+        time of each repetition comes from the product's
+        ``storefront_checkout_stock_lock_seconds`` histogram, scraped from ``/metrics``
+        before and after it.
         """
         cfg = self.config
-        target = self.target or spawn_product(self.group, self.env).ready()
-        self.target = target
+        # Its own gunicorn with more workers than S2's two: with two, at most two
+        # checkouts are ever in flight, and a row lock has nobody to keep waiting.
+        # Multiprocess Prometheus (a fresh directory: the workers' value files) so one
+        # /metrics scrape sums the stock lock histogram over all workers; only this server.
+        prom_dir = self.run_dir / "prom-hot"
+        shutil.rmtree(prom_dir, ignore_errors=True)
+        prom_dir.mkdir(parents=True)
+        metrics_token = secrets.token_urlsafe(32)
+        hot_env = {
+            **self.env,
+            "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
+            "METRICS_TOKEN": metrics_token,
+        }
+        target = spawn_product(self.group, hot_env, name="hot", workers=cfg.hot_workers).ready()
+        probe = hot.StockLockProbe(target.port, metrics_token)
         hot_variant = self.variants[0]
         arms = {"hot": one_item_flow(hot_variant), "spread": one_item_flow()}
         restocked = 0
         for label, flow in arms.items():
             if label == "hot":
                 restocked += db.restock(cfg.database_url, [hot_variant], on_hand=STOCK_ON_HAND)
-            self.closed_loop(target, flow=flow, budget=Budget(seconds=cfg.warmup), seed=99)
+            self.closed_loop(
+                target,
+                flow=flow,
+                budget=Budget(seconds=cfg.warmup),
+                seed=99,
+                clients=cfg.hot_clients,
+            )
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label in arms}
         warnings: list[str] = []
         for rep in range(cfg.reps):
@@ -578,13 +610,24 @@ class Bench:
                 if label == "hot":
                     restocked += db.restock(cfg.database_url, [hot_variant], on_hand=STOCK_ON_HAND)
                     before = hot.stock_and_ledger(cfg.database_url, hot_variant)
+                probe.start()  # scrapes outside the measured window
                 with hot.LockWaitSampler(cfg.database_url) as locks:
                     result = self.closed_loop(
-                        target, flow=flow, budget=Budget(seconds=cfg.duration), seed=rep + 1
+                        target,
+                        flow=flow,
+                        budget=Budget(seconds=cfg.duration),
+                        seed=rep + 1,
+                        clients=cfg.hot_clients,
                     )
                 result["rep"] = rep + 1
                 result["lock_waits"] = locks.result()
+                result["stock_lock"] = probe.stop()
+                if result["stock_lock"] is None:
+                    warnings.append(
+                        f"{label} repetition {rep + 1}: no stock lock hold time ({probe.error})"
+                    )
                 result["checkout_failed"] = hot.failed_by_status(result["errors"])
+                warnings += hot.stock_lock_checks(label, rep + 1, result)
                 ok = result["flows_ok"]
                 result["db_cpu_ms_per_flow"] = result["db_cpu_ms"] / ok if ok else None
                 if label == "hot":
@@ -601,12 +644,15 @@ class Bench:
                         )
                 runs[label].append(result)
                 lw = result["lock_waits"]
+                sl = result["stock_lock"] or {}
                 log(
                     f"hot rep {rep + 1} {label}: {result['flows_per_s']:.1f} orders/s "
                     f"checkout p50 {result['steps'].get('checkout', {}).get('p50') or 0:.1f} ms "
                     f"p99 {result['steps'].get('checkout', {}).get('p99') or 0:.1f} ms "
                     f"cpu {result['cpu_ms_per_flow'] or 0:.1f} ms/order "
                     f"lock waiters {lw['mean_waiting'] or 0:.2f} (max {lw['max_waiting']}) "
+                    f"stock lock held {sl.get('mean_ms') or 0:.2f} ms mean "
+                    f"/ {sl.get('p99_ms') or 0:.2f} ms p99 over {sl.get('count')} checkouts, "
                     f"errors {sum(result['errors'].values())}"
                 )
         errors = {label: sum(sum(r["errors"].values()) for r in rs) for label, rs in runs.items()}
@@ -618,11 +664,17 @@ class Bench:
             **hot.summarize(runs),
             "errors": errors,
             "rss": {"target": rss_summary(target)},
+            "gunicorn_workers": cfg.hot_workers,
+            "clients": cfg.hot_clients,
         }
+        self.stop(target)
         ratios = out["ratio"]
+        ceiling = out["stock_lock_ceiling"]
         log(
             f"hot: hot / spread orders/s {ratios['orders_per_s'] or 0:.2f} x, "
-            f"checkout p50 {ratios['checkout_p50'] or 0:.2f} x"
+            f"checkout p50 {ratios['checkout_p50'] or 0:.2f} x, "
+            f"one variant's row at most {ceiling['checkouts_per_s'] or 0:.0f} checkouts/s "
+            f"(stock lock held {ceiling['mean_hold_ms'] or 0:.2f} ms mean)"
         )
         out["warnings"] = restarted_warning(runs) + warnings
         if sum(errors.values()):

@@ -3,14 +3,20 @@
 ``bench/run.py`` (``Bench.hot``) runs the two arms; what it measures beyond the
 closed loop lives here: how many PostgreSQL backends of the bench database wait
 on a heavyweight lock (a row lock shows as ``Lock``/``transactionid`` or
-``tuple``), sampled from ``pg_stat_activity``, and the hot variant's stock
-against its ledger before and after each repetition.
+``tuple``), sampled from ``pg_stat_activity``, the hot variant's stock
+against its ledger before and after each repetition, and how long checkouts
+held their stock row locks (the product's ``storefront_checkout_stock_lock_seconds``
+histogram, scraped from ``/metrics`` before and after each repetition).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import threading
+import urllib.request
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -109,7 +115,11 @@ def failed_by_status(errors: dict[str, int], step: str = "checkout") -> dict[str
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Per arm the medians over the repetitions, failed checkouts summed; hot / spread ratios."""
+    """Per arm the medians over the repetitions, failed checkouts summed; hot / spread ratios.
+
+    ``stock_lock_ceiling``: ``1000 / median mean hold (ms)`` of the hot arm, the most
+    checkouts per second one variant's row can take while each holds it that long.
+    """
 
     def med(rs: list[dict[str, Any]], get: Any) -> float | None:
         return median([get(r) for r in rs])
@@ -129,15 +139,28 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "lock_max_waiting": max(
                 (r["lock_waits"]["max_waiting"] or 0 for r in rs), default=None
             ),
+            **{
+                f"stock_lock_{key}": med(
+                    rs, lambda r, key=key: (r.get("stock_lock") or {}).get(key)
+                )
+                for key in ("count", "mean_ms", "p50_ms", "p99_ms", "row_occupancy")
+            },
         }
         total: Counter[str] = Counter()
         for r in rs:
             total.update(r["checkout_failed"])
         failed[label] = dict(sorted(total.items()))
     hot, spread = medians.get("hot", {}), medians.get("spread", {})
+    hold = hot.get("stock_lock_mean_ms")
     return {
         "median": medians,
         "failed_checkouts": failed,
+        # One variant's row is locked by one checkout at a time: 1 / hold is its ceiling.
+        "stock_lock_ceiling": {
+            "mean_hold_ms": hold,
+            "checkouts_per_s": 1000 / hold if hold else None,
+            "hot_row_occupancy": hot.get("stock_lock_row_occupancy"),
+        },
         "ratio": {
             "orders_per_s": ratio(hot.get("orders_per_s"), spread.get("orders_per_s")),
             "checkout_p50": ratio(hot.get("checkout_p50_ms"), spread.get("checkout_p50_ms")),
@@ -147,3 +170,168 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             for h, s in zip(runs.get("hot", []), runs.get("spread", []), strict=False)
         ],
     }
+
+
+# --- Stock lock hold time, from the product's own Prometheus histogram ---------------------
+
+STOCK_LOCK_METRIC = "storefront_checkout_stock_lock_seconds"
+METRICS_PATH = "/metrics"
+_SAMPLE = re.compile(
+    r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)"
+)
+_LE = re.compile(r'le="([^"]*)"')
+
+
+@dataclass
+class Histogram:
+    """One scrape of a histogram: cumulative ``(le, count)`` buckets, ``_sum``, ``_count``.
+
+    Label sets other than ``le`` are summed (``storefront_checkout_stock_lock_seconds``
+    has none); with ``PROMETHEUS_MULTIPROC_DIR`` the scrape already sums the workers.
+    """
+
+    buckets: dict[float, float]
+    sum: float
+    count: float
+
+    def minus(self, earlier: Histogram) -> Histogram:
+        return Histogram(
+            buckets={le: n - earlier.buckets.get(le, 0.0) for le, n in self.buckets.items()},
+            sum=self.sum - earlier.sum,
+            count=self.count - earlier.count,
+        )
+
+
+def scrape(port: int, token: str, timeout: float = 10.0) -> str:
+    """The ``/metrics`` body of the server on 127.0.0.1:port, with the bearer token."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{METRICS_PATH}",
+        headers={"Authorization": f"Bearer {token}"},  # no Accept: DRF would answer 406
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.read().decode("utf-8")
+
+
+def parse_histogram(text: str, name: str = STOCK_LOCK_METRIC) -> Histogram | None:
+    """``name``'s samples in a text exposition; None when it has no ``_count`` sample."""
+    buckets: dict[float, float] = {}
+    total = {"sum": 0.0, "count": 0.0}
+    seen_count = False
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        suffix = match["name"].removeprefix(name)
+        value = float(match["value"])
+        if suffix == "_bucket":
+            le = _LE.search(match["labels"] or "")
+            if le is None:
+                continue
+            bound = float(le[1])  # "+Inf" parses to inf
+            buckets[bound] = buckets.get(bound, 0.0) + value
+        elif suffix in ("_sum", "_count"):
+            total[suffix[1:]] += value
+            seen_count = seen_count or suffix == "_count"
+    if not seen_count:
+        return None
+    return Histogram(buckets=dict(sorted(buckets.items())), sum=total["sum"], count=total["count"])
+
+
+def bucket_quantile(hist: Histogram, q: float) -> float | None:
+    """The q-quantile estimated from cumulative buckets, linear within the bucket (seconds).
+
+    As Prometheus' ``histogram_quantile``: the first bucket's lower bound is 0, and a
+    rank that falls in the ``+Inf`` bucket gives the highest finite bound.
+    """
+    total = hist.buckets.get(math.inf, hist.count)
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for le, cumulative in hist.buckets.items():
+        if cumulative >= rank:
+            if math.isinf(le):
+                return lower
+            if cumulative == below:
+                return le
+            return lower + (le - lower) * (rank - below) / (cumulative - below)
+        lower, below = le, cumulative
+    return lower
+
+
+def stock_lock_stats(before: Histogram, after: Histogram) -> dict[str, Any]:
+    """Count, mean and bucket-estimated p50/p99 (ms) of the checkouts between two scrapes."""
+    delta = after.minus(before)
+    count = round(delta.count)
+    p50, p99 = bucket_quantile(delta, 0.50), bucket_quantile(delta, 0.99)
+    return {
+        "count": count,
+        "sum_s": delta.sum,
+        "mean_ms": delta.sum / delta.count * 1000 if delta.count > 0 else None,
+        "p50_ms": None if p50 is None else p50 * 1000,
+        "p99_ms": None if p99 is None else p99 * 1000,
+        "quantiles": "bucket estimates (linear interpolation within the histogram bucket)",
+    }
+
+
+class StockLockProbe:
+    """Scrapes ``storefront_checkout_stock_lock_seconds`` around one measured run.
+
+    ``start()`` before, ``stop()`` after; ``stop()`` returns ``stock_lock_stats`` of the
+    difference, or None (and ``error`` says why) when a scrape failed. Never raises.
+    """
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.token = token
+        self.before: Histogram | None = None
+        self.error: str | None = None
+
+    def _take(self) -> Histogram | None:
+        try:
+            hist = parse_histogram(scrape(self.port, self.token))
+        except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors
+            self.error = f"{METRICS_PATH} scrape failed: {exc!r}"[:300]
+            return None
+        if hist is None:
+            self.error = f"{METRICS_PATH} has no {STOCK_LOCK_METRIC}_count sample"
+        return hist
+
+    def start(self) -> None:
+        self.error = None
+        self.before = self._take()
+
+    def stop(self) -> dict[str, Any] | None:
+        if self.before is None:
+            return None
+        after = self._take()
+        return None if after is None else stock_lock_stats(self.before, after)
+
+
+def stock_lock_checks(label: str, rep: int, result: dict[str, Any]) -> list[str]:
+    """Add ``row_occupancy`` (held seconds / run seconds) to ``result["stock_lock"]``; warnings.
+
+    In the hot arm every checkout locks the same row, so true holds cannot overlap:
+    an occupancy above 1 means the histogram's intervals include waiting for the
+    lock, and ``1 / mean`` then understates what one row can take.
+    """
+    stats = result.get("stock_lock")
+    if stats is None:
+        return []
+    elapsed = result.get("elapsed") or 0.0
+    stats["row_occupancy"] = stats["sum_s"] / elapsed if elapsed else None
+    found = []
+    if stats["count"] != result.get("flows_ok"):
+        found.append(
+            f"{label} repetition {rep}: {stats['count']} stock lock observations "
+            f"for {result.get('flows_ok')} orders"
+        )
+    occupancy = stats["row_occupancy"]
+    if label == "hot" and occupancy is not None and occupancy > 1.0:
+        found.append(
+            f"hot repetition {rep}: the stock lock intervals add up to {occupancy:.2f} x the "
+            "run time on one row, so they include waiting for the lock, not only holding it"
+        )
+    return found

@@ -342,6 +342,41 @@ def render_s3(s3: dict[str, Any], counts: dict[str, Any]) -> list[str]:
     return table(["measure", "value"], rows)
 
 
+def render_stock_lock(hot: dict[str, Any]) -> list[str]:
+    """The stock lock hold time (the product's histogram) and one variant's ceiling."""
+    medians = hot["median"]
+    h, sp = medians.get("hot", {}), medians.get("spread", {})
+    ceiling = hot.get("stock_lock_ceiling") or {}
+    per_s = ceiling.get("checkouts_per_s")
+    if per_s is None:
+        verdict_ = "No stock lock hold time was recorded (see the warnings), so no ceiling."
+    else:
+        verdict_ = (
+            f"**One variant's row can take at most ≈ {per_s:,.0f} checkouts/s while each "
+            f"holds it this long** (1000 / {fmt(ceiling.get('mean_hold_ms'), 2, ' ms')} mean "
+            f"hold, hot arm; the hot arm did {fmt(h.get('orders_per_s'), 1)} orders/s)."
+        )
+    occupancy = ceiling.get("hot_row_occupancy")
+    if occupancy is not None and occupancy > 1.0:
+        verdict_ += (
+            f" **Caution:** in the hot arm these intervals add up to {occupancy:.2f} x the run "
+            "time on one row, which holds alone cannot do: they include waiting for the row "
+            "lock, so this ceiling is an underestimate (the hot arm's own orders/s is a lower "
+            "bound for the real one)."
+        )
+    elif occupancy is not None:
+        verdict_ += f" The hot row was held {pct_plain(occupancy)} of the hot arm's run time."
+    return [
+        f"{verdict_} Stock lock held = the product's `storefront_checkout_stock_lock_seconds` "
+        "histogram (a successful checkout, from locking its stock rows to the commit), "
+        "scraped from `/metrics` before and after each repetition (multiprocess mode: all "
+        "workers summed), median over the repetitions; p50 / p99 are bucket estimates "
+        "(linear interpolation within the histogram bucket). Hot / spread: p50 "
+        f"{pair(h.get('stock_lock_p50_ms'), sp.get('stock_lock_p50_ms'), 2)} ms, checkouts "
+        f"observed {pair(h.get('stock_lock_count'), sp.get('stock_lock_count'), 0)}.",
+    ]
+
+
 def render_hot(hot: dict[str, Any], counts: dict[str, Any]) -> list[str]:
     medians, failed = hot["median"], hot["failed_checkouts"]
     n = len(hot["runs"].get("hot", []))
@@ -364,6 +399,7 @@ def render_hot(hot: dict[str, Any], counts: dict[str, Any]) -> list[str]:
                 fmt(m["checkout_p99_ms"], 1, " ms"),
                 f"{sum(bad.values())} ({by_status})" if bad else "0",
                 fmt(m["cpu_ms_per_order"], 1, " ms"),
+                pair(m.get("stock_lock_mean_ms"), m.get("stock_lock_p99_ms"), 2),
             ]
         )
     lines = table(
@@ -374,6 +410,7 @@ def render_hot(hot: dict[str, Any], counts: dict[str, Any]) -> list[str]:
             "checkout p99",
             "failed checkouts",
             "gunicorn CPU/order",
+            "stock lock held (mean / p99, ms)",
         ],
         rows,
     )
@@ -408,8 +445,12 @@ def render_hot(hot: dict[str, Any], counts: dict[str, Any]) -> list[str]:
         f"{fmt(h.get('db_cpu_ms_per_order'), 1, ' ms')} / "
         f"{fmt(sp.get('db_cpu_ms_per_order'), 1, ' ms')}.",
         "",
+        *render_stock_lock(hot),
+        "",
         "Each flow is 3 requests: create a guest cart, add 1 x the variant, check out with "
-        "tok_visa as in S2; the same target gunicorn as S2, closed loop, the arms alternating. "
+        f"tok_visa as in S2; a gunicorn of its own with {hot.get('gunicorn_workers', '?')} sync "
+        f"workers (so that several checkouts are in flight at once), "
+        f"{hot.get('clients', '?')} clients, closed loop, the arms alternating. "
         "The hot variant is topped up through the stock ledger (a `receive` movement) before "
         f"each of its runs ({topups} top-up{'' if topups == 1 else 's'}).",
     ]

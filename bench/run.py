@@ -655,8 +655,28 @@ class Bench:
                     f"/ {sl.get('p99_ms') or 0:.2f} ms p99 over {sl.get('count')} checkouts, "
                     f"errors {sum(result['errors'].values())}"
                 )
+        # The same checkouts one at a time: the hold time without CPU queueing (on this
+        # machine 8 workers, 16 clients and PostgreSQL share 2 cores, which stretches
+        # every hold above), i.e. what the row lock costs on a machine with cores to spare.
+        restocked += db.restock(cfg.database_url, [hot_variant], on_hand=STOCK_ON_HAND)
+        probe.start()
+        alone = self.closed_loop(
+            target, flow=arms["hot"], budget=Budget(seconds=cfg.duration), seed=77, clients=1
+        )
+        alone["stock_lock"] = probe.stop()
+        single = alone["stock_lock"] or {}
+        log(
+            f"hot, 1 client: {alone['flows_per_s']:.1f} orders/s, stock lock held "
+            f"{single.get('mean_ms') or 0:.2f} ms mean / {single.get('p99_ms') or 0:.2f} ms p99"
+        )
         errors = {label: sum(sum(r["errors"].values()) for r in rs) for label, rs in runs.items()}
         out: dict[str, Any] = {
+            "single_client": {
+                "orders_per_s": alone["flows_per_s"],
+                "stock_lock": alone["stock_lock"],
+                "checkout": alone["steps"].get("checkout", {}),
+                "errors": sum(alone["errors"].values()),
+            },
             "hot_variant": hot_variant,
             "pool": len(self.variants),
             "restocked": restocked,

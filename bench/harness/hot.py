@@ -314,8 +314,8 @@ def stock_lock_checks(label: str, rep: int, result: dict[str, Any]) -> list[str]
     """Add ``row_occupancy`` (held seconds / run seconds) to ``result["stock_lock"]``; warnings.
 
     In the hot arm every checkout locks the same row, so true holds cannot overlap:
-    an occupancy above 1 means the histogram's intervals include waiting for the
-    lock, and ``1 / mean`` then understates what one row can take.
+    an occupancy near 1 means the row was busy all the time (it set the pace), and
+    above 1 that the histogram measures more than the hold (a bug to look into).
     """
     stats = result.get("stock_lock")
     if stats is None:
@@ -329,9 +329,9 @@ def stock_lock_checks(label: str, rep: int, result: dict[str, Any]) -> list[str]
             f"for {result.get('flows_ok')} orders"
         )
     occupancy = stats["row_occupancy"]
-    if label == "hot" and occupancy is not None and occupancy > 1.0:
+    if label == "hot" and occupancy is not None and occupancy > 1.02:
         found.append(
             f"hot repetition {rep}: the stock lock intervals add up to {occupancy:.2f} x the "
-            "run time on one row, so they include waiting for the lock, not only holding it"
+            "run time on one row, more than exclusive holds can: they measure something else"
         )
     return found

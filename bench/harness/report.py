@@ -357,15 +357,28 @@ def render_stock_lock(hot: dict[str, Any]) -> list[str]:
             f"hold, hot arm; the hot arm did {fmt(h.get('orders_per_s'), 1)} orders/s)."
         )
     occupancy = ceiling.get("hot_row_occupancy")
-    if occupancy is not None and occupancy > 1.0:
+    if occupancy is not None and occupancy > 1.02:
         verdict_ += (
-            f" **Caution:** in the hot arm these intervals add up to {occupancy:.2f} x the run "
-            "time on one row, which holds alone cannot do: they include waiting for the row "
-            "lock, so this ceiling is an underestimate (the hot arm's own orders/s is a lower "
-            "bound for the real one)."
+            f" **Caution:** these holds add up to {occupancy:.2f} x the hot arm's run time on "
+            "one row, which exclusive holds cannot do: the measurement includes something else."
+        )
+    elif occupancy is not None and occupancy >= 0.85:
+        verdict_ += (
+            f" The hot row was held {pct_plain(occupancy)} of the hot arm's run time: busy "
+            "nearly all the time, so here the row lock, not the CPU, set the hot arm's pace."
         )
     elif occupancy is not None:
         verdict_ += f" The hot row was held {pct_plain(occupancy)} of the hot arm's run time."
+    single = hot.get("single_client") or {}
+    alone = single.get("stock_lock") or {}
+    if alone.get("mean_ms"):
+        verdict_ += (
+            f" **Uncontended** (the hot variant, one client, nothing else running): held "
+            f"{fmt(alone.get('mean_ms'), 2, ' ms')} mean / {fmt(alone.get('p99_ms'), 2, ' ms')} "
+            f"p99 over {fmt(alone.get('count'), 0)} checkouts at "
+            f"{fmt(single.get('orders_per_s'), 1)} orders/s, so with cores to spare one "
+            f"variant's row could take ≈ {1000 / alone['mean_ms']:,.0f} checkouts/s."
+        )
     return [
         f"{verdict_} Stock lock held = the product's `storefront_checkout_stock_lock_seconds` "
         "histogram (a successful checkout, from locking its stock rows to the commit), "

@@ -129,7 +129,13 @@ def order_checkout(
 
 def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
     buyer = checkout.buyer
+    held_since: list[float] = []
     with transaction.atomic():
+        # Registered first, so it runs first after COMMIT, before the other hooks
+        # (publishing the capture task, the catalogue cache bump): the hold ends there.
+        transaction.on_commit(
+            lambda: stock_lock_observe(time.perf_counter() - held_since[0]) if held_since else None
+        )
         try:
             # Locked and already marked checked out: rolled back if anything below refuses.
             cart = cart_lock_open(
@@ -150,7 +156,7 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
         # its row): they are locked last, so each is held only for the check, the
         # decrement, the ledger insert and the commit. Short stock rolls back all above.
         locked = stock_lock(variant_ids=[item.variant_id for item in items])
-        locked_at = time.perf_counter()  # held from here (waiting for them is not holding)
+        held_since.append(time.perf_counter())  # held from here (waiting is not holding)
         _ensure_available(items, locked)
         stock_apply(
             changes={item.variant_id: -item.quantity for item in items},
@@ -159,7 +165,6 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
             actor=buyer,
             locked=locked,
         )
-    stock_lock_observe(time.perf_counter() - locked_at)  # after the commit released them
     # Exactly what prefetch_related("lines", "payments") would hold: the output
     # serializer reads them without another query.
     order._prefetched_objects_cache = {"lines": lines, "payments": [payment]}  # type: ignore[attr-defined]

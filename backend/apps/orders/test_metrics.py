@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
@@ -18,12 +20,17 @@ def _sample(suffix: str) -> float:
     return REGISTRY.get_sample_value(f"{NAME}_{suffix}") or 0.0
 
 
-def test_a_checkout_records_how_long_it_held_the_stock_rows(api_client: APIClient) -> None:
+def test_a_checkout_records_how_long_it_held_the_stock_rows(
+    api_client: APIClient, django_capture_on_commit_callbacks: Any
+) -> None:
     variant = variant_create(sku="TEE-S", stock=3)
     cart = cart_create(lines=[(variant, 1)])
     count, total = _sample("count"), _sample("sum")
-    response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
     assert response.status_code == 201, response.content
+    assert _sample("count") == count  # the locks are held until the commit
+    callbacks[0]()  # the first hook after COMMIT, before publishing anything
     assert _sample("count") == count + 1
     assert 0 < _sample("sum") - total < 5  # seconds: one short transaction
 
@@ -39,7 +46,9 @@ def test_a_refused_checkout_records_nothing(api_client: APIClient) -> None:
 
 
 def test_a_broken_metric_does_not_fail_the_checkout(
-    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+    api_client: APIClient,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     def broken(_: float) -> None:
         raise OSError("metrics directory is gone")
@@ -47,5 +56,6 @@ def test_a_broken_metric_does_not_fail_the_checkout(
     monkeypatch.setattr(metrics.STOCK_LOCK_SECONDS, "observe", broken)
     variant = variant_create(sku="TEE-S", stock=3)
     cart = cart_create(lines=[(variant, 1)])
-    response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
     assert response.status_code == 201, response.content

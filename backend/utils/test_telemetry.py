@@ -71,13 +71,20 @@ def test_request_succeeds_when_the_exporter_is_unreachable(customer_client: APIC
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     telemetry.setup_telemetry("memory", force=True)
+    processors = trace.get_tracer_provider()._active_span_processor  # type: ignore[attr-defined]
+    before = processors._span_processors
     # Port 9 on loopback: nothing listens, the connection is refused at once.
     exporter = OTLPSpanExporter(endpoint="http://127.0.0.1:9/v1/traces", timeout=1)
     trace.get_tracer_provider().add_span_processor(  # type: ignore[attr-defined]
         telemetry.SafeSpanProcessor(SimpleSpanProcessor(exporter))
     )
-    response = customer_client.get("/api/v1/auth/me/")
-    assert response.status_code == 200
+    try:
+        response = customer_client.get("/api/v1/auth/me/")
+        assert response.status_code == 200
+    finally:
+        # The provider is process-wide: without this every later test's spans would
+        # try the dead exporter too (and each one waits for it to refuse).
+        processors._span_processors = before
 
 
 def test_helpers_never_raise_when_the_tracer_itself_raises(

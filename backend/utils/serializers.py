@@ -37,6 +37,22 @@ class StrictInputMixin:
                 raise serializers.ValidationError(
                     {name: ["Not a valid string."] for name in not_text}
                 )
+            too_long = {
+                name: field.max_length
+                for name, field in fields.items()
+                if isinstance(field, serializers.CharField)
+                and field.max_length is not None
+                and isinstance(data.get(name), str)
+                and len(data[name]) > field.max_length
+            }
+            if too_long:
+                # As the schema says: the length sent counts, before whitespace is trimmed.
+                raise serializers.ValidationError(
+                    {
+                        name: [f"Ensure this field has no more than {limit} characters."]
+                        for name, limit in too_long.items()
+                    }
+                )
         return super().to_internal_value(data)  # type: ignore[misc]
 
 

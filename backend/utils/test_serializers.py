@@ -44,3 +44,16 @@ def test_unknown_fields_are_refused_by_name() -> None:
     checked = _Input(data={"name": "ok", "nmae": "typo"})
     assert not checked.is_valid()
     assert checked.errors == {"nmae": ["Unknown or read-only field."]}
+
+
+def test_the_length_sent_counts_before_whitespace_is_trimmed() -> None:
+    # U+001C is whitespace to str.strip(): 2 + 10 characters sent for a limit of 11.
+    class Note(InputSerializer):
+        note = serializers.CharField(max_length=11)
+
+    too_long = Note(data={"note": "\x1c\x1c" + "x" * 10})
+    assert not too_long.is_valid()
+    assert too_long.errors["note"] == ["Ensure this field has no more than 11 characters."]
+    fits = Note(data={"note": " " + "x" * 10})
+    assert fits.is_valid(), fits.errors
+    assert fits.validated_data["note"] == "x" * 10

@@ -576,7 +576,9 @@ def render(results: dict[str, Any]) -> str:
         out += [
             "",
             "Counted by a separate 1-worker gunicorn on `bench/bench_settings.py` (the "
-            "production settings plus `bench/querycount.py`), after a warm-up round; the "
+            "production settings plus `bench/querycount.py`, with the catalogue cache off so "
+            "that the product pages are computed: a cache hit makes no query at all), after a "
+            "warm-up round; the "
             f"statements of each request are in `{queries.get('log') if queries else ''}`.",
         ]
     elif queries:

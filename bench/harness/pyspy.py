@@ -1,7 +1,6 @@
-"""Optional sampling profiles with py-spy (``bench/run.py --py-spy PATH``).
+"""Sampling profiles with py-spy (a full ``bench/run.py``; ``--py-spy PATH`` for another binary).
 
-py-spy is not a project dependency: pass the path of a py-spy binary (for example
-from a throw-away venv, see ``bench/profile.md``). It attaches to the gunicorn
+py-spy comes with the ``dev`` extra (``.venv/bin/py-spy``). It attaches to the gunicorn
 master and its workers (``--subprocesses``) during one extra, unmeasured
 repetition and writes collapsed stacks (``*.collapsed``: open them in
 speedscope, or feed them to flamegraph.pl), summarised here as the functions

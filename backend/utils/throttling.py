@@ -69,15 +69,17 @@ class AtomicWindowMixin:
         client = getattr(self.cache, "_cache", None)
         if client is not None and hasattr(client, "get_client"):
             # Django's RedisCache: INCR + EXPIRE + GET (+ the view's reads) in one round trip.
-            current = self.cache.make_and_validate_key(current_key)
-            previous = self.cache.make_and_validate_key(previous_key)
+            # make_key, not make_and_validate_key: these keys are the throttle's own and
+            # the view's (hex digests, ids), and the memcached check loops over each char.
+            current = self.cache.make_key(current_key)
+            previous = self.cache.make_key(previous_key)
             extra = _prefetch_keys(request, view)
             pipe = client.get_client(current, write=True).pipeline(transaction=False)
             pipe.incr(current)
             pipe.expire(current, ttl)
             pipe.get(previous)
             for key in extra:
-                pipe.get(self.cache.make_and_validate_key(key))
+                pipe.get(self.cache.make_key(key))
             count, _, before, *values = pipe.execute()
             if extra and request is not None:
                 loads = client._serializer.loads

@@ -1,0 +1,31 @@
+"""JSON is picked at once for the usual Accept headers; anything else follows DRF's rules."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/v1/categories/"
+
+
+@pytest.mark.parametrize(
+    "accept", [None, "*/*", "application/json", "application/json; q=0.9, */*; q=0.1"]
+)
+def test_json_is_served_for_the_usual_accept_headers(api_client: APIClient, accept: str) -> None:
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api_client.get(API, **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_an_unacceptable_type_is_still_a_406_in_the_error_shape(api_client: APIClient) -> None:
+    response = api_client.get(API, HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json()["error"] == "not_acceptable"
+
+
+def test_a_format_override_is_still_checked(api_client: APIClient) -> None:
+    assert api_client.get(API, {"format": "json"}).status_code == 200
+    assert api_client.get(API, {"format": "xml"}).status_code == 404

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import User
 from apps.ops.models import WorkerProbe
+from apps.orders.testing import CHECKOUT_BODY
 from tests.conftest import SPANS_FILE, Worker, wait_for
 from utils import telemetry
 
@@ -70,21 +71,7 @@ def test_checkout_capture_and_email_share_one_trace(celery_worker: Worker) -> No
     )
     response = client.post(
         f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "traced@example.com",
-            "shipping_address": {
-                "name": "T",
-                "line1": "L",
-                "line2": "",
-                "city": "C",
-                "postal_code": "1",
-                "country": "DE",
-                "phone": "",
-            },
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": "tok_visa"},
-        },
+        {**CHECKOUT_BODY, "email": "traced@example.com"},
         format="json",
     )
     assert response.status_code == 201, response.content

@@ -14,6 +14,7 @@ from apps.catalog.cache import catalog_version
 from apps.catalog.models import Product
 from apps.catalog.stock import stock_apply
 from apps.catalog.testing import make_product
+from apps.orders.testing import CHECKOUT_BODY
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -70,21 +71,7 @@ def test_checkout_through_the_api_updates_availability_at_once(api_client: APICl
     )
     checkout = api_client.post(
         f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "a@example.com",
-            "shipping_address": {
-                "name": "A",
-                "line1": "L",
-                "line2": "",
-                "city": "C",
-                "postal_code": "1",
-                "country": "DE",
-                "phone": "",
-            },
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": "tok_visa"},
-        },
+        {**CHECKOUT_BODY, "email": "a@example.com"},
         format="json",
     )
     assert checkout.status_code == 201, checkout.content

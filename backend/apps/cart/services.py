@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.cart.models import Cart, CartItem
 from apps.cart.selectors import (
     CartDetail,
+    cart_access_filter,
     cart_detail_build,
     cart_get,
     cart_item_list,
@@ -102,27 +103,25 @@ def cart_lock_open(*, cart_id: Any, user: Any, status: str | None = None) -> Car
         cart_uuid = uuid.UUID(str(cart_id))
     except (TypeError, ValueError) as exc:
         raise NotFoundError("Cart not found.") from exc
+    # The WHERE clause is the one cart_get reads with (same access rule), compiled
+    # by the ORM; only the UPDATE ... RETURNING around it is written here.
+    rows = Cart.objects.filter(cart_access_filter(user=user), pk=cart_uuid, status=Cart.Status.OPEN)
+    connection = connections[rows.db]
+    where, where_params = rows.query.get_compiler(using=rows.db).compile(rows.query.where)
     meta = Cart._meta
     fields = {field.name: field for field in meta.concrete_fields}
-    connection = connections[Cart.objects.db]
     quote = connection.ops.quote_name
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     if status is not None:
         changes["status"] = status
     assignments = [f"{quote(fields[name].column)} = %s" for name in changes]
     params = [fields[name].get_db_prep_save(value, connection) for name, value in changes.items()]
-    pk, owner = fields["id"], quote(fields["user"].column)
-    params += [pk.get_db_prep_value(cart_uuid, connection), Cart.Status.OPEN]
-    access = f"{owner} IS NULL"
-    if getattr(user, "is_authenticated", False):
-        access = f"({owner} IS NULL OR {owner} = %s)"
-        params.append(user.pk)
     columns = ", ".join(quote(field.column) for field in fields.values())
-    sql = (  # only column and table names are formatted in; every value is a parameter
+    sql = (  # only names and the ORM's WHERE are formatted in; every value is a parameter
         f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
-        f"WHERE {quote(pk.column)} = %s AND {quote(fields['status'].column)} = %s "
-        f"AND {access} RETURNING {columns}"
+        f"WHERE {where} RETURNING {columns}"
     )
+    params += list(where_params)
     found = list(Cart.objects.raw(sql, params))
     if found:
         return found[0]

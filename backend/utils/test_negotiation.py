@@ -27,5 +27,9 @@ def test_an_unacceptable_type_is_still_a_406_in_the_error_shape(api_client: APIC
 
 
 def test_a_format_override_is_still_checked(api_client: APIClient) -> None:
-    assert api_client.get(API, {"format": "json"}).status_code == 200
-    assert api_client.get(API, {"format": "xml"}).status_code == 404
+    json_ = api_client.get(API, {"format": "json"})
+    assert json_.status_code == 200
+    assert json_["Content-Type"] == "application/json"
+    unknown = api_client.get(API, {"format": "xml"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "not_found"

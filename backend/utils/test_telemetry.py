@@ -81,6 +81,7 @@ def test_request_succeeds_when_the_exporter_is_unreachable(customer_client: APIC
     try:
         response = customer_client.get("/api/v1/auth/me/")
         assert response.status_code == 200
+        assert response.json()["email"] == "alice@example.com"
     finally:
         # The provider is process-wide: without this every later test's spans would
         # try the dead exporter too (and each one waits for it to refuse).

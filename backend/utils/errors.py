@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -45,6 +45,34 @@ class ApplicationError(Exception):
             self.status_code = status_code
         self.details: dict[str, Any] = details or {}
         super().__init__(self.message)
+
+
+class ValidationError(ApplicationError):
+    """400 ``validation_error`` naming one field: ``details = {field: [message, ...]}``.
+
+    The shape DRF gives a serializer's field errors, so a client reads a service's
+    refusal the same way as an input serializer's. ``extra`` adds figures beside the
+    field (a refund's ``refundable``, for instance).
+    """
+
+    code = "validation_error"
+    status_code = status.HTTP_400_BAD_REQUEST
+    message = "Invalid input."
+
+    def __init__(
+        self, field: str, message: str | Sequence[str], *, extra: dict[str, Any] | None = None
+    ) -> None:
+        messages = [message] if isinstance(message, str) else [str(m) for m in message]
+        super().__init__(details={field: messages, **(extra or {})})
+        self.field = field
+
+
+class AuthenticationError(ApplicationError):
+    """401 ``authentication_failed``: a credential or token that is wrong or expired."""
+
+    code = "authentication_failed"
+    status_code = status.HTTP_401_UNAUTHORIZED
+    message = "The token is invalid or expired."
 
 
 class NotFoundError(ApplicationError):

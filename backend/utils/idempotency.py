@@ -42,7 +42,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from apps.core.models import IdempotencyRecord
-from utils.errors import ApplicationError
+from utils.errors import ApplicationError, ValidationError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -87,11 +87,7 @@ def request_fingerprint(*, method: str, path: str, body: Any) -> str:
 def idempotency_key_validate(key: str) -> str:
     """The key itself, or a 400 ``validation_error`` if it is empty or too long."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise ApplicationError(
-            "Invalid Idempotency-Key.",
-            code="validation_error",
-            details={HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} characters long."]},
-        )
+        raise ValidationError(HEADER, f"Must be 1 to {MAX_KEY_LENGTH} characters long.")
     return key
 
 

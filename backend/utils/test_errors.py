@@ -158,3 +158,32 @@ def test_unhandled_exception_is_500_without_traceback_and_rolls_back(
     assert "secret internal detail" not in text
     assert body["details"]["message"] == "An unexpected error occurred."
     assert not User.objects.filter(email="ghost@example.com").exists()
+
+
+def test_service_validation_error_has_the_shape_of_a_serializers_field_errors() -> None:
+    from utils.errors import ValidationError, exception_handler
+
+    one = exception_handler(ValidationError("slug", "Taken."), {})
+    many = exception_handler(
+        ValidationError("password", ["Too short.", "Too common."], extra={"hint": 8}), {}
+    )
+    assert one is not None and many is not None
+    assert one.status_code == many.status_code == 400
+    assert one.data == {
+        "error": "validation_error",
+        "details": {"message": "Invalid input.", "slug": ["Taken."]},
+    }
+    assert many.data["details"]["password"] == ["Too short.", "Too common."]
+    assert many.data["details"]["hint"] == 8
+
+
+def test_authentication_error_is_a_401_authentication_failed() -> None:
+    from utils.errors import AuthenticationError, exception_handler
+
+    response = exception_handler(AuthenticationError("The refresh token is invalid."), {})
+    assert response is not None
+    assert response.status_code == 401
+    assert response.data == {
+        "error": "authentication_failed",
+        "details": {"message": "The refresh token is invalid."},
+    }

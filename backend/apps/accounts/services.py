@@ -7,21 +7,11 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import Address, User
-from utils.errors import ApplicationError
-
-
-def _validation(field: str, messages: list[str]) -> ApplicationError:
-    return ApplicationError(
-        "Invalid input.",
-        code="validation_error",
-        status_code=status.HTTP_400_BAD_REQUEST,
-        details={field: messages},
-    )
+from utils.errors import AuthenticationError, ValidationError
 
 
 def user_register(*, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
@@ -30,16 +20,16 @@ def user_register(*, email: str, password: str, first_name: str = "", last_name:
     try:
         password_validation.validate_password(password, user=candidate)
     except DjangoValidationError as exc:
-        raise _validation("password", list(exc.messages)) from exc
+        raise ValidationError("password", list(exc.messages)) from exc
     if User.objects.filter(email__iexact=email).exists():
-        raise _validation("email", ["A user with this email already exists."])
+        raise ValidationError("email", "A user with this email already exists.")
     try:
         with transaction.atomic():
             return User.objects.create_user(
                 email=email, password=password, first_name=first_name, last_name=last_name
             )
     except IntegrityError as exc:  # two registrations racing for one email
-        raise _validation("email", ["A user with this email already exists."]) from exc
+        raise ValidationError("email", "A user with this email already exists.") from exc
 
 
 def user_update(*, user: User, data: dict[str, Any]) -> User:
@@ -53,11 +43,11 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
 
 def user_password_change(*, user: User, current_password: str, new_password: str) -> None:
     if not user.check_password(current_password):
-        raise _validation("current_password", ["The current password is wrong."])
+        raise ValidationError("current_password", "The current password is wrong.")
     try:
         password_validation.validate_password(new_password, user=user)
     except DjangoValidationError as exc:
-        raise _validation("new_password", list(exc.messages)) from exc
+        raise ValidationError("new_password", list(exc.messages)) from exc
     user.set_password(new_password)
     user.save(update_fields=["password"])
 
@@ -67,11 +57,7 @@ def user_logout(*, refresh: str) -> None:
     try:
         RefreshToken(refresh).blacklist()  # type: ignore[arg-type]
     except TokenError as exc:
-        raise ApplicationError(
-            "The refresh token is invalid or expired.",
-            code="authentication_failed",
-            status_code=status.HTTP_401_UNAUTHORIZED,
-        ) from exc
+        raise AuthenticationError("The refresh token is invalid or expired.") from exc
 
 
 @transaction.atomic

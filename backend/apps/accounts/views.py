@@ -31,19 +31,11 @@ from apps.accounts.serializers import (
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
-from utils.errors import ApplicationError
+from utils.errors import AuthenticationError
 from utils.throttling import ScopedRateThrottle
 
 _PUBLIC_ACTIONS = {"register", "token", "token_refresh", "logout"}
 _THROTTLED_ACTIONS = {"register", "token", "token_refresh"}
-
-
-def _invalid_token() -> ApplicationError:
-    return ApplicationError(
-        "The token is invalid or expired.",
-        code="authentication_failed",
-        status_code=status.HTTP_401_UNAUTHORIZED,
-    )
 
 
 class AuthViewSet(viewsets.GenericViewSet):
@@ -95,7 +87,7 @@ class AuthViewSet(viewsets.GenericViewSet):
         try:
             refresh.is_valid(raise_exception=True)
         except TokenError as exc:
-            raise _invalid_token() from exc
+            raise AuthenticationError() from exc
         return Response(refresh.validated_data)
 
     @extend_schema(request=RefreshInputSerializer, responses={204: None})

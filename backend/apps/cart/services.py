@@ -29,8 +29,7 @@ from apps.cart.selectors import (
 )
 from apps.catalog.models import Variant
 from apps.catalog.selectors import variant_for_cart
-from apps.catalog.services import validation_error
-from utils.errors import InvalidStateError, NotFoundError, OutOfStockError
+from utils.errors import InvalidStateError, NotFoundError, OutOfStockError, ValidationError
 
 
 def _max_per_line() -> int:
@@ -59,7 +58,7 @@ def _out_of_stock(*, variant_id: int, requested: int, available: int, message: s
 def _check_line(*, cart: Cart, variant: Variant, quantity: int, available: int) -> None:
     """Refuse a line quantity the cart cannot hold: the rules of every cart write."""
     if quantity < 1:
-        raise validation_error("quantity", "The quantity must be at least 1.")
+        raise ValidationError("quantity", "The quantity must be at least 1.")
     if not (variant.is_active and variant.product.is_active):
         raise _out_of_stock(
             variant_id=variant.pk,
@@ -68,12 +67,12 @@ def _check_line(*, cart: Cart, variant: Variant, quantity: int, available: int) 
             message="This variant is no longer sold.",
         )
     if variant.currency != cart.currency:
-        raise validation_error(
+        raise ValidationError(
             "variant_id",
             f"This variant is priced in {variant.currency}, the cart in {cart.currency}.",
         )
     if quantity > _max_per_line():
-        raise validation_error(
+        raise ValidationError(
             "quantity", f"At most {_max_per_line()} units of one variant per cart."
         )
     if quantity > available:
@@ -167,16 +166,16 @@ def cart_item_add(*, cart_id: Any, user: Any, variant_id: int, quantity: int) ->
     else:
         found = variant_for_cart(variant_id=variant_id)
         if found is None:
-            raise validation_error("variant_id", "No such variant.")
+            raise ValidationError("variant_id", "No such variant.")
         variant = found
         available = int(getattr(variant, "available", 0))
         current = 0
         if len(items) >= settings.CART_MAX_LINES:
-            raise validation_error(
+            raise ValidationError(
                 "variant_id", f"A cart holds at most {settings.CART_MAX_LINES} different items."
             )
     if quantity < 1:
-        raise validation_error("quantity", "The quantity must be at least 1.")
+        raise ValidationError("quantity", "The quantity must be at least 1.")
     _check_line(cart=cart, variant=variant, quantity=current + quantity, available=available)
 
     if item is not None:

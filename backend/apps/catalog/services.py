@@ -16,13 +16,12 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
-from rest_framework import status
 
 from apps.catalog import selectors
 from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.catalog.stock import stock_apply, stock_lock
-from utils.errors import ApplicationError
+from utils.errors import ValidationError
 
 # Stock.on_hand is a 32-bit integer column; refuse before the database would.
 MAX_ON_HAND = 2**31 - 1
@@ -31,19 +30,10 @@ STAFF_STOCK_REASONS = (StockMovement.Reason.RECEIVE, StockMovement.Reason.ADJUST
 M = TypeVar("M", bound=models.Model)
 
 
-def validation_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(
-        "Invalid input.",
-        code="validation_error",
-        status_code=status.HTTP_400_BAD_REQUEST,
-        details={field: [message]},
-    )
-
-
 def _slug_for(*, name: str, slug: str | None) -> str:
     value = slug or slugify(name)[:200]
     if not value:
-        raise validation_error("slug", "Give a slug: none can be made from this name.")
+        raise ValidationError("slug", "Give a slug: none can be made from this name.")
     return value
 
 
@@ -57,7 +47,7 @@ def _save_unique(instance: Category | Product | Variant, *, field: str, message:
         with transaction.atomic():
             instance.save()
     except IntegrityError as exc:
-        raise validation_error(field, message) from exc
+        raise ValidationError(field, message) from exc
 
 
 # --- categories ----------------------------------------------------------------------
@@ -65,7 +55,7 @@ def _save_unique(instance: Category | Product | Variant, *, field: str, message:
 
 def _check_category_slug(*, slug: str, exclude_pk: int | None = None) -> None:
     if _others(Category.objects.filter(slug=slug), exclude_pk).exists():
-        raise validation_error("slug", "A category with this slug already exists.")
+        raise ValidationError("slug", "A category with this slug already exists.")
 
 
 @transaction.atomic
@@ -102,7 +92,7 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
     if data.get("parent") is not None and category.pk in selectors.category_ancestor_ids(
         category=data["parent"]
     ):
-        raise validation_error("parent", "A category cannot be placed under itself.")
+        raise ValidationError("parent", "A category cannot be placed under itself.")
     for field, value in data.items():
         setattr(category, field, value)
     _save_unique(category, field="slug", message="A category with this slug already exists.")
@@ -122,7 +112,7 @@ def category_deactivate(*, category: Category) -> Category:
 
 def _check_product_slug(*, slug: str, exclude_pk: int | None = None) -> None:
     if _others(Product.objects.filter(slug=slug), exclude_pk).exists():
-        raise validation_error("slug", "A product with this slug already exists.")
+        raise ValidationError("slug", "A product with this slug already exists.")
 
 
 @transaction.atomic
@@ -168,7 +158,7 @@ def product_deactivate(*, product: Product) -> Product:
 
 def _check_sku(*, sku: str, exclude_pk: int | None = None) -> None:
     if _others(Variant.objects.filter(sku=sku), exclude_pk).exists():
-        raise validation_error("sku", "A variant with this SKU already exists.")
+        raise ValidationError("sku", "A variant with this SKU already exists.")
 
 
 @transaction.atomic
@@ -237,15 +227,15 @@ def variant_stock_adjust(
     written. The stock row is locked first, so concurrent adjustments queue.
     """
     if reason not in STAFF_STOCK_REASONS:
-        raise validation_error("reason", "Staff adjustments are 'receive' or 'adjust'.")
+        raise ValidationError("reason", "Staff adjustments are 'receive' or 'adjust'.")
     if quantity == 0:
-        raise validation_error("quantity", "The quantity must not be zero.")
+        raise ValidationError("quantity", "The quantity must not be zero.")
     if reason == StockMovement.Reason.RECEIVE and quantity < 0:
-        raise validation_error("quantity", "A receipt adds stock: use 'adjust' to remove.")
+        raise ValidationError("quantity", "A receipt adds stock: use 'adjust' to remove.")
     stock_row_ensure(variant=variant)
     locked = stock_lock(variant_ids=[variant.pk])
     if locked[variant.pk].on_hand + quantity > MAX_ON_HAND:
-        raise validation_error("quantity", f"Stock on hand may not exceed {MAX_ON_HAND}.")
+        raise ValidationError("quantity", f"Stock on hand may not exceed {MAX_ON_HAND}.")
     rows = stock_apply(
         changes={variant.pk: quantity}, reason=reason, actor=actor, note=note, locked=locked
     )

@@ -36,7 +36,7 @@ from apps.orders.selectors import order_token_hash
 from apps.orders.transitions import order_created_record
 from apps.payments.models import Payment
 from utils.decimal_utils import line_total, money_sum, parse_money
-from utils.errors import ApplicationError, InvalidStateError, OutOfStockError
+from utils.errors import ApplicationError, InvalidStateError, OutOfStockError, ValidationError
 from workers.enqueue import enqueue_on_commit
 
 # Crockford's base32 without the look-alikes I, L, O, U: easy to read out on the phone.
@@ -214,20 +214,12 @@ def _email_resolve(*, user: Any, email: str | None) -> str:
         return email
     if user is not None and user.email:
         return str(user.email)
-    raise ApplicationError(
-        "An email address is required.",
-        code="validation_error",
-        details={"email": ["This field is required for a guest checkout."]},
-    )
+    raise ValidationError("email", "This field is required for a guest checkout.")
 
 
 def _shipping_price(method: str) -> Decimal:
     if method not in settings.SHIPPING_METHODS:
-        raise ApplicationError(
-            "Unknown shipping method.",
-            code="validation_error",
-            details={"shipping_method": [f'"{method}" is not a valid choice.']},
-        )
+        raise ValidationError("shipping_method", f'"{method}" is not a valid choice.')
     return parse_money(settings.SHIPPING_METHODS[method])
 
 

@@ -41,7 +41,7 @@ from apps.payments.providers.base import (
 )
 from apps.payments.services.results import Applied, RefundOutcome
 from utils.decimal_utils import ZERO, money_sum, to_str
-from utils.errors import ApplicationError, InvalidStateError, NotFoundError
+from utils.errors import InvalidStateError, NotFoundError, ValidationError
 from workers.base import TransientError
 from workers.enqueue import enqueue_on_commit
 
@@ -49,12 +49,6 @@ logger = logging.getLogger(__name__)
 
 S = Order.Status
 _RETURNED = (StockMovement.Reason.RELEASE, StockMovement.Reason.RESTOCK)
-
-
-def _invalid(field: str, message: str, **extra: Any) -> ApplicationError:
-    return ApplicationError(
-        "Invalid input.", code="validation_error", details={field: [message], **extra}
-    )
 
 
 def refund_create(
@@ -97,9 +91,11 @@ def refund_create(
             raise InvalidStateError("Nothing is left to refund.", details=figures)
         requested = left if amount is None else amount
         if requested <= 0:
-            raise _invalid("amount", "Must be more than zero.", **figures)
+            raise ValidationError("amount", "Must be more than zero.", extra=figures)
         if requested > left:
-            raise _invalid("amount", f"At most {to_str(left)} can be refunded.", **figures)
+            raise ValidationError(
+                "amount", f"At most {to_str(left)} can be refunded.", extra=figures
+            )
         plan = _restock_plan(
             order=locked, restock=restock, lines=lines, full=requested == left, pending=pending
         )
@@ -160,7 +156,7 @@ def _restock_plan(
 ) -> list[dict[str, Any]]:
     if not restock:
         if lines:
-            raise _invalid("lines", "Lines are only used with restock: true.")
+            raise ValidationError("lines", "Lines are only used with restock: true.")
         return []
     order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
     available = _restockable(order_lines, _returned_by_variant(order, pending))
@@ -171,19 +167,19 @@ def _restock_plan(
         for item in lines:
             line = by_id.get(item.get("line_id") or 0) or by_sku.get(item.get("sku") or "")
             if line is None:
-                raise _invalid("lines", f"No such line in this order: {dict(item)}.")
+                raise ValidationError("lines", f"No such line in this order: {dict(item)}.")
             wanted[line.pk] += int(item["quantity"])
     elif full:
         wanted.update({pk: qty for pk, qty in available.items() if qty > 0})
     else:
-        raise _invalid("lines", "Name the lines to restock for a partial refund.")
+        raise ValidationError("lines", "Name the lines to restock for a partial refund.")
     plan = []
     for line in order_lines:
         quantity = wanted.get(line.pk, 0)
         if quantity == 0:
             continue
         if quantity > available[line.pk]:
-            raise _invalid(
+            raise ValidationError(
                 "lines",
                 f"Line {line.pk} ({line.sku}): at most {available[line.pk]} can be restocked.",
             )

@@ -4,7 +4,8 @@ Money is ``Decimal`` with two places. On the wire it is a string ("19.99")
 beside an ISO 4217 currency. Floats are refused outright (binary fractions are
 not cents), as are NaN, infinities, exponent notation and more than two places.
 
-What does not belong here: currency conversion, tax rules, pricing.
+What does not belong here: currency conversion, tax rules, pricing; the serializer
+field (``utils.serializers.MoneyField``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import re
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -108,36 +106,8 @@ def to_str(value: Decimal) -> str:
     return format(quantize(value), "f")
 
 
-@extend_schema_field(
-    {
-        "type": "string",
-        "format": "decimal",
-        "pattern": r"^-?[0-9]+\.[0-9]{2}$",
-        "example": "19.99",
-        "description": "Money: a string with two decimals; the currency is beside it.",
-    }
-)
-class MoneyField(serializers.Field):
-    """DRF field for money: string in, string out, ``Decimal`` inside."""
-
-    default_error_messages = {"invalid": "{message}"}
-
-    def __init__(
-        self, *, allow_negative: bool = False, allow_zero: bool = True, **kwargs: Any
-    ) -> None:
-        self.allow_negative = allow_negative
-        self.allow_zero = allow_zero
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        if not isinstance(data, str):
-            # A client sends text: parse_money takes ints (and Decimals) from trusted code only.
-            self.fail("invalid", message='Send money as a string such as "12.50", not a number.')
-        try:
-            return parse_money(data, allow_negative=self.allow_negative, allow_zero=self.allow_zero)
-        except MoneyError as exc:
-            self.fail("invalid", message=str(exc))
-            raise  # unreachable: fail() raises
-
-    def to_representation(self, value: Decimal) -> str:
-        return to_str(Decimal(value))
+def money_pattern(*, allow_negative: bool = False) -> str:
+    """The OpenAPI ``pattern`` of money on the wire, in and out: what ``to_str`` writes
+    (two places) and what ``parse_money`` reads in its plain form (one or two places)."""
+    sign = "-?" if allow_negative else ""
+    return rf"^{sign}[0-9]+(\.[0-9]{{1,2}})?$"

@@ -43,10 +43,11 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from apps.core.models import IdempotencyRecord
 from utils.errors import ApplicationError, ValidationError
+from utils.headers import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MAX_LENGTH
 
-HEADER = "Idempotency-Key"
+HEADER = IDEMPOTENCY_KEY
 REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
+MAX_KEY_LENGTH = IDEMPOTENCY_KEY_MAX_LENGTH
 _CLAIM_ATTEMPTS = 3
 
 Action: TypeAlias = Callable[..., Response]

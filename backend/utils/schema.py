@@ -52,6 +52,11 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+def error_response(description: str) -> OpenApiResponse:
+    """A documented error of one operation (a domain code such as ``out_of_stock``)."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
 class ErrorAwareAutoSchema(AutoSchema):
     """``AutoSchema`` that documents what the request pipeline can answer besides the view:
 
@@ -83,7 +88,7 @@ class ErrorAwareAutoSchema(AutoSchema):
         for code in sorted(self._possible_error_codes(operation)):
             if str(code) in responses:
                 continue  # the view documents this one itself, more precisely
-            response = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
+            response = error_response(ERROR_DESCRIPTIONS[code])
             responses[str(code)] = self._get_response_for_code(response, str(code))
         operation["responses"] = dict(sorted(responses.items()))
         return operation

@@ -1,18 +1,24 @@
-"""Base classes for input serializers.
+"""The serializer pieces every app shares: strict inputs and the fields with a contract.
 
 Input serializers refuse unknown fields (a typo such as ``quantiy`` must be a
 400, not silently ignored) and read-only fields sent by a client (a client
-never sets a price, a status or a total).
+never sets a price, a status or a total). ``MoneyField`` is the only money field
+(string in and out, ``Decimal`` inside, through ``utils.decimal_utils``) and
+``StrictIntegerField`` the only integer input (a JSON integer, nothing else).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from utils.countries import is_country_code
+from utils.decimal_utils import MoneyError, money_pattern, parse_money, to_str
 
 
 class StrictInputMixin:
@@ -71,6 +77,62 @@ def _text_as_declared(field: serializers.Field, value: Any) -> bool:
 
 class InputSerializer(StrictInputMixin, serializers.Serializer):
     """A plain input serializer that refuses unknown fields."""
+
+
+class MoneyField(serializers.Field):
+    """Money: a string with at most two decimals in, a two-place string out, ``Decimal`` inside."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def __init__(
+        self, *, allow_negative: bool = False, allow_zero: bool = True, **kwargs: Any
+    ) -> None:
+        self.allow_negative = allow_negative
+        self.allow_zero = allow_zero
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            # A client sends text: parse_money takes ints (and Decimals) from trusted code only.
+            self.fail("invalid", message='Send money as a string such as "12.50", not a number.')
+        try:
+            return parse_money(data, allow_negative=self.allow_negative, allow_zero=self.allow_zero)
+        except MoneyError as exc:
+            self.fail("invalid", message=str(exc))
+            raise  # unreachable: fail() raises
+
+    def to_representation(self, value: Decimal) -> str:
+        return to_str(Decimal(value))
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    """The one OpenAPI shape of money, in requests and responses alike."""
+
+    target_class = MoneyField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        negative = bool(getattr(self.target, "allow_negative", False))
+        return {
+            "type": "string",
+            "format": "decimal",
+            "pattern": money_pattern(allow_negative=negative),
+            "example": "19.99",
+        }
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, nothing else: booleans, floats and strings are refused."""
+
+    default_error_messages = {
+        **serializers.IntegerField.default_error_messages,
+        "strict": "Must be a whole number sent as a JSON integer.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("strict")
+        return int(super().to_internal_value(data))
 
 
 class CountryField(serializers.CharField):

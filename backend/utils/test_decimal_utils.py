@@ -12,13 +12,13 @@ from rest_framework import serializers
 from utils.decimal_utils import (
     MAX_AMOUNT,
     MoneyError,
-    MoneyField,
     line_total,
     money_sum,
     parse_money,
     quantize,
     to_str,
 )
+from utils.serializers import MoneyField
 
 cents = st.integers(min_value=0, max_value=int(MAX_AMOUNT * 100))
 
@@ -135,3 +135,24 @@ def test_money_field_refuses_anything_but_a_string(value: object) -> None:
     bad = _PriceSerializer(data={"price": value})
     assert not bad.is_valid()
     assert "price" in bad.errors
+
+
+@given(cents)
+def test_every_rendered_amount_matches_the_schema_pattern(value: int) -> None:
+    import re
+
+    from utils.decimal_utils import money_pattern
+
+    text = to_str(Decimal(value) / 100)
+    assert re.match(money_pattern(), text)
+    assert re.match(money_pattern(allow_negative=True), "-" + text)
+    assert parse_money(text) == Decimal(text)
+
+
+def test_the_schema_pattern_refuses_what_parse_money_refuses() -> None:
+    import re
+
+    from utils.decimal_utils import money_pattern
+
+    for text in ("1e3", "1.234", "NaN", "-1.00", "1,00", ".5", ""):
+        assert not re.match(money_pattern(), text), text

@@ -167,7 +167,8 @@ def test_service_validation_error_has_the_shape_of_a_serializers_field_errors() 
     many = exception_handler(
         ValidationError("password", ["Too short.", "Too common."], extra={"hint": 8}), {}
     )
-    assert one is not None and many is not None
+    assert one is not None
+    assert many is not None
     assert one.status_code == many.status_code == 400
     assert one.data == {
         "error": "validation_error",

@@ -13,8 +13,7 @@ from rest_framework import serializers
 
 from apps.cart.models import Cart
 from apps.cart.selectors import LineWarning
-from apps.catalog.serializers import Money, StrictIntegerField
-from utils.serializers import InputSerializer, PrebuiltOutputMixin
+from utils.serializers import InputSerializer, MoneyField, PrebuiltOutputMixin, StrictIntegerField
 
 MAX_ID = 2**63 - 1
 
@@ -57,8 +56,8 @@ class CartLineOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     product_slug = serializers.CharField(read_only=True)
     variant_name = serializers.CharField(read_only=True)
     quantity = serializers.IntegerField(read_only=True)
-    unit_price = Money(read_only=True, help_text="Today's price of the variant.")
-    line_total = Money(read_only=True)
+    unit_price = MoneyField(read_only=True, help_text="Today's price of the variant.")
+    line_total = MoneyField(read_only=True)
     currency = serializers.CharField(read_only=True)
     available = serializers.IntegerField(read_only=True, help_text="Units on hand now.")
     warnings = serializers.ListField(
@@ -75,7 +74,7 @@ class CartOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     )
     currency = serializers.CharField(source="cart.currency", read_only=True)
     items = CartLineOutputSerializer(source="lines", many=True, read_only=True)
-    subtotal = Money(read_only=True)
+    subtotal = MoneyField(read_only=True)
     item_count = serializers.IntegerField(read_only=True, help_text="Units across all lines.")
     created_at = serializers.DateTimeField(source="cart.created_at", read_only=True)
     updated_at = serializers.DateTimeField(source="cart.updated_at", read_only=True)

@@ -24,22 +24,15 @@ from apps.cart.serializers import (
     CartItemUpdateInputSerializer,
     CartOutputSerializer,
 )
-from apps.catalog.serializers import ErrorOutputSerializer
+from utils.schema import error_response
 
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorOutputSerializer, description=description)
-
-
+# 400, 401, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _CART_ID = OpenApiParameter(
     "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The cart id (guest token)."
 )
 _ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)
-_NOT_FOUND = _error("not_found: no such cart, or not yours.")
 _CHANGE_ERRORS = {
-    400: _error("validation_error: field errors in details."),
-    404: _NOT_FOUND,
-    409: _error(
+    409: error_response(
         "out_of_stock (details.variants lists variant_id, requested, available) or "
         "invalid_state (the cart is checked out or abandoned)."
     ),
@@ -66,7 +59,6 @@ class CartViewSet(viewsets.GenericViewSet):
             200: OpenApiResponse(
                 CartOutputSerializer, description="The signed-in user's existing open cart."
             ),
-            400: _error("validation_error"),
         },
     )
     def create(self, request: Request) -> Response:
@@ -81,7 +73,7 @@ class CartViewSet(viewsets.GenericViewSet):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(parameters=[_CART_ID], responses={200: CartOutputSerializer, 404: _NOT_FOUND})
+    @extend_schema(parameters=[_CART_ID], responses={200: CartOutputSerializer})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         detail = selectors.cart_detail_get(cart_id=pk, user=request.user)
         return Response(CartOutputSerializer(detail).data)
@@ -130,10 +122,7 @@ class CartViewSet(viewsets.GenericViewSet):
                 CartOutputSerializer,
                 description="The user's open cart, with the guest lines in it.",
             ),
-            400: _error("validation_error"),
-            401: _error("not_authenticated"),
-            404: _NOT_FOUND,
-            409: _error("invalid_state: the guest cart is no longer open."),
+            409: error_response("invalid_state: the guest cart is no longer open."),
         },
     )
     @action(detail=True, methods=["post"])

@@ -18,7 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from apps.catalog import selectors
 from apps.catalog.models import Product, Variant
-from utils.decimal_utils import MoneyError, parse_money
+from utils.decimal_utils import MoneyError, money_pattern, parse_money
 
 
 class MoneyFormField(forms.CharField):
@@ -49,7 +49,7 @@ class StrictBooleanFormField(forms.Field):
 
 
 @extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12.50"}
+    {"type": "string", "format": "decimal", "pattern": money_pattern(), "example": "12.50"}
 )
 class MoneyFilter(django_filters.Filter):
     field_class = MoneyFormField

@@ -1,52 +1,22 @@
 """Catalogue input/output shapes. No business rules here (those are in ``services.py``).
 
 Money goes out as a two-place string through ``utils.decimal_utils``; input
-serializers refuse unknown fields. ``StrictIntegerField`` accepts JSON integers
-only (no ``true``, ``1.5``, ``2.0`` or ``"1e9"``); the cart reuses it.
+serializers refuse unknown fields and take integers as JSON integers only
+(``utils.serializers``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.models import Category, Product, StockMovement, Variant
 from apps.catalog.services import STAFF_STOCK_REASONS
-from utils.decimal_utils import MoneyField
-from utils.serializers import InputSerializer, PrebuiltOutputMixin
+from utils.serializers import InputSerializer, MoneyField, PrebuiltOutputMixin, StrictIntegerField
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 MAX_ATTRIBUTES = 20
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d{1,2})?$", "example": "19.99"}
-)
-class Money(MoneyField):
-    """``MoneyField`` with its OpenAPI shape: a decimal string."""
-
-
-class ErrorOutputSerializer(serializers.Serializer):
-    """The shape of every error body (documentation only: ``utils.errors`` renders it)."""
-
-    error = serializers.CharField(help_text="A stable snake_case code such as out_of_stock.")
-    details = serializers.DictField(child=serializers.JSONField(), required=False)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer, nothing else: booleans, floats and strings are refused."""
-
-    default_error_messages = {
-        **serializers.IntegerField.default_error_messages,
-        "strict": "Must be a whole number sent as a JSON integer.",
-    }
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("strict")
-        return int(super().to_internal_value(data))
 
 
 class CategoryRefOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
@@ -101,7 +71,7 @@ class CategoryInputSerializer(InputSerializer):
 class VariantOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     """A variant as customers see it inside a product."""
 
-    price = Money(read_only=True)
+    price = MoneyField(read_only=True)
     available = serializers.IntegerField(read_only=True, help_text="Units on hand.")
     in_stock = serializers.BooleanField(read_only=True)
 
@@ -141,7 +111,7 @@ class VariantStaffOutputSerializer(VariantOutputSerializer):
 
 class ProductOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     category = CategoryRefOutputSerializer(read_only=True)
-    price = Money(
+    price = MoneyField(
         read_only=True,
         allow_null=True,
         help_text="The lowest price among the active variants (null when there are none).",
@@ -180,7 +150,7 @@ class ProductInputSerializer(InputSerializer):
 class _VariantFieldsInputSerializer(InputSerializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
-    price = Money()
+    price = MoneyField()
     currency = serializers.RegexField(CURRENCY_PATTERN, required=False, max_length=3)
     attributes = serializers.DictField(
         child=serializers.CharField(max_length=200, allow_blank=True), required=False

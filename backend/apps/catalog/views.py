@@ -24,7 +24,6 @@ from apps.catalog.models import Category, Product, Variant
 from apps.catalog.serializers import (
     CategoryInputSerializer,
     CategoryOutputSerializer,
-    ErrorOutputSerializer,
     ProductInputSerializer,
     ProductOutputSerializer,
     StockAdjustInputSerializer,
@@ -33,23 +32,15 @@ from apps.catalog.serializers import (
     VariantStaffOutputSerializer,
     VariantUpdateInputSerializer,
 )
+from utils.schema import error_response
 
 
 def _is_staff(request: Request) -> bool:
     return bool(getattr(request.user, "is_staff", False))
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorOutputSerializer, description=description)
-
-
-_WRITE_ERRORS = {
-    400: _error("validation_error: field errors in details."),
-    401: _error("not_authenticated"),
-    403: _error("permission_denied: staff only."),
-}
-_DETAIL_WRITE_ERRORS = {**_WRITE_ERRORS, 404: _error("not_found")}
-_DEACTIVATED = {204: OpenApiResponse(description="Deactivated (never deleted)."), **_WRITE_ERRORS}
+# 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
+_DEACTIVATED = {204: OpenApiResponse(description="Deactivated (never deleted).")}
 
 
 class PublicReadStaffWrite(permissions.BasePermission):
@@ -63,8 +54,7 @@ class PublicReadStaffWrite(permissions.BasePermission):
 
 @extend_schema_view(
     list=extend_schema(summary="Categories (customers see active ones only)"),
-    retrieve=extend_schema(responses={200: CategoryOutputSerializer, 404: _error("not_found")}),
-    destroy=extend_schema(responses={**_DEACTIVATED, 404: _error("not_found")}),
+    destroy=extend_schema(responses=_DEACTIVATED),
 )
 class CategoryViewSet(
     mixins.ListModelMixin,
@@ -85,7 +75,7 @@ class CategoryViewSet(
 
     @extend_schema(
         request=CategoryInputSerializer,
-        responses={201: CategoryOutputSerializer, **_WRITE_ERRORS},
+        responses={201: CategoryOutputSerializer},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = CategoryInputSerializer(data=request.data)
@@ -95,7 +85,7 @@ class CategoryViewSet(
 
     @extend_schema(
         request=CategoryInputSerializer,
-        responses={200: CategoryOutputSerializer, **_DETAIL_WRITE_ERRORS},
+        responses={200: CategoryOutputSerializer},
     )
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         category = self.get_object()
@@ -106,7 +96,7 @@ class CategoryViewSet(
 
     @extend_schema(
         request=CategoryInputSerializer,
-        responses={200: CategoryOutputSerializer, **_DETAIL_WRITE_ERRORS},
+        responses={200: CategoryOutputSerializer},
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.update(request, *args, partial=True, **kwargs)
@@ -117,8 +107,7 @@ class CategoryViewSet(
 
 @extend_schema_view(
     list=extend_schema(summary="Products with their variants, filtered, ordered and paginated"),
-    retrieve=extend_schema(responses={200: ProductOutputSerializer, 404: _error("not_found")}),
-    destroy=extend_schema(responses={**_DEACTIVATED, 404: _error("not_found")}),
+    destroy=extend_schema(responses=_DEACTIVATED),
 )
 class ProductViewSet(
     mixins.ListModelMixin,
@@ -163,7 +152,7 @@ class ProductViewSet(
 
     @extend_schema(
         request=ProductInputSerializer,
-        responses={201: ProductOutputSerializer, **_WRITE_ERRORS},
+        responses={201: ProductOutputSerializer},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = ProductInputSerializer(data=request.data)
@@ -174,7 +163,7 @@ class ProductViewSet(
 
     @extend_schema(
         request=ProductInputSerializer,
-        responses={200: ProductOutputSerializer, **_DETAIL_WRITE_ERRORS},
+        responses={200: ProductOutputSerializer},
     )
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         product = self.get_object()
@@ -186,7 +175,7 @@ class ProductViewSet(
 
     @extend_schema(
         request=ProductInputSerializer,
-        responses={200: ProductOutputSerializer, **_DETAIL_WRITE_ERRORS},
+        responses={200: ProductOutputSerializer},
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.update(request, *args, partial=True, **kwargs)
@@ -197,8 +186,7 @@ class ProductViewSet(
 
 @extend_schema_view(
     list=extend_schema(summary="All variants, active or not (staff)"),
-    retrieve=extend_schema(responses={200: VariantStaffOutputSerializer, 404: _error("not_found")}),
-    destroy=extend_schema(responses={**_DEACTIVATED, 404: _error("not_found")}),
+    destroy=extend_schema(responses=_DEACTIVATED),
 )
 class VariantViewSet(
     mixins.ListModelMixin,
@@ -225,7 +213,7 @@ class VariantViewSet(
 
     @extend_schema(
         request=VariantInputSerializer,
-        responses={201: VariantStaffOutputSerializer, **_WRITE_ERRORS},
+        responses={201: VariantStaffOutputSerializer},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = VariantInputSerializer(data=request.data)
@@ -236,7 +224,7 @@ class VariantViewSet(
 
     @extend_schema(
         request=VariantUpdateInputSerializer,
-        responses={200: VariantStaffOutputSerializer, **_DETAIL_WRITE_ERRORS},
+        responses={200: VariantStaffOutputSerializer},
     )
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         variant = self.get_object()
@@ -249,7 +237,7 @@ class VariantViewSet(
 
     @extend_schema(
         request=VariantUpdateInputSerializer,
-        responses={200: VariantStaffOutputSerializer, **_DETAIL_WRITE_ERRORS},
+        responses={200: VariantStaffOutputSerializer},
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.update(request, *args, partial=True, **kwargs)
@@ -261,8 +249,7 @@ class VariantViewSet(
         request=StockAdjustInputSerializer,
         responses={
             200: VariantStaffOutputSerializer,
-            **_DETAIL_WRITE_ERRORS,
-            409: _error("out_of_stock: the result would be below zero; details.variants."),
+            409: error_response("out_of_stock: the result would be below zero; details.variants."),
         },
     )
     @action(detail=True, methods=["post"], url_path="adjust-stock")
@@ -277,7 +264,7 @@ class VariantViewSet(
 
     @extend_schema(
         request=None,
-        responses={200: StockMovementOutputSerializer(many=True), **_DETAIL_WRITE_ERRORS},
+        responses={200: StockMovementOutputSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def movements(self, request: Request, pk: str | None = None) -> Response:

@@ -15,8 +15,7 @@ from rest_framework import serializers
 from apps.ops import registry
 from apps.ops.models import TaskRetry, WorkerProbe
 from apps.payments.models import Payment, WebhookEvent
-from utils.decimal_utils import MoneyField
-from utils.serializers import InputSerializer
+from utils.serializers import InputSerializer, MoneyField
 
 TRACEBACK_CHARS = 2000
 ERROR_CHARS = 300

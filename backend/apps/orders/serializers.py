@@ -14,16 +14,7 @@ from rest_framework import serializers
 
 from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.payments.models import Payment
-from utils.decimal_utils import MoneyField
-from utils.serializers import CountryField, InputSerializer, PrebuiltOutputMixin
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{2}$", "example": "19.99"}
-)
-class Money(MoneyField):
-    """``MoneyField`` with its OpenAPI shape: a string with two decimals."""
-
+from utils.serializers import CountryField, InputSerializer, MoneyField, PrebuiltOutputMixin
 
 # --- Inputs ----------------------------------------------------------------------------
 
@@ -99,8 +90,8 @@ class OrderAddressOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
 
 class OrderLineOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
     name = serializers.CharField(source="product_name", read_only=True)
-    unit_price = Money(read_only=True)
-    line_total = Money(read_only=True)
+    unit_price = MoneyField(read_only=True)
+    line_total = MoneyField(read_only=True)
 
     class Meta:
         model = OrderLine
@@ -118,7 +109,7 @@ class OrderLineOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer
 
 
 class OrderPaymentOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
-    amount = Money(read_only=True)
+    amount = MoneyField(read_only=True)
 
     class Meta:
         model = Payment
@@ -135,10 +126,10 @@ class OrderOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
 
     context_methods = ("access_token",)
 
-    subtotal = Money(read_only=True)
-    shipping = Money(source="shipping_total", read_only=True)
-    total = Money(read_only=True)
-    refunded_total = Money(read_only=True)
+    subtotal = MoneyField(read_only=True)
+    shipping = MoneyField(source="shipping_total", read_only=True)
+    total = MoneyField(read_only=True)
+    refunded_total = MoneyField(read_only=True)
     lines = OrderLineOutputSerializer(many=True, read_only=True)
     shipping_address = OrderAddressOutputSerializer(read_only=True)
     billing_address = OrderAddressOutputSerializer(read_only=True, allow_null=True)
@@ -208,10 +199,3 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.EmailField(allow_null=True))
     def get_actor(self, event: OrderEvent) -> str | None:
         return event.actor.email if event.actor is not None else None
-
-
-class OrderErrorSerializer(serializers.Serializer):
-    """Every non-2xx body: a stable code and details."""
-
-    error = serializers.CharField()
-    details = serializers.DictField()

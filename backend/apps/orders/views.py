@@ -11,8 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -26,55 +25,24 @@ from apps.orders.models import Order
 from apps.orders.serializers import (
     CheckoutInputSerializer,
     OrderCancelInputSerializer,
-    OrderErrorSerializer,
     OrderEventOutputSerializer,
     OrderFulfilInputSerializer,
     OrderOutputSerializer,
 )
 from utils.filters import StrictOrderingFilter
-from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
-from utils.idempotency import MAX_KEY_LENGTH, idempotent
+from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, order_token
+from utils.idempotency import idempotent
+from utils.schema import error_response
 from utils.throttling import ScopedRateThrottle
 
-ORDER_TOKEN_HEADER = "X-Order-Token"
-
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "At most 255 characters. A retry with the same key (same user, or same guest cart) "
-        "returns the first response again with `Idempotent-Replayed: true`; the same key "
-        "with a different body is a 422 `idempotency_conflict`; a duplicate while the "
-        "first is running is a 409 `idempotency_in_progress`. Keys are kept 24 h."
-    ),
+# 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
+_CHECKOUT_CONFLICT = error_response(
+    "invalid_state, out_of_stock (details.variants), cart_empty or idempotency_in_progress"
 )
-ORDER_TOKEN_PARAMETER = OpenApiParameter(
-    ORDER_TOKEN_HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="A guest order's `access_token`, returned once by checkout.",
+_ORDER_CONFLICT = error_response("invalid_state: not allowed from the order's status")
+_IDEMPOTENCY_CONFLICT = error_response(
+    "idempotency_conflict: the key was used with a different request"
 )
-
-_ERROR_TEXT = {
-    400: "validation_error (details = field errors) or parse_error",
-    403: "permission_denied",
-    404: "not_found: no such cart or order, or not yours",
-    409: "invalid_state, out_of_stock (details.variants), cart_empty or idempotency_in_progress",
-    422: "idempotency_conflict: the key was used with a different request",
-}
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {
-        code: OpenApiResponse(OrderErrorSerializer, description=_ERROR_TEXT[code]) for code in codes
-    }
-
-
-def _order_token(request: Request) -> str | None:
-    return request.headers.get(ORDER_TOKEN_HEADER) or None
 
 
 class CartCheckoutViewSet(viewsets.GenericViewSet):
@@ -95,7 +63,7 @@ class CartCheckoutViewSet(viewsets.GenericViewSet):
         summary="Check out a cart",
         request=CheckoutInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: OrderOutputSerializer, **_errors(400, 404, 409, 422)},
+        responses={201: OrderOutputSerializer, 409: _CHECKOUT_CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     @idempotent(anonymous_scope="cart")
@@ -138,22 +106,22 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[ORDER_TOKEN_PARAMETER],
-        responses={200: OrderOutputSerializer, **_errors(404)},
+        responses={200: OrderOutputSerializer},
     )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         order = selectors.order_get_detail(
-            order_id=pk, user=request.user, order_token=_order_token(request)
+            order_id=pk, user=request.user, order_token=order_token(request)
         )
         return Response(OrderOutputSerializer(order).data)
 
     @extend_schema(
         parameters=[ORDER_TOKEN_PARAMETER],
-        responses={200: OrderEventOutputSerializer(many=True), **_errors(404)},
+        responses={200: OrderEventOutputSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def events(self, request: Request, pk: str | None = None) -> Response:
         order = selectors.order_get_accessible(
-            order_id=pk, user=request.user, order_token=_order_token(request)
+            order_id=pk, user=request.user, order_token=order_token(request)
         )
         events = selectors.order_event_list(order=order)
         return Response(OrderEventOutputSerializer(events, many=True).data)
@@ -161,14 +129,14 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         request=OrderCancelInputSerializer,
         parameters=[ORDER_TOKEN_PARAMETER],
-        responses={200: OrderOutputSerializer, **_errors(400, 404, 409)},
+        responses={200: OrderOutputSerializer, 409: _ORDER_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         data = OrderCancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         order = selectors.order_get_accessible(
-            order_id=pk, user=request.user, order_token=_order_token(request)
+            order_id=pk, user=request.user, order_token=order_token(request)
         )
         order = services.order_cancel(
             order=order, actor=request.user, reason=data.validated_data["reason"]
@@ -177,7 +145,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=OrderFulfilInputSerializer,
-        responses={200: OrderOutputSerializer, **_errors(400, 403, 404, 409)},
+        responses={200: OrderOutputSerializer, 409: _ORDER_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def fulfil(self, request: Request, pk: str | None = None) -> Response:

@@ -8,28 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.catalog.serializers import StrictIntegerField
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers import provider_names
-from utils.decimal_utils import MoneyField
-from utils.serializers import InputSerializer
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12.50"}
-)
-class Money(MoneyField):
-    """``MoneyField`` with its OpenAPI shape: a decimal string."""
-
-
-class PaymentErrorSerializer(serializers.Serializer):
-    """The shape of every error body (documentation only: ``utils.errors`` renders it)."""
-
-    error = serializers.CharField(help_text="A stable snake_case code, e.g. invalid_signature.")
-    details = serializers.DictField(child=serializers.JSONField(), required=False)
+from utils.serializers import InputSerializer, MoneyField, StrictIntegerField
 
 
 class PayInputSerializer(InputSerializer):
@@ -58,7 +41,7 @@ class RefundLineInputSerializer(InputSerializer):
 
 
 class RefundInputSerializer(InputSerializer):
-    amount = Money(
+    amount = MoneyField(
         allow_zero=False,
         allow_null=True,
         required=False,
@@ -81,7 +64,7 @@ class RestockLineOutputSerializer(serializers.Serializer):
 
 
 class RefundOutputSerializer(serializers.ModelSerializer):
-    amount = Money(read_only=True)
+    amount = MoneyField(read_only=True)
     restock_lines = RestockLineOutputSerializer(many=True, read_only=True)
     order = serializers.UUIDField(source="order_id", read_only=True)
     payment = serializers.UUIDField(source="payment_id", read_only=True)
@@ -105,8 +88,8 @@ class RefundOutputSerializer(serializers.ModelSerializer):
 
 
 class PaymentOutputSerializer(serializers.ModelSerializer):
-    amount = Money(read_only=True)
-    refunded_amount = Money(read_only=True)
+    amount = MoneyField(read_only=True)
+    refunded_amount = MoneyField(read_only=True)
     order = serializers.UUIDField(source="order_id", read_only=True)
     refunds = RefundOutputSerializer(many=True, read_only=True)
 

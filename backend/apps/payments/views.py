@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
@@ -32,36 +32,16 @@ from apps.payments import selectors, services
 from apps.payments.models import Payment
 from apps.payments.serializers import (
     PayInputSerializer,
-    PaymentErrorSerializer,
     PaymentOutputSerializer,
     RefundInputSerializer,
     RefundOutputSerializer,
     WebhookAckOutputSerializer,
 )
-from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
+from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, order_token
 from utils.idempotency import idempotent
+from utils.schema import error_response
 from utils.throttling import ScopedRateThrottle
 
-ORDER_TOKEN_HEADER = "X-Order-Token"
-
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "At most 255 characters. A retry with the same key returns the first response "
-        "again with `Idempotent-Replayed: true`; the same key with a different body is a "
-        "422 `idempotency_conflict`; a duplicate while the first runs is a 409."
-    ),
-)
-ORDER_TOKEN_PARAMETER = OpenApiParameter(
-    ORDER_TOKEN_HEADER,
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="A guest order's `access_token`, returned once by checkout.",
-)
 SIGNATURE_PARAMETERS = [
     OpenApiParameter(
         "X-Sandbox-Signature",
@@ -87,33 +67,21 @@ SIGNATURE_PARAMETERS = [
     ),
 ]
 
-_ERROR_TEXT = {
-    400: "validation_error (details = field errors), invalid_signature or parse_error",
-    401: "not_authenticated",
-    403: "permission_denied (staff only)",
-    404: "not_found: no such order, payment or provider, or not yours",
-    409: "invalid_state (details say why) or idempotency_in_progress",
-    422: "idempotency_conflict: the key was used with a different request",
-    429: "throttled (scope payment): details.retry_after seconds",
-}
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {
-        code: OpenApiResponse(PaymentErrorSerializer, description=_ERROR_TEXT[code])
-        for code in codes
-    }
-
-
-def _order_token(request: Request) -> str | None:
-    return request.headers.get(ORDER_TOKEN_HEADER) or None
+# 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
+_CONFLICT = error_response("invalid_state (details say why) or idempotency_in_progress")
+_IDEMPOTENCY_CONFLICT = error_response(
+    "idempotency_conflict: the key was used with a different request"
+)
+_WEBHOOK_REFUSED = error_response(
+    "invalid_signature (missing, malformed, stale or wrong signature) or parse_error"
+)
 
 
 def _pay_key_owner(request: Request, view_kwargs: Mapping[str, Any]) -> str:
     """Idempotency keys of a guest belong to its order token, never to whoever knows the id."""
     if request.user is not None and request.user.is_authenticated:
         return f"user:{request.user.pk}"
-    return f"order-token:{order_token_hash(_order_token(request) or '')}"
+    return f"order-token:{order_token_hash(order_token(request) or '')}"
 
 
 class OrderPaymentViewSet(viewsets.GenericViewSet):
@@ -143,13 +111,13 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
         summary="Pay again after a failed payment",
         request=PayInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER],
-        responses={202: PaymentOutputSerializer, **_errors(400, 404, 409, 422, 429)},
+        responses={202: PaymentOutputSerializer, 409: _CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     @idempotent(owner=_pay_key_owner)
     def pay(self, request: Request, pk: str | None = None) -> Response:
         order = order_get_accessible(
-            order_id=pk, user=request.user, order_token=_order_token(request)
+            order_id=pk, user=request.user, order_token=order_token(request)
         )
         data = PayInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -160,7 +128,7 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
         summary="Refund a paid order (staff)",
         request=RefundInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={202: RefundOutputSerializer, **_errors(400, 401, 403, 404, 409, 422)},
+        responses={202: RefundOutputSerializer, 409: _CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     @idempotent()
@@ -193,11 +161,11 @@ class PaymentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[ORDER_TOKEN_PARAMETER],
-        responses={200: PaymentOutputSerializer, **_errors(404)},
+        responses={200: PaymentOutputSerializer},
     )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         payment = selectors.payment_get_accessible(
-            payment_id=pk, user=request.user, order_token=_order_token(request)
+            payment_id=pk, user=request.user, order_token=order_token(request)
         )
         return Response(PaymentOutputSerializer(payment).data)
 
@@ -213,7 +181,7 @@ class PaymentWebhookView(APIView):
         summary="Receive a provider webhook",
         request={"application/json": OpenApiTypes.OBJECT},
         parameters=SIGNATURE_PARAMETERS,
-        responses={200: WebhookAckOutputSerializer, **_errors(400, 404)},
+        responses={200: WebhookAckOutputSerializer, 400: _WEBHOOK_REFUSED},
         auth=[],
     )
     def post(self, request: Request, provider: str) -> Response:

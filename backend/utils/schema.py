@@ -23,6 +23,7 @@ from drf_spectacular.plumbing import ComponentRegistry, force_instance
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser, IsAuthenticated
 
 from utils.serializers import StrictInputMixin
 
@@ -116,6 +117,14 @@ class ErrorAwareAutoSchema(AutoSchema):
         except AttributeError:
             return False  # a permission that needs more of the request: assume it may refuse
 
+    def _checks_objects(self) -> bool:
+        """Whether a permission refuses some callers only once the object is found."""
+        return any(
+            type(permission).has_object_permission is not BasePermission.has_object_permission
+            and not isinstance(permission, (AllowAny, IsAuthenticated, IsAdminUser))
+            for permission in self.view.get_permissions()
+        )
+
     def _possible_error_codes(self, operation: dict[str, Any]) -> set[int]:
         parameters = operation.get("parameters", [])
         has_body = "requestBody" in operation or self.method in _WRITE_METHODS
@@ -130,7 +139,7 @@ class ErrorAwareAutoSchema(AutoSchema):
         session_csrf = self.method in _WRITE_METHODS | {"DELETE"} and any(
             isinstance(authenticator, SessionAuthentication) for authenticator in authenticators
         )
-        if session_csrf or not self._permissions_grant(_CUSTOMER):
+        if session_csrf or not self._permissions_grant(_CUSTOMER) or self._checks_objects():
             codes.add(403)
         if any(p.get("in") == "path" for p in parameters):
             codes.add(404)

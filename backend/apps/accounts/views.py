@@ -19,7 +19,7 @@ from rest_framework_simplejwt.serializers import (
 )
 
 from apps.accounts import selectors, services
-from apps.accounts.models import Address, User
+from apps.accounts.models import Address
 from apps.accounts.serializers import (
     AddressInputSerializer,
     AddressOutputSerializer,
@@ -31,6 +31,7 @@ from apps.accounts.serializers import (
     UserOutputSerializer,
     UserUpdateInputSerializer,
 )
+from utils.actors import request_user
 from utils.errors import AuthenticationError
 from utils.throttling import ScopedRateThrottle
 
@@ -104,7 +105,7 @@ class AuthViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get", "patch"])
     def me(self, request: Request) -> Response:
-        user: User = request.user  # type: ignore[assignment]
+        user = request_user(request)
         if request.method == "PATCH":
             data = UserUpdateInputSerializer(data=request.data, partial=True)
             data.is_valid(raise_exception=True)
@@ -116,7 +117,7 @@ class AuthViewSet(viewsets.GenericViewSet):
     def password(self, request: Request) -> Response:
         data = PasswordChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_password_change(user=request.user, **data.validated_data)  # type: ignore[arg-type]
+        services.user_password_change(user=request_user(request), **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -136,7 +137,7 @@ class AddressViewSet(
     def get_queryset(self) -> QuerySet[Address]:
         if getattr(self, "swagger_fake_view", False):
             return Address.objects.none()
-        return selectors.address_list_for_user(user=self.request.user)  # type: ignore[arg-type]
+        return selectors.address_list_for_user(user=request_user(self.request))
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         if self.action in ("create", "update", "partial_update"):
@@ -147,7 +148,7 @@ class AddressViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = AddressInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        address = services.address_create(user=request.user, data=data.validated_data)  # type: ignore[arg-type]
+        address = services.address_create(user=request_user(request), data=data.validated_data)
         return Response(AddressOutputSerializer(address).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AddressInputSerializer, responses={200: AddressOutputSerializer})

@@ -20,18 +20,19 @@ from typing import Any
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
+from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
 from utils.decimal_utils import line_total, money_sum
 from utils.errors import NotFoundError
 
 
-def cart_access_filter(*, user: Any) -> Q:
-    if user is not None and getattr(user, "is_authenticated", False):
+def cart_access_filter(*, user: User | None) -> Q:
+    if user is not None:
         return Q(user__isnull=True) | Q(user=user)
     return Q(user__isnull=True)
 
 
-def cart_get(*, cart_id: Any, user: Any, for_update: bool = False) -> Cart:
+def cart_get(*, cart_id: Any, user: User | None, for_update: bool = False) -> Cart:
     """The cart with this id if ``user`` (or an anonymous caller) may reach it, else 404."""
     try:
         cart_uuid = uuid.UUID(str(cart_id))
@@ -142,13 +143,13 @@ def cart_detail_build(*, cart: Cart, items: Iterable[CartItem]) -> CartDetail:
     )
 
 
-def cart_detail_get(*, cart_id: Any, user: Any) -> CartDetail:
+def cart_detail_get(*, cart_id: Any, user: User | None) -> CartDetail:
     """The cart and its priced lines, if the caller may reach it (2 queries)."""
     cart = cart_get(cart_id=cart_id, user=user)
     return cart_detail_build(cart=cart, items=cart_item_list(cart=cart))
 
 
-def cart_open_for_user(*, user: Any, for_update: bool = False) -> Cart | None:
+def cart_open_for_user(*, user: User | None, for_update: bool = False) -> Cart | None:
     """The signed-in user's open cart, if any (there is at most one)."""
     queryset = Cart.objects.filter(user=user, status=Cart.Status.OPEN)
     if for_update:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
 from apps.cart.selectors import (
     CartDetail,
@@ -88,7 +89,7 @@ def _touch(cart: Cart) -> None:
     cart.save(update_fields=["updated_at"])
 
 
-def cart_lock_open(*, cart_id: Any, user: Any, status: str | None = None) -> Cart:
+def cart_lock_open(*, cart_id: Any, user: User | None, status: str | None = None) -> Cart:
     """Lock the caller's open cart and stamp ``updated_at`` (and ``status``, if given).
 
     One ``UPDATE ... WHERE id AND <access rule> AND status = 'open' RETURNING *``
@@ -138,9 +139,9 @@ def _find_item(items: list[CartItem], item_id: int) -> CartItem:
 
 
 @transaction.atomic
-def cart_open(*, user: Any) -> tuple[Cart, bool]:
+def cart_open(*, user: User | None) -> tuple[Cart, bool]:
     """A new guest cart, or the signed-in user's open cart (created if none); and "created"."""
-    if not getattr(user, "is_authenticated", False):
+    if user is None:
         return Cart.objects.create(currency=settings.DEFAULT_CURRENCY), True
     existing = cart_open_for_user(user=user)
     if existing is not None:
@@ -154,7 +155,7 @@ def cart_open(*, user: Any) -> tuple[Cart, bool]:
 
 
 @transaction.atomic
-def cart_item_add(*, cart_id: Any, user: Any, variant_id: int, quantity: int) -> CartDetail:
+def cart_item_add(*, cart_id: Any, user: User | None, variant_id: int, quantity: int) -> CartDetail:
     """Add ``quantity`` of a variant, or increase its existing line by that much."""
     cart = cart_lock_open(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
@@ -189,7 +190,7 @@ def cart_item_add(*, cart_id: Any, user: Any, variant_id: int, quantity: int) ->
 
 
 @transaction.atomic
-def cart_item_update(*, cart_id: Any, user: Any, item_id: int, quantity: int) -> CartDetail:
+def cart_item_update(*, cart_id: Any, user: User | None, item_id: int, quantity: int) -> CartDetail:
     """Set a line's quantity."""
     cart = cart_lock_open(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
@@ -203,7 +204,7 @@ def cart_item_update(*, cart_id: Any, user: Any, item_id: int, quantity: int) ->
 
 
 @transaction.atomic
-def cart_item_remove(*, cart_id: Any, user: Any, item_id: int) -> CartDetail:
+def cart_item_remove(*, cart_id: Any, user: User | None, item_id: int) -> CartDetail:
     """Remove a line."""
     cart = cart_lock_open(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
@@ -222,7 +223,7 @@ def _merged_quantity(*, existing: int, added: int, available: int) -> int:
 
 
 @transaction.atomic
-def cart_claim(*, cart_id: Any, user: Any) -> CartDetail:
+def cart_claim(*, cart_id: Any, user: User) -> CartDetail:
     """Give a guest cart to the signed-in user, merging it into their open cart if they have one.
 
     Without an open cart the guest cart simply becomes theirs. Otherwise its

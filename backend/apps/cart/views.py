@@ -24,6 +24,7 @@ from apps.cart.serializers import (
     CartItemUpdateInputSerializer,
     CartOutputSerializer,
 )
+from utils.actors import request_actor, request_user
 from utils.schema import error_response
 
 # 400, 401, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
@@ -63,11 +64,11 @@ class CartViewSet(viewsets.GenericViewSet):
     )
     def create(self, request: Request) -> Response:
         CartCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
-        cart, created = services.cart_open(user=request.user)
+        cart, created = services.cart_open(user=request_actor(request))
         if created:  # a new cart has no lines: nothing to read back
             detail = selectors.cart_detail_build(cart=cart, items=[])
         else:
-            detail = selectors.cart_detail_get(cart_id=cart.pk, user=request.user)
+            detail = selectors.cart_detail_get(cart_id=cart.pk, user=request_actor(request))
         return Response(
             CartOutputSerializer(detail).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -75,7 +76,7 @@ class CartViewSet(viewsets.GenericViewSet):
 
     @extend_schema(parameters=[_CART_ID], responses={200: CartOutputSerializer})
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        detail = selectors.cart_detail_get(cart_id=pk, user=request.user)
+        detail = selectors.cart_detail_get(cart_id=pk, user=request_actor(request))
         return Response(CartOutputSerializer(detail).data)
 
     @extend_schema(
@@ -87,7 +88,9 @@ class CartViewSet(viewsets.GenericViewSet):
     def items(self, request: Request, pk: str | None = None) -> Response:
         data = CartItemAddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        detail = services.cart_item_add(cart_id=pk, user=request.user, **data.validated_data)
+        detail = services.cart_item_add(
+            cart_id=pk, user=request_actor(request), **data.validated_data
+        )
         return Response(CartOutputSerializer(detail).data)
 
     @extend_schema(
@@ -105,12 +108,14 @@ class CartViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["patch", "delete"], url_path=r"items/(?P<item_id>[0-9]+)")
     def item(self, request: Request, pk: str | None = None, item_id: str = "") -> Response:
         if request.method == "DELETE":
-            detail = services.cart_item_remove(cart_id=pk, user=request.user, item_id=int(item_id))
+            detail = services.cart_item_remove(
+                cart_id=pk, user=request_actor(request), item_id=int(item_id)
+            )
             return Response(CartOutputSerializer(detail).data)
         data = CartItemUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         detail = services.cart_item_update(
-            cart_id=pk, user=request.user, item_id=int(item_id), **data.validated_data
+            cart_id=pk, user=request_actor(request), item_id=int(item_id), **data.validated_data
         )
         return Response(CartOutputSerializer(detail).data)
 
@@ -128,5 +133,5 @@ class CartViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str | None = None) -> Response:
         CartClaimInputSerializer(data=request.data).is_valid(raise_exception=True)
-        detail = services.cart_claim(cart_id=pk, user=request.user)
+        detail = services.cart_claim(cart_id=pk, user=request_user(request))
         return Response(CartOutputSerializer(detail).data)

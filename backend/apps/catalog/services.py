@@ -17,6 +17,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
+from apps.accounts.models import User
 from apps.catalog import selectors
 from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
@@ -219,7 +220,7 @@ def stock_row_ensure(*, variant: Variant) -> Stock:
 
 @transaction.atomic
 def variant_stock_adjust(
-    *, variant: Variant, quantity: int, reason: str, note: str = "", actor: Any = None
+    *, variant: Variant, quantity: int, reason: str, note: str = "", actor: User | None = None
 ) -> int:
     """Receive or correct stock through the ledger; returns the new ``on_hand``.
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.accounts.models import User
 from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Stock, StockMovement
 from utils.errors import OutOfStockError
@@ -36,7 +37,7 @@ def stock_apply(
     changes: Mapping[int, int],
     reason: str,
     order: Any = None,
-    actor: Any = None,
+    actor: User | None = None,
     note: str = "",
     locked: dict[int, Stock] | None = None,
 ) -> dict[int, Stock]:
@@ -86,7 +87,7 @@ def stock_apply(
                 quantity=qty,
                 reason=reason,
                 order=order,
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                actor=actor,
                 note=note[:500],
             )
             for variant_id, qty in sorted(changes.items())

@@ -32,24 +32,13 @@ from apps.catalog.serializers import (
     VariantStaffOutputSerializer,
     VariantUpdateInputSerializer,
 )
+from utils.actors import request_actor
+from utils.permissions import PublicReadStaffWrite
+from utils.permissions import is_staff as _is_staff
 from utils.schema import error_response
-
-
-def _is_staff(request: Request) -> bool:
-    return bool(getattr(request.user, "is_staff", False))
-
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _DEACTIVATED = {204: OpenApiResponse(description="Deactivated (never deleted).")}
-
-
-class PublicReadStaffWrite(permissions.BasePermission):
-    """Anyone may read; only staff may write."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return permissions.IsAdminUser().has_permission(request, view)
 
 
 @extend_schema_view(
@@ -257,7 +246,9 @@ class VariantViewSet(
         variant = self.get_object()
         data = StockAdjustInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.variant_stock_adjust(variant=variant, actor=request.user, **data.validated_data)
+        services.variant_stock_adjust(
+            variant=variant, actor=request_actor(request), **data.validated_data
+        )
         return Response(
             VariantStaffOutputSerializer(selectors.variant_get(variant_id=variant.pk)).data
         )

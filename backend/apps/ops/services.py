@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 
+from apps.accounts.models import User
 from apps.ops import broker, registry
 from apps.ops.broker import BrokerUnavailable, QueueStat
 from apps.ops.models import QueueSample, StockDrift, TaskRetry, WorkerProbe
@@ -237,7 +238,7 @@ def stock_drifts_record(
 # --- Task retry and webhook replay -------------------------------------------------------
 
 
-def task_retry(*, task_id: str, requested_by: Any = None) -> TaskRetry:
+def task_retry(*, task_id: str, requested_by: User | None = None) -> TaskRetry:
     """Re-send a failed run of a project idempotent task with its original arguments."""
     result = task_result_get(task_id=task_id)
     if result.status != "FAILURE":
@@ -266,7 +267,7 @@ def task_retry(*, task_id: str, requested_by: Any = None) -> TaskRetry:
         retry_task_id=new_id or "",
         task_name=task.name,
         args=args,
-        requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+        requested_by=requested_by,
     )
     logger.info("ops re-sent %s[%s] as %s", task.name, result.task_id, new_id or "(eager)")
     return retry

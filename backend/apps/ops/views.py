@@ -37,6 +37,7 @@ from apps.ops.serializers import (
     WorkerProbeOutputSerializer,
 )
 from apps.payments.models import Payment, WebhookEvent
+from utils.actors import request_actor
 
 STAFF_AUTHENTICATION = [JWTAuthentication, SessionAuthentication]
 
@@ -90,7 +91,7 @@ class TaskResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsVie
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, task_id: str) -> Response:
         NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
-        retry = services.task_retry(task_id=task_id, requested_by=request.user)
+        retry = services.task_retry(task_id=task_id, requested_by=request_actor(request))
         return Response(TaskRetryOutputSerializer(retry).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
+from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
 from apps.cart.selectors import cart_get
 from apps.cart.services import cart_lock_open
@@ -64,7 +65,7 @@ class _Checkout:
     """What the buyer asked for, validated before the transaction starts."""
 
     cart_id: uuid.UUID | str
-    buyer: Any  # the signed-in user, or None for a guest
+    buyer: User | None  # None for a guest
     email: str
     shipping_address: dict[str, Any]
     billing_address: dict[str, Any] | None
@@ -90,7 +91,7 @@ def order_number_new() -> str:
 def order_checkout(
     *,
     cart_id: uuid.UUID | str,
-    user: Any,
+    user: User | None,
     email: str | None,
     shipping_address: dict[str, Any],
     billing_address: dict[str, Any] | None,
@@ -104,11 +105,10 @@ def order_checkout(
     open), 409 ``cart_empty``, 409 ``out_of_stock`` (``details.variants``) or 400
     ``validation_error``; nothing changes then. The capture task is sent after commit.
     """
-    buyer = user if getattr(user, "is_authenticated", False) else None
     checkout = _Checkout(
         cart_id=cart_id,
-        buyer=buyer,
-        email=_email_resolve(user=buyer, email=email),
+        buyer=user,
+        email=_email_resolve(user=user, email=email),
         shipping_address=shipping_address,
         billing_address=billing_address,
         shipping_method=shipping_method,
@@ -209,7 +209,7 @@ def _payment_create(*, order: Order, provider: str, token: str) -> Payment:
     return payment
 
 
-def _email_resolve(*, user: Any, email: str | None) -> str:
+def _email_resolve(*, user: User | None, email: str | None) -> str:
     if email:
         return email
     if user is not None and user.email:

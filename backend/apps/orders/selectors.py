@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from apps.accounts.models import User
 from apps.orders.models import Order, OrderEvent
 from utils.errors import NotFoundError
 
@@ -21,12 +22,12 @@ def order_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def order_access_filter(*, user: Any, order_token: str | None) -> Q | None:
+def order_access_filter(*, user: User | None, order_token: str | None) -> Q | None:
     """A filter of the orders this caller may see; None means "all" (staff)."""
-    if user is not None and getattr(user, "is_staff", False):
+    if user is not None and user.is_staff:
         return None
     condition = Q(pk__in=[])
-    if user is not None and getattr(user, "is_authenticated", False):
+    if user is not None:
         condition |= Q(user=user)
     if order_token:
         condition |= Q(access_token_hash=order_token_hash(order_token))
@@ -34,7 +35,7 @@ def order_access_filter(*, user: Any, order_token: str | None) -> Q | None:
 
 
 def order_get_accessible(
-    *, order_id: Any, user: Any, order_token: str | None = None, for_update: bool = False
+    *, order_id: Any, user: User | None, order_token: str | None = None, for_update: bool = False
 ) -> Order:
     """The order if this caller may see it, else ``NotFoundError`` (never 403)."""
     queryset: QuerySet[Order] = Order.objects.all()
@@ -43,13 +44,13 @@ def order_get_accessible(
     return _accessible(queryset, order_id=order_id, user=user, order_token=order_token)
 
 
-def order_get_detail(*, order_id: Any, user: Any, order_token: str | None = None) -> Order:
+def order_get_detail(*, order_id: Any, user: User | None, order_token: str | None = None) -> Order:
     """``order_get_accessible`` with the lines and payments the detail view shows."""
     queryset = Order.objects.prefetch_related("lines", "payments")
     return _accessible(queryset, order_id=order_id, user=user, order_token=order_token)
 
 
-def order_list_for_user(*, user: Any) -> QuerySet[Order]:
+def order_list_for_user(*, user: User | None) -> QuerySet[Order]:
     """A signed-in customer's own orders, newest first; every order for staff."""
     queryset: QuerySet[Order] = Order.objects.prefetch_related("lines", "payments")
     condition = order_access_filter(user=user, order_token=None)
@@ -66,7 +67,7 @@ def order_event_list(*, order: Order) -> QuerySet[OrderEvent]:
 
 
 def _accessible(
-    queryset: QuerySet[Order], *, order_id: Any, user: Any, order_token: str | None
+    queryset: QuerySet[Order], *, order_id: Any, user: User | None, order_token: str | None
 ) -> Order:
     try:
         order_uuid = uuid.UUID(str(order_id))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.utils import timezone
 
@@ -23,10 +21,10 @@ from apps.orders.testing import CHECKOUT_BODY
 pytestmark = pytest.mark.django_db
 
 
-def _checkout(cart: Cart, user: Any = None) -> Order:
+def _checkout(cart: Cart, user: User | None = None) -> Order:
     result = order_checkout(
         cart_id=cart.pk,
-        user=user or AnonymousUser(),
+        user=user,
         email="guest@example.com",
         shipping_address=CHECKOUT_BODY["shipping_address"],
         billing_address=None,

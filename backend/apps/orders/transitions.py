@@ -7,11 +7,10 @@ and then call ``order_transition``; it refuses a move that is not allowed with
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.orders.models import Order, OrderEvent
 from utils.errors import InvalidStateError
 from utils.telemetry import current_trace_id
@@ -34,6 +33,17 @@ _TIMESTAMPS: dict[str, str] = {
 }
 
 
+def actor_kind(actor: User | None) -> str:
+    """How a person acting on an order is recorded: ``staff``, or ``customer`` (a guest too).
+
+    Work nobody asked for in a request is ``system`` (sweeps) or ``provider`` (webhooks,
+    captures): those callers name their kind themselves.
+    """
+    if actor is not None and actor.is_staff:
+        return OrderEvent.ActorKind.STAFF
+    return OrderEvent.ActorKind.CUSTOMER
+
+
 def can_transition(order: Order, to_status: str) -> bool:
     return to_status in ALLOWED.get(order.status, frozenset())
 
@@ -42,7 +52,7 @@ def order_transition(
     *,
     order: Order,
     to_status: str,
-    actor: Any = None,
+    actor: User | None = None,
     actor_kind: str = OrderEvent.ActorKind.SYSTEM,
     note: str = "",
     extra_fields: list[str] | None = None,
@@ -75,7 +85,7 @@ def order_transition(
         order=order,
         from_status=from_status,
         to_status=to_status,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor,
         actor_kind=actor_kind,
         note=note[:500],
         trace_id=current_trace_id(),
@@ -85,7 +95,7 @@ def order_transition(
 def order_created_record(
     *,
     order: Order,
-    actor: Any = None,
+    actor: User | None = None,
     actor_kind: str = OrderEvent.ActorKind.CUSTOMER,
     note: str = "",
 ) -> OrderEvent:
@@ -96,7 +106,7 @@ def order_created_record(
         order=order,
         from_status="",
         to_status=order.status,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor,
         actor_kind=actor_kind,
         note=note[:500],
         trace_id=current_trace_id(),
@@ -107,7 +117,7 @@ def order_event_record(
     *,
     order: Order,
     note: str,
-    actor: Any = None,
+    actor: User | None = None,
     actor_kind: str = OrderEvent.ActorKind.SYSTEM,
 ) -> OrderEvent:
     """Record an event that keeps the status (e.g. a refund of a cancelled order)."""
@@ -115,7 +125,7 @@ def order_event_record(
         order=order,
         from_status=order.status,
         to_status=order.status,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor,
         actor_kind=actor_kind,
         note=note[:500],
         trace_id=current_trace_id(),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from apps.accounts.models import User
 from apps.orders.models import Order
 from apps.orders.selectors import order_access_filter
 from apps.payments.models import Payment
@@ -17,7 +18,7 @@ from utils.errors import NotFoundError
 
 
 def payment_get_accessible(
-    *, payment_id: Any, user: Any, order_token: str | None = None
+    *, payment_id: Any, user: User | None, order_token: str | None = None
 ) -> Payment:
     """The payment (with its order and refunds) if its order is the caller's, else 404."""
     try:

@@ -37,6 +37,7 @@ from apps.payments.serializers import (
     RefundOutputSerializer,
     WebhookAckOutputSerializer,
 )
+from utils.actors import request_actor
 from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, order_token
 from utils.idempotency import idempotent
 from utils.schema import error_response
@@ -117,11 +118,13 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
     @idempotent(owner=_pay_key_owner)
     def pay(self, request: Request, pk: str | None = None) -> Response:
         order = order_get_accessible(
-            order_id=pk, user=request.user, order_token=order_token(request)
+            order_id=pk, user=request_actor(request), order_token=order_token(request)
         )
         data = PayInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payment = services.payment_retry(order=order, actor=request.user, **data.validated_data)
+        payment = services.payment_retry(
+            order=order, actor=request_actor(request), **data.validated_data
+        )
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -133,7 +136,7 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent()
     def refund(self, request: Request, pk: str | None = None) -> Response:
-        order = order_get_accessible(order_id=pk, user=request.user)
+        order = order_get_accessible(order_id=pk, user=request_actor(request))
         data = RefundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -143,7 +146,7 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
             restock=values["restock"],
             reason=values["reason"],
             lines=[dict(line) for line in values.get("lines", [])],
-            actor=request.user,
+            actor=request_actor(request),
         )
         return Response(RefundOutputSerializer(refund).data, status=status.HTTP_202_ACCEPTED)
 
@@ -165,7 +168,7 @@ class PaymentViewSet(viewsets.GenericViewSet):
     )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         payment = selectors.payment_get_accessible(
-            payment_id=pk, user=request.user, order_token=order_token(request)
+            payment_id=pk, user=request_actor(request), order_token=order_token(request)
         )
         return Response(PaymentOutputSerializer(payment).data)
 

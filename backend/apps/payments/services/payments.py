@@ -21,10 +21,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
 from apps.orders.models import Order, OrderEvent
-from apps.orders.transitions import order_event_record, order_transition
+from apps.orders.transitions import actor_kind, order_event_record, order_transition
 from apps.payments.models import Payment
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import (
@@ -251,7 +252,7 @@ def _requires_action(payment: Payment, reference: str) -> PaymentOutcome:
     return PaymentOutcome(payment, Applied.APPLIED)
 
 
-def payment_retry(*, order: Order, provider: str, token: str, actor: Any = None) -> Payment:
+def payment_retry(*, order: Order, provider: str, token: str, actor: User | None = None) -> Payment:
     """Pay again: a new payment for a ``pending_payment`` order whose last payment failed."""
     get_provider(provider)  # unknown or disabled: 404 before anything is written
     with transaction.atomic():
@@ -279,12 +280,11 @@ def payment_retry(*, order: Order, provider: str, token: str, actor: Any = None)
             amount=locked.total,
             currency=locked.currency,
         )
-        staff = bool(getattr(actor, "is_staff", False))
         order_event_record(
             order=locked,
             note=f"New payment {payment.id} ({provider}) after a failed one.",
             actor=actor,
-            actor_kind=OrderEvent.ActorKind.STAFF if staff else OrderEvent.ActorKind.CUSTOMER,
+            actor_kind=actor_kind(actor),
         )
         from apps.payments.tasks import payment_capture_task  # tasks import services
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import stock_apply
 from apps.notifications.models import EmailLog
@@ -57,7 +58,7 @@ def refund_create(
     amount: Decimal | None,
     restock: bool,
     reason: str,
-    actor: Any,
+    actor: User | None,
     lines: Sequence[Mapping[str, Any]] | None = None,
 ) -> Refund:
     """Request a refund of ``amount`` (None: all that is left) of the order's captured payment.
@@ -107,7 +108,7 @@ def refund_create(
             reason=reason[:500],
             restock=bool(plan),
             restock_lines=plan,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=actor,
         )
         from apps.payments.tasks import refund_process_task  # tasks import services
 

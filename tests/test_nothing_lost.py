@@ -290,7 +290,7 @@ def test_the_same_capture_delivered_twice_at_once_charges_and_emails_once(
 def test_a_provider_that_keeps_failing_ends_failed_and_the_order_is_cancelled_at_its_deadline(
     worker_factory: Callable[..., Worker],
 ) -> None:
-    from workers.schedules import deadline_sweep
+    from apps.orders.services import order_expire_overdue as deadline_sweep
 
     worker_factory(
         queues="payments,emails",

@@ -1,4 +1,5 @@
-"""The Celery app: configured from Django settings (``CELERY_*``), tasks autodiscovered.
+"""The Celery app: configured from Django settings (``CELERY_*``, the beat schedule too),
+tasks autodiscovered from each app. Nothing here imports an app.
 
 OpenTelemetry is initialised in each worker child process (after the fork), so
 span exporters' background threads live in the process that uses them.
@@ -16,17 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
 app = Celery("storefront")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-app.autodiscover_tasks(["workers"], related_name="schedules")
-
-
-def _beat_schedule() -> dict[str, Any]:
-    from workers.schedules import BEAT_SCHEDULE
-
-    return BEAT_SCHEDULE
-
-
-app.conf.beat_schedule = _beat_schedule()
+app.autodiscover_tasks()  # each app's tasks.py; the beat schedule is CELERY_BEAT_SCHEDULE
 
 
 @worker_process_init.connect

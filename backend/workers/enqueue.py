@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Task
 from django.db import transaction
+from django.db.models import Model, QuerySet
 
 logger = logging.getLogger("workers.enqueue")
 
@@ -49,6 +50,27 @@ def publish(
         )
         return False
     return True
+
+
+def redispatch(queryset: QuerySet[Model], task: Task, *, limit: int) -> int:
+    """Publish ``task(pk)`` again for at most ``limit`` rows of ``queryset``; return how many.
+
+    For the sweeps of each app: rows are claimed with ``skip_locked`` (two sweeps never
+    send the same row twice at once) and sent in primary-key order; the first publish
+    that fails stops the run, the rows stay for the next one.
+    """
+    with transaction.atomic():
+        ids = list(
+            queryset.select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+    sent = 0
+    for pk in ids:
+        if not publish(task, pk if isinstance(pk, int) else str(pk)):
+            break  # the broker is down: stop here, the next run tries again
+        sent += 1
+    return sent
 
 
 def enqueue_on_commit(

@@ -9,6 +9,7 @@ task delivered twice sends once. What does not belong here: template content.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from apps.notifications.models import EmailLog
 from workers.base import TransientError
-from workers.enqueue import enqueue_on_commit
+from workers.enqueue import enqueue_on_commit, redispatch
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,24 @@ def email_enqueue(*, order: Any, kind: str, reference: str = "") -> EmailLog:
 
         enqueue_on_commit(order_email_send_task, log.pk)
     return log
+
+
+def email_redispatch(*, limit: int = 200) -> int:
+    """The re-dispatch sweep of emails: publish again those still ``queued`` after
+    ``REDISPATCH_AFTER_SECONDS`` (their task never ran); return how many were sent."""
+    from apps.notifications.tasks import order_email_send_task
+
+    grace = timedelta(seconds=settings.REDISPATCH_AFTER_SECONDS)
+    sent = redispatch(
+        EmailLog.objects.filter(
+            status=EmailLog.Status.QUEUED, updated_at__lt=timezone.now() - grace
+        ),
+        order_email_send_task,
+        limit=limit,
+    )
+    if sent:
+        logger.info("re-dispatch sweep sent %d emails", sent)
+    return sent
 
 
 def _context(log: EmailLog) -> dict[str, Any]:

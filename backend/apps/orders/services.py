@@ -9,6 +9,7 @@ What does not belong here: capture, refunds and webhooks (``apps.payments``).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -29,8 +30,11 @@ __all__ = [
     "order_cancel",
     "order_checkout",
     "order_expire",
+    "order_expire_overdue",
     "order_fulfil",
 ]
+
+logger = logging.getLogger(__name__)
 
 S = Order.Status
 
@@ -126,3 +130,30 @@ def _refund_start(*, order: Order, actor: User | None, reason: str) -> None:
     from apps.payments.services import refund_create
 
     refund_create(order=order, amount=None, restock=False, reason=reason, actor=actor)
+
+
+def order_expire_overdue(*, limit: int = 200) -> list[str]:
+    """Cancel ``pending_payment`` orders whose deadline has passed; return their ids.
+
+    The payment-deadline sweep (``order_expire_sweep_task``): at most ``limit`` per
+    run, claimed with ``skip_locked``, one transaction per order so that one failure
+    does not hold back the others.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=S.PENDING_PAYMENT, payment_deadline__lt=now)
+            .order_by("payment_deadline")
+            .values_list("pk", flat=True)[:limit]
+        )
+    cancelled: list[str] = []
+    for order_id in ids:
+        try:
+            if order_expire(order_id=order_id):
+                cancelled.append(str(order_id))
+        except Exception:
+            logger.exception("could not cancel expired order %s", order_id)
+    if cancelled:
+        logger.info("deadline sweep cancelled %d orders", len(cancelled))
+    return cancelled

@@ -29,6 +29,11 @@ def refund_process_task(self: Task, refund_id: str) -> None:
     services.refund_process(refund_id=refund_id, final_attempt=_final_attempt(self))
 
 
+@shared_task(base=BaseTask, name="apps.payments.tasks.payment_redispatch_sweep_task")
+def payment_redispatch_sweep_task() -> dict[str, int]:
+    return services.payment_work_redispatch()
+
+
 @shared_task(base=BaseTask, name="apps.payments.tasks.webhook_event_process_task")
 def webhook_event_process_task(event_pk: int) -> None:
     services.webhook_event_process(event_pk=event_pk)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from config.settings.env import env_bool, env_int, env_list, env_str
@@ -274,22 +275,57 @@ CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
     for name in ("default", "payments", "emails", "maintenance")
 ]
+# First match wins: every app's sweeps run on "maintenance", whatever their app's queue.
 CELERY_TASK_ROUTES = {
+    "*_sweep_task": {"queue": "maintenance"},
     "apps.payments.tasks.*": {"queue": "payments"},
     "apps.notifications.tasks.*": {"queue": "emails"},
-    "workers.schedules.*": {"queue": "maintenance"},
     "apps.ops.tasks.*": {"queue": "maintenance"},
+    "apps.catalog.tasks.*": {"queue": "maintenance"},
+    "apps.core.tasks.*": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Retries of transient failures: exponential from this base, capped, with full jitter.
 TASK_RETRY_BACKOFF_SECONDS = env_int("TASK_RETRY_BACKOFF_SECONDS", 2)
 TASK_RETRY_BACKOFF_MAX_SECONDS = env_int("TASK_RETRY_BACKOFF_MAX_SECONDS", 600)
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)
-# Sweeps (workers/schedules.py): how often beat runs the minute sweeps, and when
+# Sweeps (each app's tasks.py): how often beat runs the minute sweeps, and when
 # a row whose task never ran (or went silent) is sent again.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
 REDISPATCH_AFTER_SECONDS = env_int("REDISPATCH_AFTER_SECONDS", 60)
 REDISPATCH_STALE_ATTEMPT_SECONDS = env_int("REDISPATCH_STALE_ATTEMPT_SECONDS", 900)
+
+
+def _every_sweep_interval(task: str) -> dict[str, Any]:
+    """A minute sweep; a run that waited past the next one is dropped (it would repeat it)."""
+    every = float(SWEEP_INTERVAL_SECONDS)
+    return {
+        "task": task,
+        "schedule": every,
+        "options": {"queue": "maintenance", "expires": max(1.0, every - 5)},
+    }
+
+
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "payment-deadline-sweep": _every_sweep_interval("apps.orders.tasks.order_expire_sweep_task"),
+    "payment-redispatch-sweep": _every_sweep_interval(
+        "apps.payments.tasks.payment_redispatch_sweep_task"
+    ),
+    "email-redispatch-sweep": _every_sweep_interval(
+        "apps.notifications.tasks.email_redispatch_sweep_task"
+    ),
+    "queue-sample": _every_sweep_interval("apps.ops.tasks.queue_sample_task"),
+    "stock-reconcile": {
+        "task": "apps.catalog.tasks.stock_reconcile_task",
+        "schedule": crontab(minute=7),
+        "options": {"queue": "maintenance", "expires": 3000},
+    },
+    "purge": {
+        "task": "apps.core.tasks.purge_sweep_task",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"queue": "maintenance", "expires": 3600},
+    },
+}
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

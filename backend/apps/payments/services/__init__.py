@@ -3,7 +3,8 @@
 - ``payments``: ``payment_capture``, ``payment_apply_result`` (shared by the
   capture task and webhooks), ``payment_retry`` (pay again);
 - ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``;
-- ``webhooks``: ``webhook_receive``, ``webhook_event_process``.
+- ``webhooks``: ``webhook_receive``, ``webhook_event_process``;
+- ``sweeps``: ``payment_work_redispatch`` (the re-dispatch sweep).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from apps.payments.services.payments import (
 )
 from apps.payments.services.refunds import refund_apply_result, refund_create, refund_process
 from apps.payments.services.results import Applied, PaymentOutcome, RefundOutcome
+from apps.payments.services.sweeps import payment_work_redispatch
 from apps.payments.services.webhooks import webhook_event_process, webhook_receive
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "payment_apply_result",
     "payment_capture",
     "payment_retry",
+    "payment_work_redispatch",
     "provider_for",
     "refund_apply_result",
     "refund_create",

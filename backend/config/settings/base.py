@@ -10,19 +10,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
+import environ
 from celery.schedules import crontab
 from kombu import Exchange, Queue
 
-from config.settings.env import env_bool, env_int, env_list, env_str
+# Values come from the environment only (no .env file is read): cookiecutter-django's way.
+env = environ.Env()
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 BASE_DIR = BACKEND_DIR.parent
 
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-only-key-change-me-0123456789abcdefghijklmnop")
-DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="insecure-dev-only-key-change-me-0123456789abcdefghijklmnop"
+)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -87,14 +90,9 @@ TEMPLATES = [
 # SQLite is the embedded default. IMMEDIATE transactions take the write lock at
 # BEGIN, so two concurrent checkouts queue on the busy timeout instead of one
 # failing with "database is locked" half way through.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BACKEND_DIR / 'db.sqlite3'}")
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL,
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BACKEND_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -110,7 +108,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # --- Cache ----------------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL", "")
+REDIS_URL = env.str("REDIS_URL", default="")
 
 
 def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
@@ -144,10 +142,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BACKEND_DIR / "staticfiles"
-ADMIN_URL = env_str("ADMIN_URL", "admin/")
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
 # Bodies over this size are refused with 413 before they are read.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
 
 # --- REST framework --------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
@@ -171,22 +169,22 @@ REST_FRAMEWORK: dict[str, Any] = {
         "utils.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("THROTTLE_ANON", "300/min"),
-        "user": env_str("THROTTLE_USER", "1200/min"),
-        "auth": env_str("THROTTLE_AUTH", "20/min"),
-        "checkout": env_str("THROTTLE_CHECKOUT", "30/min"),
-        "payment": env_str("THROTTLE_PAYMENT", "30/min"),
+        "anon": env.str("THROTTLE_ANON", default="300/min"),
+        "user": env.str("THROTTLE_USER", default="1200/min"),
+        "auth": env.str("THROTTLE_AUTH", default="20/min"),
+        "checkout": env.str("THROTTLE_CHECKOUT", default="30/min"),
+        "payment": env.str("THROTTLE_PAYMENT", default="30/min"),
     },
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", "") or SECRET_KEY,
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
@@ -220,7 +218,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- CORS and security -------------------------------------------------------------
-CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After"]
 CORS_ALLOW_HEADERS = [
     "accept",
@@ -235,11 +233,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- Celery --------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or REDIS_URL or "memory://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
-CELERY_RESULT_EXPIRES = timedelta(days=env_int("CELERY_RESULT_DAYS", 7))
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -250,10 +248,10 @@ CELERY_TASK_TRACK_STARTED = False
 # unless this is set; then it does so every this-many tasks only, and
 # workers/celery.py closes old or broken connections like a request does
 # (CONN_MAX_AGE, health checks). Reconnecting per task cost more than the task.
-CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -286,14 +284,14 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Retries of transient failures: exponential from this base, capped, with full jitter.
-TASK_RETRY_BACKOFF_SECONDS = env_int("TASK_RETRY_BACKOFF_SECONDS", 2)
-TASK_RETRY_BACKOFF_MAX_SECONDS = env_int("TASK_RETRY_BACKOFF_MAX_SECONDS", 600)
-TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)
+TASK_RETRY_BACKOFF_SECONDS = env.int("TASK_RETRY_BACKOFF_SECONDS", default=2)
+TASK_RETRY_BACKOFF_MAX_SECONDS = env.int("TASK_RETRY_BACKOFF_MAX_SECONDS", default=600)
+TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=5)
 # Sweeps (each app's tasks.py): how often beat runs the minute sweeps, and when
 # a row whose task never ran (or went silent) is sent again.
-SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
-REDISPATCH_AFTER_SECONDS = env_int("REDISPATCH_AFTER_SECONDS", 60)
-REDISPATCH_STALE_ATTEMPT_SECONDS = env_int("REDISPATCH_STALE_ATTEMPT_SECONDS", 900)
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+REDISPATCH_AFTER_SECONDS = env.int("REDISPATCH_AFTER_SECONDS", default=60)
+REDISPATCH_STALE_ATTEMPT_SECONDS = env.int("REDISPATCH_STALE_ATTEMPT_SECONDS", default=900)
 
 
 def _every_sweep_interval(task: str) -> dict[str, Any]:
@@ -328,21 +326,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 }
 
 # --- Email ----------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "shop@example.com")
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@example.com")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 
 # --- Telemetry ------------------------------------------------------------------------
 # off | console | otlp | memory (tests). Telemetry can never fail a request or a task.
-OTEL_MODE = env_str("OTEL_MODE", "off")
-OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "storefront")
-OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+OTEL_MODE = env.str("OTEL_MODE", default="off")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="storefront")
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str(
+    "OTEL_EXPORTER_OTLP_ENDPOINT", default="http://127.0.0.1:4318"
+)
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -367,26 +367,26 @@ LOGGING = {
 }
 
 # --- Domain -----------------------------------------------------------------------------
-DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR")
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 # Public product pages are cached at most this long (seconds); any committed catalogue
 # or stock change invalidates them at once (apps/catalog/cache.py). 0 turns it off.
-CATALOG_CACHE_SECONDS = float(env_str("CATALOG_CACHE_SECONDS", "2") or 0)
-CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 99)
-CART_MAX_LINES = env_int("CART_MAX_LINES", 50)
+CATALOG_CACHE_SECONDS = env.float("CATALOG_CACHE_SECONDS", default=2.0)
+CART_MAX_QUANTITY_PER_LINE = env.int("CART_MAX_QUANTITY_PER_LINE", default=99)
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 SHIPPING_METHODS = {
-    "standard": env_str("SHIPPING_STANDARD_PRICE", "4.90"),
-    "express": env_str("SHIPPING_EXPRESS_PRICE", "12.90"),
+    "standard": env.str("SHIPPING_STANDARD_PRICE", default="4.90"),
+    "express": env.str("SHIPPING_EXPRESS_PRICE", default="12.90"),
 }
-PAYMENT_DEADLINE_MINUTES = env_int("PAYMENT_DEADLINE_MINUTES", 30)
-PAYMENT_PROVIDERS = env_list("PAYMENT_PROVIDERS", ["sandbox", "stripe"])
+PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
+PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["sandbox", "stripe"])
 IDEMPOTENCY_KEY_TTL_HOURS = 24
-SANDBOX_WEBHOOK_SECRET = env_str("SANDBOX_WEBHOOK_SECRET", "")
+SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="")
 # Seconds the sandbox waits after recording a charge, as a slow provider would (tests).
-SANDBOX_LATENCY_SECONDS = float(env_str("SANDBOX_LATENCY_SECONDS", "0") or 0)
-STRIPE_API_KEY = env_str("STRIPE_API_KEY", "")
-STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+SANDBOX_LATENCY_SECONDS = env.float("SANDBOX_LATENCY_SECONDS", default=0.0)
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Ops thresholds: when a pending payment or a queued email counts as stuck.
-OPS_STUCK_PAYMENT_MINUTES = env_int("OPS_STUCK_PAYMENT_MINUTES", 10)
-OPS_QUEUED_EMAIL_MINUTES = env_int("OPS_QUEUED_EMAIL_MINUTES", 10)
-OPS_BROKER_TIMEOUT_SECONDS = float(env_str("OPS_BROKER_TIMEOUT_SECONDS", "1.0") or 1.0)
+OPS_STUCK_PAYMENT_MINUTES = env.int("OPS_STUCK_PAYMENT_MINUTES", default=10)
+OPS_QUEUED_EMAIL_MINUTES = env.int("OPS_QUEUED_EMAIL_MINUTES", default=10)
+OPS_BROKER_TIMEOUT_SECONDS = env.float("OPS_BROKER_TIMEOUT_SECONDS", default=1.0)

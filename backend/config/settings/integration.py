@@ -1,17 +1,12 @@
 """Integration tests (tests/): real PostgreSQL, Redis, and a real Celery worker."""
 
-import dj_database_url
-
 from config.settings.base import *  # noqa: F403
-from config.settings.base import REDIS_URL, REST_FRAMEWORK, cache_settings
-from config.settings.env import env_str
+from config.settings.base import REDIS_URL, REST_FRAMEWORK, cache_settings, env
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", "") or "postgres://postgres@127.0.0.1:5432/storefront_it",
-        conn_max_age=0,
-    )
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/storefront_it")
 }
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
 
 DEBUG = False
@@ -19,10 +14,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/15"
 CACHES = cache_settings(REDIS_URL)
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or REDIS_URL
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_test_secret"
-OTEL_MODE = env_str("OTEL_MODE", "off")
+OTEL_MODE = env.str("OTEL_MODE", default="off")
 
 # Throttles are exercised by their own tests (unit tier, and a multi-process gunicorn
 # test that sets THROTTLE_AUTH); here they must not turn load tests into 429s.

@@ -171,9 +171,7 @@ def _is_abandoned(record: IdempotencyRecord, *, now: datetime) -> bool:
     """Expired, or still ``in_progress`` long after any request could have run."""
     if record.created_at < _expiry_cutoff(now):
         return True
-    timeout = timedelta(
-        seconds=int(getattr(settings, "IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS", 300))
-    )
+    timeout = timedelta(seconds=settings.IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS)
     return record.status == IdempotencyRecord.Status.IN_PROGRESS and (
         record.created_at < now - timeout
     )

@@ -84,7 +84,7 @@ def _setup(mode: str | None, *, force: bool) -> None:
     with _lock:
         if _state["configured"] and not force:
             return
-        mode = (mode or getattr(settings, "OTEL_MODE", "off") or "off").lower()
+        mode = (mode or settings.OTEL_MODE or "off").lower()
         _state["configured"] = True
         if mode == "off":
             return

@@ -72,14 +72,14 @@ def _page_key(request: Request) -> str:
 def catalog_cache_keys(request: Request) -> list[str]:
     """The cache keys a lookup for this request reads: the throttles fetch them in their
     own Redis round trip (``throttle_prefetch_keys``), so a hit costs no extra one."""
-    if float(getattr(settings, "CATALOG_CACHE_SECONDS", 2)) <= 0:
+    if settings.CATALOG_CACHE_SECONDS <= 0:
         return []
     return [VERSION_KEY, _page_key(request)]
 
 
 def cached_catalog_response(request: Request, compute: Callable[[], Response]) -> HttpResponse:
     """Serve a public GET from the cache, or compute, render and store it (200s only)."""
-    ttl = float(getattr(settings, "CATALOG_CACHE_SECONDS", 2))
+    ttl = settings.CATALOG_CACHE_SECONDS
     if ttl <= 0:
         return compute()
     try:

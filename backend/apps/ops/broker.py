@@ -48,7 +48,7 @@ class QueueStat(TypedDict):
 
 
 def broker_timeout() -> float:
-    return float(getattr(settings, "OPS_BROKER_TIMEOUT_SECONDS", 1.0))
+    return settings.OPS_BROKER_TIMEOUT_SECONDS
 
 
 def reason_of(exc: BaseException) -> str:

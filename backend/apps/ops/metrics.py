@@ -185,7 +185,7 @@ class MetricsTokenAuthentication(BaseAuthentication):
     """``Authorization: Bearer <METRICS_TOKEN>``; anything else is left to JWT/session."""
 
     def authenticate(self, request: Request) -> tuple[AnonymousUser, MetricsToken] | None:
-        token = str(getattr(settings, "METRICS_TOKEN", "") or "")
+        token = settings.METRICS_TOKEN
         parts = get_authorization_header(request).split()
         if not token or len(parts) != 2 or parts[0].lower() != b"bearer":
             return None

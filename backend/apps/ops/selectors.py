@@ -29,11 +29,11 @@ DRIFT_ITEMS_LIMIT = 50
 
 
 def stuck_payment_minutes() -> int:
-    return int(getattr(settings, "OPS_STUCK_PAYMENT_MINUTES", 10))
+    return settings.OPS_STUCK_PAYMENT_MINUTES
 
 
 def queued_email_minutes() -> int:
-    return int(getattr(settings, "OPS_QUEUED_EMAIL_MINUTES", 10))
+    return settings.OPS_QUEUED_EMAIL_MINUTES
 
 
 # --- Task results --------------------------------------------------------------------

@@ -380,6 +380,10 @@ SHIPPING_METHODS = {
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["sandbox", "stripe"])
 IDEMPOTENCY_KEY_TTL_HOURS = 24
+# A key still "in progress" after this long belongs to a request that died: it may be reused.
+IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS = env.int(
+    "IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS", default=300
+)
 SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="")
 # Seconds the sandbox waits after recording a charge, as a slow provider would (tests).
 SANDBOX_LATENCY_SECONDS = env.float("SANDBOX_LATENCY_SECONDS", default=0.0)

@@ -92,7 +92,7 @@ def _simulate_latency() -> None:
     The charge is already recorded when this runs, as with a real provider whose
     answer is lost: a worker killed here must not charge again when redelivered.
     """
-    delay = float(getattr(settings, "SANDBOX_LATENCY_SECONDS", 0) or 0)
+    delay = settings.SANDBOX_LATENCY_SECONDS
     if delay > 0:
         time.sleep(delay)
 

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django_countries import countries
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from utils.countries import is_country_code
 from utils.decimal_utils import MoneyError, money_pattern, parse_money, to_str
 
 
@@ -136,7 +136,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class CountryField(serializers.CharField):
-    """An ISO 3166-1 alpha-2 country code, upper-cased."""
+    """An ISO 3166-1 alpha-2 country code (django-countries' list), upper-cased."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_length", 2)
@@ -145,7 +145,7 @@ class CountryField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         value = str(super().to_internal_value(data)).upper()
-        if not is_country_code(value):
+        if countries.alpha2(value) != value:
             raise serializers.ValidationError("Not an ISO 3166-1 alpha-2 country code.")
         return value
 

@@ -1,7 +1,7 @@
-"""utils.cache.RedisCache: one redis.Redis per connection pool, and still a working cache.
+"""The Redis cache is django-redis: one shared client per process, and a working cache.
 
-Runs against fakeredis (``FakeRedisConnection`` on a private ``FakeServer``): the
-real redis-py client and connection pool, no network.
+Runs against fakeredis (``FakeRedisConnection`` on a private ``FakeServer``): the real
+redis-py client and django-redis' connection pool, no network.
 """
 
 from __future__ import annotations
@@ -14,90 +14,61 @@ import fakeredis
 import pytest
 import redis
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.test import override_settings
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 
 from config.settings.base import cache_settings
-from utils.cache import RedisCache, RedisCacheClient
 
 
-def _fake_caches(server: fakeredis.FakeServer, location: str) -> dict[str, Any]:
-    return {
-        "default": {
-            "BACKEND": "utils.cache.RedisCache",
-            "LOCATION": location,
-            "KEY_PREFIX": "storefront",
-            # Passed on to ConnectionPool.from_url: real pool, fake connections.
-            "OPTIONS": {"connection_class": fakeredis.FakeRedisConnection, "server": server},
-        }
+def fake_caches(server: fakeredis.FakeServer) -> dict[str, Any]:
+    """The production cache settings, on fake connections to ``server``.
+
+    django-redis keeps one connection pool per URL for the life of the process, so each
+    fake server gets its own host name: a test never sees the pool of an earlier one.
+    """
+    settings = cache_settings(f"redis://fake-redis-{id(server)}:6379/0")
+    default = settings["default"]
+    default["OPTIONS"] = {
+        **default["OPTIONS"],  # type: ignore[dict-item]
+        # Passed on to the connection pool: real pool and client, fake connections.
+        "CONNECTION_POOL_KWARGS": {
+            "connection_class": fakeredis.FakeRedisConnection,
+            "server": server,
+        },
     }
+    return settings
 
 
 @pytest.fixture
 def fake_redis() -> Iterator[fakeredis.FakeServer]:
-    """The default cache is utils.cache.RedisCache on a fresh fake Redis server."""
     server = fakeredis.FakeServer()
-    with override_settings(CACHES=_fake_caches(server, "redis://fake-redis:6379/0")):
+    with override_settings(CACHES=fake_caches(server)):
         yield server
 
 
-@pytest.fixture
-def counted_clients(monkeypatch: pytest.MonkeyPatch) -> list[redis.Redis]:
-    """Every redis.Redis the cache's client builds from now on."""
-    built: list[redis.Redis] = []
-    client = caches["default"]._cache
-
-    def build(*args: Any, **kwargs: Any) -> redis.Redis:
-        built.append(redis.Redis(*args, **kwargs))
-        return built[-1]
-
-    monkeypatch.setattr(client, "_client", build)
-    return built
-
-
-def test_redis_url_selects_the_project_backend() -> None:
-    settings = cache_settings("redis://127.0.0.1:6379/0")["default"]
-    assert settings["BACKEND"] == "utils.cache.RedisCache"
-    assert issubclass(RedisCache, DjangoRedisCache)
+def test_redis_url_selects_django_redis_and_no_url_locmem() -> None:
+    settings = cache_settings("redis://127.0.0.1:6379/3")["default"]
+    assert settings["BACKEND"] == "django_redis.cache.RedisCache"
+    assert settings["LOCATION"] == "redis://127.0.0.1:6379/3"
+    assert settings["KEY_PREFIX"] == "storefront"
+    locmem = cache_settings("")["default"]
+    assert locmem["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
 
 
 @pytest.mark.usefixtures("fake_redis")
-def test_the_default_cache_is_the_project_backend() -> None:
+def test_one_client_per_process_shared_by_the_cache_and_pipelines() -> None:
     backend = caches["default"]
     assert type(backend) is RedisCache
-    assert type(backend._cache) is RedisCacheClient
-    assert cache._cache is backend._cache  # the module-level proxy follows the override
+    client = get_redis_connection("default")
+    assert isinstance(client, redis.Redis)
+    assert get_redis_connection("default") is client  # built once, not per call
+    cache.set("k", 1)
+    assert get_redis_connection("default") is client
 
 
 @pytest.mark.usefixtures("fake_redis")
-def test_get_client_returns_one_client_per_pool() -> None:
-    client = caches["default"]._cache
-    first = client.get_client()
-    assert isinstance(first, redis.Redis)
-    assert client.get_client() is first
-    assert client.get_client("some-key") is first
-    # One server: reads and writes share its pool, so they share the client too.
-    assert client.get_client("some-key", write=True) is first
-    assert first.connection_pool is client._get_connection_pool(True)
-
-
-def test_a_replica_pool_gets_its_own_client() -> None:
-    server = fakeredis.FakeServer()
-    location = "redis://primary:6379/0,redis://replica:6379/0"
-    with override_settings(CACHES=_fake_caches(server, location)):
-        client = caches["default"]._cache
-        writer = client.get_client(write=True)
-        reader = client.get_client()
-        assert writer is not reader
-        assert writer.connection_pool is client._get_connection_pool(True)
-        assert reader.connection_pool is client._get_connection_pool(False)
-        assert writer.connection_pool is not reader.connection_pool
-        assert client.get_client(write=True) is writer
-        assert client.get_client() is reader
-
-
-@pytest.mark.usefixtures("fake_redis")
-def test_cache_operations_work_and_build_one_client(counted_clients: list[redis.Redis]) -> None:
+def test_cache_operations_work() -> None:
     cache.set("plain", {"a": [1, 2]}, timeout=30)
     assert cache.get("plain") == {"a": [1, 2]}
     assert cache.get("missing") is None
@@ -122,29 +93,25 @@ def test_cache_operations_work_and_build_one_client(counted_clients: list[redis.
     assert cache.delete("added") is True
     assert cache.has_key("added") is False
 
-    assert len(counted_clients) == 1  # not one per call
-    assert caches["default"]._cache.get_client() is counted_clients[0]
-
 
 @pytest.mark.usefixtures("fake_redis")
-def test_the_cache_writes_through_the_shared_client(fake_redis: fakeredis.FakeServer) -> None:
+def test_integers_are_stored_raw_so_redis_counts_them() -> None:
     cache.set("shared", 41)
-    raw = redis.Redis(connection_pool=caches["default"]._cache._get_connection_pool(True))
-    assert raw.get(cache.make_and_validate_key("shared")) == b"41"  # ints are stored raw
-    assert cache.incr("shared") == 42
+    raw = get_redis_connection("default")
+    assert raw.get(cache.make_key("shared")) == b"41"
+    assert raw.incr(cache.make_key("shared")) == 42
+    assert cache.get("shared") == 42
 
 
 @pytest.mark.usefixtures("fake_redis")
-def test_the_shared_client_is_safe_across_threads(counted_clients: list[redis.Redis]) -> None:
-    client = caches["default"]._cache
-    key = cache.make_and_validate_key("threads")
-    client.set(key, 0, None)
+def test_the_shared_client_is_safe_across_threads() -> None:
+    cache.set("threads", 0, None)
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
             for _ in range(50):
-                client.incr(key, 1)
+                cache.incr("threads")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -154,5 +121,4 @@ def test_the_shared_client_is_safe_across_threads(counted_clients: list[redis.Re
     for thread in threads:
         thread.join()
     assert errors == []
-    assert client.get(key, None) == 200
-    assert len(counted_clients) == 1
+    assert cache.get("threads") == 200

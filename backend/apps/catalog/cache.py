@@ -25,8 +25,6 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from utils.throttling import PREFETCHED_ATTR
-
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "catalog:version"
@@ -69,14 +67,6 @@ def _page_key(request: Request) -> str:
     return "catalog:page:" + hashlib.sha256(uri.encode()).hexdigest()
 
 
-def catalog_cache_keys(request: Request) -> list[str]:
-    """The cache keys a lookup for this request reads: the throttles fetch them in their
-    own Redis round trip (``throttle_prefetch_keys``), so a hit costs no extra one."""
-    if settings.CATALOG_CACHE_SECONDS <= 0:
-        return []
-    return [VERSION_KEY, _page_key(request)]
-
-
 def cached_catalog_response(request: Request, compute: Callable[[], Response]) -> HttpResponse:
     """Serve a public GET from the cache, or compute, render and store it (200s only)."""
     ttl = settings.CATALOG_CACHE_SECONDS
@@ -84,9 +74,7 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         return compute()
     try:
         key = _page_key(request)
-        found = getattr(request, PREFETCHED_ATTR, None) or {}
-        if VERSION_KEY not in found or key not in found:
-            found = cache.get_many([VERSION_KEY, key])
+        found = cache.get_many([VERSION_KEY, key])  # one round trip (MGET)
         version = found.get(VERSION_KEY)
         if version is None:
             version = catalog_version()

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.catalog import selectors, services
-from apps.catalog.cache import cached_catalog_response, catalog_cache_keys
+from apps.catalog.cache import cached_catalog_response
 from apps.catalog.filters import ProductFilter, VariantFilter
 from apps.catalog.models import Category, Product, Variant
 from apps.catalog.serializers import (
@@ -120,12 +120,6 @@ class ProductViewSet(
         if self.action != "list":
             return queryset  # list filters do not apply to one product
         return super().filter_queryset(queryset)
-
-    def throttle_prefetch_keys(self, request: Request) -> list[str]:
-        """Cache keys of a public read, fetched in the throttle's Redis round trip."""
-        if self.action in ("list", "retrieve") and not _is_staff(request):
-            return catalog_cache_keys(request)
-        return []
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if _is_staff(request):  # staff see inactive products: never cached

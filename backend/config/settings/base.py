@@ -112,15 +112,16 @@ REDIS_URL = env.str("REDIS_URL", default="")
 
 
 def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
-    """Redis when a URL is given (shared by every process: throttles hold), else locmem."""
+    """Redis (django-redis) when a URL is given, shared by every process so throttles
+    hold across them; else locmem."""
     if not redis_url:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     return {
         "default": {
-            "BACKEND": "utils.cache.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "storefront",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
 

@@ -23,12 +23,18 @@ from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.catalog.stock import stock_apply, stock_lock
 from utils.errors import ValidationError
+from utils.services import model_update
 
 # Stock.on_hand is a 32-bit integer column; refuse before the database would.
 MAX_ON_HAND = 2**31 - 1
 STAFF_STOCK_REASONS = (StockMovement.Reason.RECEIVE, StockMovement.Reason.ADJUST)
 
 M = TypeVar("M", bound=models.Model)
+
+# What staff may change on each (the input serializers name the same fields).
+CATEGORY_FIELDS = ("name", "slug", "parent", "description", "position", "is_active")
+PRODUCT_FIELDS = ("category", "name", "slug", "description", "is_active")
+VARIANT_FIELDS = ("sku", "name", "price", "currency", "attributes", "position", "is_active")
 
 
 def _slug_for(*, name: str, slug: str | None) -> str:
@@ -42,11 +48,19 @@ def _others(queryset: QuerySet[M], exclude_pk: int | None) -> QuerySet[M]:
     return queryset if exclude_pk is None else queryset.exclude(pk=exclude_pk)
 
 
-def _save_unique(instance: Category | Product | Variant, *, field: str, message: str) -> None:
+def _save_unique(
+    instance: Category | Product | Variant,
+    *,
+    field: str,
+    message: str,
+    update_fields: list[str] | None = None,
+) -> None:
     """Save, turning a unique-constraint race into the same 400 as the pre-check."""
+    if update_fields == []:
+        return  # model_update found nothing to change
     try:
         with transaction.atomic():
-            instance.save()
+            instance.save(update_fields=update_fields)
     except IntegrityError as exc:
         raise ValidationError(field, message) from exc
 
@@ -94,9 +108,13 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
         category=data["parent"]
     ):
         raise ValidationError("parent", "A category cannot be placed under itself.")
-    for field, value in data.items():
-        setattr(category, field, value)
-    _save_unique(category, field="slug", message="A category with this slug already exists.")
+    category, changed = model_update(instance=category, fields=CATEGORY_FIELDS, data=data)
+    _save_unique(
+        category,
+        field="slug",
+        message="A category with this slug already exists.",
+        update_fields=changed,
+    )
     return category
 
 
@@ -140,9 +158,13 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
     catalog_changed()
     if "slug" in data:
         _check_product_slug(slug=data["slug"], exclude_pk=product.pk)
-    for field, value in data.items():
-        setattr(product, field, value)
-    _save_unique(product, field="slug", message="A product with this slug already exists.")
+    product, changed = model_update(instance=product, fields=PRODUCT_FIELDS, data=data)
+    _save_unique(
+        product,
+        field="slug",
+        message="A product with this slug already exists.",
+        update_fields=changed,
+    )
     return product
 
 
@@ -197,9 +219,13 @@ def variant_update(*, variant: Variant, data: dict[str, Any]) -> Variant:
     catalog_changed()
     if "sku" in data:
         _check_sku(sku=data["sku"], exclude_pk=variant.pk)
-    for field, value in data.items():
-        setattr(variant, field, value)
-    _save_unique(variant, field="sku", message="A variant with this SKU already exists.")
+    variant, changed = model_update(instance=variant, fields=VARIANT_FIELDS, data=data)
+    _save_unique(
+        variant,
+        field="sku",
+        message="A variant with this SKU already exists.",
+        update_fields=changed,
+    )
     return variant
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,155 +33,96 @@ from apps.catalog.serializers import (
     VariantUpdateInputSerializer,
 )
 from utils.actors import request_actor
-from utils.permissions import PublicReadStaffWrite
-from utils.permissions import is_staff as _is_staff
+from utils.permissions import PublicReadStaffWrite, is_staff
 from utils.schema import error_response
+from utils.views import StaffWriteViewSet, staff_write_schema
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
-_DEACTIVATED = {204: OpenApiResponse(description="Deactivated (never deleted).")}
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Categories (customers see active ones only)"),
-    destroy=extend_schema(responses=_DEACTIVATED),
+@staff_write_schema(
+    input_serializer=CategoryInputSerializer,
+    output_serializer=CategoryOutputSerializer,
+    list_summary="Categories (customers see active ones only)",
 )
-class CategoryViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class CategoryViewSet(StaffWriteViewSet):
     """The category tree, flat: each category names its parent's slug."""
 
     lookup_field = "slug"
     permission_classes = [PublicReadStaffWrite]
     serializer_class = CategoryOutputSerializer
+    input_serializer_class = CategoryInputSerializer
     filter_backends: list[Any] = []
 
     def get_queryset(self) -> QuerySet[Category]:
-        return selectors.category_list(include_inactive=_is_staff(self.request))
+        return selectors.category_list(include_inactive=is_staff(self.request))
 
-    @extend_schema(
-        request=CategoryInputSerializer,
-        responses={201: CategoryOutputSerializer},
-    )
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = CategoryInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        category = services.category_create(**data.validated_data)
-        return Response(CategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED)
+    def service_create(self, **data: Any) -> Category:
+        return services.category_create(**data)
 
-    @extend_schema(
-        request=CategoryInputSerializer,
-        responses={200: CategoryOutputSerializer},
-    )
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        category = self.get_object()
-        data = CategoryInputSerializer(data=request.data, partial=kwargs.pop("partial", False))
-        data.is_valid(raise_exception=True)
-        category = services.category_update(category=category, data=data.validated_data)
-        return Response(CategoryOutputSerializer(category).data)
+    def service_update(self, instance: Category, data: dict[str, Any]) -> Category:
+        return services.category_update(category=instance, data=data)
 
-    @extend_schema(
-        request=CategoryInputSerializer,
-        responses={200: CategoryOutputSerializer},
-    )
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.update(request, *args, partial=True, **kwargs)
-
-    def perform_destroy(self, instance: Category) -> None:
+    def service_deactivate(self, instance: Category) -> None:
         services.category_deactivate(category=instance)
 
 
-@extend_schema_view(
-    list=extend_schema(summary="Products with their variants, filtered, ordered and paginated"),
-    destroy=extend_schema(responses=_DEACTIVATED),
+@staff_write_schema(
+    input_serializer=ProductInputSerializer,
+    output_serializer=ProductOutputSerializer,
+    list_summary="Products with their variants, filtered, ordered and paginated",
 )
-class ProductViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class ProductViewSet(StaffWriteViewSet):
     """Products by slug. Customers see active products and their active variants only."""
 
     lookup_field = "slug"
     permission_classes = [PublicReadStaffWrite]
     serializer_class = ProductOutputSerializer
+    input_serializer_class = ProductInputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilter
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list(include_inactive=_is_staff(self.request))
-
-    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.action != "list":
-            return queryset  # list filters do not apply to one product
-        return super().filter_queryset(queryset)
+        return selectors.product_list(include_inactive=is_staff(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
-        if _is_staff(request):  # staff see inactive products: never cached
+        if is_staff(request):  # staff see inactive products: never cached
             return super().list(request, *args, **kwargs)
         return cached_catalog_response(request, lambda: super(ProductViewSet, self).list(request))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
-        if _is_staff(request):
+        if is_staff(request):
             return super().retrieve(request, *args, **kwargs)
         return cached_catalog_response(
             request, lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)
         )
 
-    @extend_schema(
-        request=ProductInputSerializer,
-        responses={201: ProductOutputSerializer},
-    )
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = ProductInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        product = services.product_create(**data.validated_data)
-        output = selectors.product_get(slug=product.slug, include_inactive=True)
-        return Response(ProductOutputSerializer(output).data, status=status.HTTP_201_CREATED)
+    def service_create(self, **data: Any) -> Product:
+        return services.product_create(**data)
 
-    @extend_schema(
-        request=ProductInputSerializer,
-        responses={200: ProductOutputSerializer},
-    )
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        product = self.get_object()
-        data = ProductInputSerializer(data=request.data, partial=kwargs.pop("partial", False))
-        data.is_valid(raise_exception=True)
-        product = services.product_update(product=product, data=data.validated_data)
-        output = selectors.product_get(slug=product.slug, include_inactive=True)
-        return Response(ProductOutputSerializer(output).data)
+    def service_update(self, instance: Product, data: dict[str, Any]) -> Product:
+        return services.product_update(product=instance, data=data)
 
-    @extend_schema(
-        request=ProductInputSerializer,
-        responses={200: ProductOutputSerializer},
-    )
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.update(request, *args, partial=True, **kwargs)
-
-    def perform_destroy(self, instance: Product) -> None:
+    def service_deactivate(self, instance: Product) -> None:
         services.product_deactivate(product=instance)
 
+    def output_object(self, instance: Product) -> Product:
+        return selectors.product_get(slug=instance.slug, include_inactive=True)
 
-@extend_schema_view(
-    list=extend_schema(summary="All variants, active or not (staff)"),
-    destroy=extend_schema(responses=_DEACTIVATED),
+
+@staff_write_schema(
+    input_serializer=VariantInputSerializer,
+    update_serializer=VariantUpdateInputSerializer,
+    output_serializer=VariantStaffOutputSerializer,
+    list_summary="All variants, active or not (staff)",
 )
-class VariantViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class VariantViewSet(StaffWriteViewSet):
     """Staff management of variants and their stock (through the ledger only)."""
 
     permission_classes = [permissions.IsAdminUser]
     serializer_class = VariantStaffOutputSerializer
+    input_serializer_class = VariantInputSerializer
+    update_serializer_class = VariantUpdateInputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = VariantFilter
     lookup_value_regex = "[0-9]+"
@@ -189,44 +130,17 @@ class VariantViewSet(
     def get_queryset(self) -> QuerySet[Variant]:
         return selectors.variant_list(include_inactive=True)
 
-    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.action != "list":
-            return queryset
-        return super().filter_queryset(queryset)
+    def service_create(self, **data: Any) -> Variant:
+        return services.variant_create(**data)
 
-    @extend_schema(
-        request=VariantInputSerializer,
-        responses={201: VariantStaffOutputSerializer},
-    )
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = VariantInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        variant = services.variant_create(**data.validated_data)
-        output = selectors.variant_get(variant_id=variant.pk)
-        return Response(VariantStaffOutputSerializer(output).data, status=status.HTTP_201_CREATED)
+    def service_update(self, instance: Variant, data: dict[str, Any]) -> Variant:
+        return services.variant_update(variant=instance, data=data)
 
-    @extend_schema(
-        request=VariantUpdateInputSerializer,
-        responses={200: VariantStaffOutputSerializer},
-    )
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        variant = self.get_object()
-        data = VariantUpdateInputSerializer(data=request.data, partial=kwargs.pop("partial", False))
-        data.is_valid(raise_exception=True)
-        variant = services.variant_update(variant=variant, data=data.validated_data)
-        return Response(
-            VariantStaffOutputSerializer(selectors.variant_get(variant_id=variant.pk)).data
-        )
-
-    @extend_schema(
-        request=VariantUpdateInputSerializer,
-        responses={200: VariantStaffOutputSerializer},
-    )
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.update(request, *args, partial=True, **kwargs)
-
-    def perform_destroy(self, instance: Variant) -> None:
+    def service_deactivate(self, instance: Variant) -> None:
         services.variant_deactivate(variant=instance)
+
+    def output_object(self, instance: Variant) -> Variant:
+        return selectors.variant_get(variant_id=instance.pk)
 
     @extend_schema(
         request=StockAdjustInputSerializer,

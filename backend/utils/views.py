@@ -1,0 +1,91 @@
+"""ViewSet bases the apps share.
+
+``StaffWriteViewSet``: list and retrieve for the view's readers, and create, update,
+partial update and "delete" (deactivate) for staff, each as *validate the input
+serializer, call one service, answer with the output serializer*. A subclass names its
+serializers and the three services; ``staff_write_schema`` documents it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+
+def staff_write_schema(
+    *,
+    input_serializer: type[BaseSerializer],
+    output_serializer: type[BaseSerializer],
+    update_serializer: type[BaseSerializer] | None = None,
+    list_summary: str,
+) -> Any:
+    """The OpenAPI description of a ``StaffWriteViewSet``: its inputs and outputs."""
+    update = update_serializer or input_serializer
+    return extend_schema_view(
+        list=extend_schema(summary=list_summary),
+        create=extend_schema(request=input_serializer, responses={201: output_serializer}),
+        update=extend_schema(request=update, responses={200: output_serializer}),
+        partial_update=extend_schema(request=update, responses={200: output_serializer}),
+        destroy=extend_schema(
+            responses={204: OpenApiResponse(description="Deactivated (never deleted).")}
+        ),
+    )
+
+
+class StaffWriteViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Reads as the subclass's queryset allows; writes through its services (staff only,
+    by the subclass's ``permission_classes``). DELETE deactivates, never deletes."""
+
+    input_serializer_class: type[BaseSerializer]
+    update_serializer_class: type[BaseSerializer] | None = None
+
+    def service_create(self, **data: Any) -> Model:
+        raise NotImplementedError
+
+    def service_update(self, instance: Any, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def service_deactivate(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def output_object(self, instance: Any) -> Any:
+        """What the output serializer renders for ``instance`` (re-read with its relations)."""
+        return instance
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.action != "list":
+            return queryset  # list filters do not apply to one object
+        return super().filter_queryset(queryset)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.input_serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        instance = self.service_create(**data.validated_data)
+        output = self.get_serializer(self.output_object(instance))
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        serializer = self.update_serializer_class or self.input_serializer_class
+        data = serializer(data=request.data, partial=kwargs.pop("partial", False))
+        data.is_valid(raise_exception=True)
+        instance = self.service_update(instance, dict(data.validated_data))
+        return Response(self.get_serializer(self.output_object(instance)).data)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def perform_destroy(self, instance: Any) -> None:
+        self.service_deactivate(instance)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from apps.cart.models import Cart, CartItem
+from utils.admin import ReadOnlyInline
 
 
-class CartItemInline(admin.TabularInline):
+class CartItemInline(ReadOnlyInline):
     model = CartItem
-    extra = 0
     fields = ["variant", "quantity", "created_at", "updated_at"]
     readonly_fields = ["variant", "quantity", "created_at", "updated_at"]
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Cart)

@@ -14,30 +14,9 @@ from django.utils.html import format_html_join
 
 from apps.catalog import services
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
 LEDGER_ROWS = 50
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Category)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from apps.notifications.models import EmailLog
+from utils.admin import ReadOnlyAdmin
 
 
 @admin.register(EmailLog)
-class EmailLogAdmin(admin.ModelAdmin):
+class EmailLogAdmin(ReadOnlyAdmin):
     list_display = [
         "recipient",
         "kind",
@@ -41,12 +39,3 @@ class EmailLogAdmin(admin.ModelAdmin):
     @admin.display(description="order", ordering="order__number")
     def order_number(self, obj: EmailLog) -> str:
         return obj.order.number
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

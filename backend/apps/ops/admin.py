@@ -6,26 +6,12 @@ have their own admin (django-celery-results).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.ops.models import QueueSample, StockDrift, TaskRetry, WorkerProbe
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the system: viewable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from utils.admin import ReadOnlyAdmin
 
 
 @admin.register(WorkerProbe)

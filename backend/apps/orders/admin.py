@@ -7,25 +7,10 @@ admin shows, it does not edit.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from apps.orders.models import Order, OrderEvent, OrderLine
-
-
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
 _LINE_FIELDS = ("sku", "product_name", "variant_name", "unit_price", "quantity", "line_total")
 _EVENT_FIELDS = (
@@ -39,20 +24,20 @@ _EVENT_FIELDS = (
 )
 
 
-class OrderLineInline(_ReadOnlyInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = _LINE_FIELDS
     readonly_fields = _LINE_FIELDS
 
 
-class OrderEventInline(_ReadOnlyInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = _EVENT_FIELDS
     readonly_fields = _EVENT_FIELDS
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = ["number", "email", "status", "total", "currency", "created_at"]
     list_filter = ["status", "created_at", "shipping_method"]
     search_fields = ["number", "email"]
@@ -92,12 +77,3 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
     )
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -1,10 +1,11 @@
 """The throttle's Redis pipeline and the catalogue cache on django-redis, unaware of each other.
 
-A throttled request costs one Redis round trip for its counter (the pipeline: INCR,
-EXPIRE, GET of the previous window); a cached anonymous product read adds the
-catalogue cache's own MGET of the version and the page, and no SQL. Runs against
-fakeredis with the real redis-py client, and counts round trips as
-``Redis.execute_command`` plus ``Pipeline.execute`` calls.
+A throttled request costs one Redis round trip (the pipeline: INCR, EXPIRE, GET of the
+previous window); a cached anonymous product read announces its two keys through
+``utils.redis_batch`` and they ride in that same pipeline: one round trip, no SQL.
+Without a carrier the cache reads for itself (one MGET). Runs against fakeredis with
+the real redis-py client, and counts round trips as ``Redis.execute_command`` plus
+``Pipeline.execute`` calls.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from apps.catalog.cache import VERSION_KEY, cached_catalog_response
 from apps.catalog.models import Stock
 from apps.catalog.testing import make_product
 from apps.catalog.views import ProductViewSet
+from utils.redis_batch import batch_reads, batched
 from utils.test_cache import fake_caches
 from utils.throttling import AnonRateThrottle
 
@@ -184,7 +186,7 @@ def test_the_page_key_names_scheme_host_path_and_query() -> None:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("fake_redis")
 @pytest.mark.parametrize("path", [PRODUCTS, f"{PRODUCTS}tee/"])
-def test_a_cached_read_costs_the_throttle_pipeline_one_mget_and_no_sql(
+def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(
     api_client: APIClient,
     redis_calls: list[list[str]],
     django_assert_num_queries: Callable[..., Any],
@@ -203,8 +205,8 @@ def test_a_cached_read_costs_the_throttle_pipeline_one_mget_and_no_sql(
 
     assert second.status_code == 200
     assert second.content == first.content
-    # The throttle's counter, then the catalogue cache's own read: nothing else.
-    assert redis_calls == [THROTTLE_PIPELINE, ["MGET"]]
+    # The throttle's pipeline, carrying the version and the page: nothing else.
+    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET"]]
 
 
 @pytest.mark.django_db
@@ -226,7 +228,7 @@ def test_an_entry_of_an_older_version_is_not_served(
     response = api_client.get(PRODUCTS)
 
     assert _available(response.json()) == 3
-    assert redis_calls[:2] == [THROTTLE_PIPELINE, ["MGET"]]
+    assert redis_calls[0] == [*THROTTLE_PIPELINE, "GET", "GET"]
     assert cache.get(_page_key()) == (old_version + 1, response.content)
 
 
@@ -262,7 +264,7 @@ def test_a_missing_version_key_is_created(
     redis_calls.clear()
     with django_assert_num_queries(0):
         assert api_client.get(PRODUCTS).content == first.content
-    assert redis_calls == [THROTTLE_PIPELINE, ["MGET"]]
+    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET"]]
 
     # The version key evicted while the page is cached: a new series, the page recomputed.
     Stock.objects.filter(variant=product.variants.get()).update(on_hand=2)
@@ -298,3 +300,48 @@ def test_staff_are_never_served_from_the_cache(
     # Only the user throttle's counter: no lookup, no store.
     assert redis_calls == [THROTTLE_PIPELINE]
     assert cache.get(_page_key(path)) == planted
+
+
+# --- utils.redis_batch: the reads ride along without either side knowing the other -------
+
+
+@pytest.mark.usefixtures("fake_redis")
+def test_announced_reads_ride_in_the_throttle_pipeline(redis_calls: list[list[str]]) -> None:
+    cache.set("p:dict", {"a": [1, 2]})
+    cache.set("p:int", 5)
+    request = _anon_request()
+    batch_reads(request, ["p:dict", "p:missing", "p:int"])
+    redis_calls.clear()
+
+    assert AnonRateThrottle().allow_request(request, object()) is True
+
+    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET", "GET"]]
+    assert batched(request, ["p:dict", "p:missing", "p:int"]) == {
+        "p:dict": {"a": [1, 2]},
+        "p:missing": None,
+        "p:int": 5,
+    }
+    assert batched(request, ["p:dict", "p:other"]) is None  # not all carried: read yourself
+
+
+@pytest.mark.usefixtures("fake_redis")
+def test_a_second_pipeline_does_not_carry_the_reads_again(redis_calls: list[list[str]]) -> None:
+    cache.set("p:one", 1)
+    request = _anon_request()
+    batch_reads(request, ["p:one"])
+    assert AnonRateThrottle().allow_request(request, object()) is True
+    cache.set("p:one", 2)
+    redis_calls.clear()
+    other = AnonRateThrottle()
+    other.scope = "other"  # its own counter key, so it really runs its pipeline
+    assert other.allow_request(request, object()) is True
+    assert redis_calls == [THROTTLE_PIPELINE]
+    assert batched(request, ["p:one"]) == {"p:one": 1}
+
+
+def test_without_redis_nothing_is_batched_and_the_reader_reads_itself() -> None:
+    # config.settings.test: LocMemCache. The throttle counts, the reader finds no batch.
+    request = _anon_request()
+    batch_reads(request, ["p:x"])
+    assert AnonRateThrottle().allow_request(request, object()) is True
+    assert batched(request, ["p:x"]) is None

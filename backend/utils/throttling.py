@@ -18,6 +18,8 @@ from django_redis.cache import RedisCache
 from rest_framework import throttling
 from rest_framework.request import Request
 
+from utils.redis_batch import batch_execute
+
 
 class AtomicWindowMixin:
     """Replace the history list with one atomic counter per window."""
@@ -37,7 +39,9 @@ class AtomicWindowMixin:
         window = int(now // self.duration)
         elapsed = (now % self.duration) / self.duration
         current_key, previous_key = f"{key}:w{window}", f"{key}:w{window - 1}"
-        count, previous = self._count(current_key, previous_key, ttl=2 * self.duration + 1)
+        count, previous = self._count(
+            current_key, previous_key, ttl=2 * self.duration + 1, request=request
+        )
         # Sliding-window estimate: the previous window counts for the part still in view.
         estimate = previous * (1.0 - elapsed) + count
         if estimate <= self.num_requests:
@@ -50,18 +54,21 @@ class AtomicWindowMixin:
     def wait(self) -> float | None:
         return max(1.0, float(getattr(self, "_wait", 1.0)))
 
-    def _count(self, current_key: str, previous_key: str, *, ttl: int) -> tuple[int, int]:
+    def _count(
+        self, current_key: str, previous_key: str, *, ttl: int, request: Request | None = None
+    ) -> tuple[int, int]:
         """Increment this window's counter and read the previous one."""
         cache = caches[self.cache_alias]
         if isinstance(cache, RedisCache):
-            # INCR + EXPIRE + GET in one round trip, on django-redis's shared client.
+            # INCR + EXPIRE + GET in one round trip, on django-redis's shared client, with
+            # whatever reads the request announced (utils.redis_batch).
             # django-redis stores integers unpickled, so INCR and GET see plain numbers.
             current, previous = cache.make_key(current_key), cache.make_key(previous_key)
             pipe = get_redis_connection(self.cache_alias).pipeline(transaction=False)
             pipe.incr(current)
             pipe.expire(current, ttl)
             pipe.get(previous)
-            count, _, before = pipe.execute()
+            count, _, before = batch_execute(request, pipe, cache)
             return int(count), int(before or 0)
         cache.add(current_key, 0, timeout=ttl)
         try:

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.catalog import selectors, services
-from apps.catalog.cache import cached_catalog_response
+from apps.catalog.cache import cached_catalog_response, catalog_reads_announce
 from apps.catalog.filters import ProductFilter, VariantFilter
 from apps.catalog.models import Category, Product, Variant
 from apps.catalog.serializers import (
@@ -84,6 +84,11 @@ class ProductViewSet(StaffWriteViewSet):
 
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list(include_inactive=is_staff(self.request))
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if self.action in ("list", "retrieve") and not is_staff(request):
+            catalog_reads_announce(request)  # before the throttles: they carry the reads
+        super().initial(request, *args, **kwargs)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):  # staff see inactive products: never cached

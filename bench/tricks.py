@@ -1,0 +1,304 @@
+"""Each performance trick measured alone: CPU time with the trick and without, in-process.
+
+A trick that makes code harder to read stays only with its own row in
+``bench/profile.md``; this is how that row is measured. Every measurement runs the
+same code twice in one process, the trick on and off in alternating batches, and
+reports the median CPU microseconds (``time.process_time``, so other load on the
+machine stretches it less than wall time) of each, and the saving as a share of
+the CPU a request of that kind costs (``request`` measures that, on the bench
+database, through Django's test client and the production settings)::
+
+    .venv/bin/python bench/tricks.py all                 # every trick, then the request costs
+    .venv/bin/python bench/tricks.py request /api/v1/products/ -n 2000
+
+Run ``make bench`` or ``make bench-smoke`` once first, so that the bench database
+exists and is seeded (``BENCH_DATABASE_URL``, ``BENCH_REDIS_URL`` as for the bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from harness.flows import CHECKOUT_BODY  # noqa: E402
+from harness.servers import BACKEND, service_env  # noqa: E402
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/storefront_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
+BATCHES = 9
+
+
+def setup_django() -> None:
+    env = service_env(
+        os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
+        os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
+    )
+    os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
+    sys.path.insert(0, str(BACKEND))
+    import django
+
+    django.setup()
+
+
+def cpu_us(fn: Callable[[], Any], n: int) -> float:
+    """CPU microseconds per call of ``fn``, one batch of ``n`` calls."""
+    started = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - started) * 1e6 / n
+
+
+def ab(with_trick: Callable[[], Any], without: Callable[[], Any], n: int) -> tuple[float, float]:
+    """Median CPU us per call with and without the trick, batches alternating."""
+    for fn in (with_trick, without):  # warm both
+        cpu_us(fn, max(1, n // 10))
+    on, off = [], []
+    for _ in range(BATCHES):
+        on.append(cpu_us(with_trick, n))
+        off.append(cpu_us(without, n))
+    return statistics.median(on), statistics.median(off)
+
+
+# --- the tricks -------------------------------------------------------------------------
+
+
+def negotiation(n: int) -> tuple[float, float]:
+    from rest_framework.negotiation import DefaultContentNegotiation
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from utils.negotiation import JSONFirstContentNegotiation
+
+    request = Request(APIRequestFactory().get("/api/v1/products/", HTTP_ACCEPT="*/*"))
+    renderers = [JSONRenderer()]
+    fast, drf = JSONFirstContentNegotiation(), DefaultContentNegotiation()
+    return ab(
+        lambda: fast.select_renderer(request, renderers),
+        lambda: drf.select_renderer(request, renderers),
+        n,
+    )
+
+
+def router_order(n: int) -> tuple[float, float]:
+    """Resolving the two hottest paths with the routes in traffic order, and alphabetically."""
+    from django.urls import URLResolver, get_resolver
+    from django.urls.resolvers import RegexPattern
+
+    resolver = get_resolver()
+    api: URLResolver = next(
+        p for p in resolver.url_patterns if isinstance(p, URLResolver) and "api" in str(p.pattern)
+    )
+    alphabetical = sorted(api.url_patterns, key=lambda p: str(p.pattern))
+    paths = ["products/", f"carts/{uuid.uuid4()}/items/"]
+
+    def resolve_with(patterns: list[Any]) -> Callable[[], None]:
+        sub = URLResolver(RegexPattern(r"^"), patterns)
+
+        def run() -> None:
+            for path in paths:
+                sub.resolve(path)
+
+        return run
+
+    return ab(resolve_with(list(api.url_patterns)), resolve_with(alphabetical), n)
+
+
+def lazy_messages(n: int) -> tuple[float, float]:
+    from django.contrib.messages.middleware import MessageMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from utils.middleware import LazyMessageMiddleware
+
+    factory = RequestFactory()
+    response = HttpResponse(b"{}")
+    sessions = SessionMiddleware(lambda request: response)
+
+    def run(middleware_class: type[MessageMiddleware]) -> Callable[[], None]:
+        middleware = middleware_class(lambda request: response)
+
+        def one() -> None:
+            request = factory.get("/api/v1/products/")
+            sessions.process_request(request)
+            middleware.process_request(request)
+            middleware.process_response(request, response)
+
+        return one
+
+    return ab(run(LazyMessageMiddleware), run(MessageMiddleware), n)
+
+
+def prebuilt_serializers(n: int) -> dict[str, tuple[float, float]]:
+    """A product page (20 products and their variants) and a cart, prebuilt and plain DRF."""
+    from apps.cart.models import Cart
+    from apps.cart.selectors import cart_detail_get
+    from apps.cart.serializers import CartOutputSerializer
+    from apps.catalog.selectors import product_list
+    from apps.catalog.serializers import ProductOutputSerializer
+    from apps.orders.models import Order
+    from apps.orders.selectors import order_get_detail
+    from apps.orders.serializers import OrderOutputSerializer
+
+    products = list(product_list()[:20])
+    cart = Cart.objects.filter(user=None, items__isnull=False).first()
+    order = Order.objects.filter(user=None).order_by("-created_at").first()
+    results: dict[str, tuple[float, float]] = {}
+
+    def plain(serializer_class: type, instance: Any, **kwargs: Any) -> Callable[[], Any]:
+        def one() -> Any:
+            serializer = serializer_class(instance, **kwargs)
+            serializer._prototype_of = serializer_class  # render with DRF's own fields
+            if kwargs.get("many"):
+                serializer.child._prototype_of = serializer_class
+            return serializer.data
+
+        return one
+
+    results["product page (20)"] = ab(
+        lambda: ProductOutputSerializer(products, many=True).data,
+        plain(ProductOutputSerializer, products, many=True),
+        max(1, n // 20),
+    )
+    if cart is not None:
+        detail = cart_detail_get(cart_id=cart.pk, user=None)
+        results["cart"] = ab(
+            lambda: CartOutputSerializer(detail).data, plain(CartOutputSerializer, detail), n
+        )
+    if order is not None:
+        staff = type("Staff", (), {"is_staff": True, "is_authenticated": True})()
+        detail_order = order_get_detail(order_id=order.pk, user=staff)  # type: ignore[arg-type]
+        list(detail_order.lines.all())
+        results["order (checkout answer)"] = ab(
+            lambda: OrderOutputSerializer(detail_order).data,
+            plain(OrderOutputSerializer, detail_order),
+            n,
+        )
+    return results
+
+
+def catalog_batch(n: int) -> tuple[float, float]:
+    """A cached product page with its reads in the throttle's pipeline, and with its own MGET."""
+    from django.test import Client
+
+    from apps.catalog import views
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    announce = views.catalog_reads_announce
+
+    def get(hook: Callable[..., None]) -> Callable[[], None]:
+        def one() -> None:
+            views.catalog_reads_announce = hook  # type: ignore[assignment]
+            assert client.get("/api/v1/products/").status_code == 200
+
+        return one
+
+    try:
+        return ab(get(announce), get(lambda request: None), n)
+    finally:
+        views.catalog_reads_announce = announce
+
+
+# --- what a request costs ------------------------------------------------------------------
+
+
+def request_cpu_us(path: str, n: int) -> float:
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+
+    def one() -> None:
+        response = client.get(path)
+        assert response.status_code == 200, response.content[:200]
+
+    cpu_us(one, max(1, n // 10))
+    return statistics.median(cpu_us(one, n) for _ in range(BATCHES))
+
+
+def flow_cpu_us(n: int) -> float:
+    """The S2 guest flow (create cart, add 3 lines, check out): CPU us per order."""
+    import random
+
+    from django.test import Client
+
+    from apps.catalog.models import Stock
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    pool = list(
+        Stock.objects.filter(on_hand__gt=1000).values_list("variant_id", flat=True)[:500]
+    ) or list(Stock.objects.values_list("variant_id", flat=True)[:500])
+    rng = random.Random(1)
+
+    def one() -> None:
+        cart = client.post("/api/v1/carts/", {}, content_type="application/json").json()
+        for variant_id in rng.sample(pool, 3):
+            client.post(
+                f"/api/v1/carts/{cart['id']}/items/",
+                {"variant_id": variant_id, "quantity": 1},
+                content_type="application/json",
+            )
+        response = client.post(
+            f"/api/v1/carts/{cart['id']}/checkout/",
+            json.dumps(CHECKOUT_BODY),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+        assert response.status_code == 201, response.content[:300]
+
+    cpu_us(one, 3)
+    return statistics.median(cpu_us(one, n) for _ in range(5))
+
+
+def _row(name: str, on: float, off: float, per_request: float | None) -> str:
+    saved = off - on
+    share = f"{100 * saved / per_request:.1f} %" if per_request else "-"
+    return f"| {name} | {on:.1f} | {off:.1f} | {saved:.1f} | {share} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["all", "request", "flow"])
+    parser.add_argument("path", nargs="?", default="/api/v1/products/")
+    parser.add_argument("-n", type=int, default=2000)
+    args = parser.parse_args()
+    setup_django()
+    if args.what == "request":
+        print(f"{args.path}: {request_cpu_us(args.path, args.n):.1f} us CPU per request")
+        return
+    if args.what == "flow":
+        print(f"S2 flow: {flow_cpu_us(args.n):.1f} us CPU per order")
+        return
+    s1 = request_cpu_us("/api/v1/products/", args.n)
+    s2 = flow_cpu_us(max(5, args.n // 100))
+    print(f"S1 product list (cache hit): {s1:.1f} us CPU per request, in-process")
+    print(f"S2 guest flow: {s2:.1f} us CPU per order, in-process\n")
+    print("| trick | with (us) | without (us) | saved (us) | of its request |")
+    print("| --- | --- | --- | --- | --- |")
+    on, off = catalog_batch(args.n)
+    print(_row("catalogue read in the throttle's round trip (S1 hit, whole request)", on, off, s1))
+    on, off = negotiation(args.n * 10)
+    print(_row("JSON-first negotiation, per request", on, off, s1))
+    on, off = router_order(args.n * 5)
+    print(_row("routes in traffic order: products + cart items resolved", on, off, s1))
+    on, off = lazy_messages(args.n * 5)
+    print(_row("lazy flash messages, per API request", on, off, s1))
+    for name, (on, off) in prebuilt_serializers(args.n).items():
+        # The product page is rendered on a catalogue cache miss only; carts and orders on
+        # every cart and checkout request: its share is of the S2 order (5 requests).
+        print(_row(f"prebuilt output serializer: {name}", on, off, None if "page" in name else s2))
+
+
+if __name__ == "__main__":
+    main()

@@ -22,8 +22,15 @@ router.include_root_view = False
 # take the ``format`` argument those routes pass (each twin was a 500).
 router.include_format_suffixes = False
 
-# The most requested routes first: Django tries the patterns in order, and every
-# pattern passed over costs a regex match on each request.
+# The most requested routes first: Django tries the patterns in order, and every pattern
+# passed over costs a regex match on each request (bench/profile.md, row "routes in
+# traffic order").
+#
+# /carts/ and /orders/ are each served by two apps, on the same prefix:
+#   /carts/, /carts/{id}/, /carts/{id}/items/..., /carts/{id}/claim/  apps.cart.views.CartViewSet
+#   /carts/{id}/checkout/                            apps.orders.views.CartCheckoutViewSet
+#   /orders/, /orders/{id}/, .../events/, .../cancel/, .../fulfil/  apps.orders.views.OrderViewSet
+#   /orders/{id}/pay/, /orders/{id}/refund/          apps.payments.views.OrderPaymentViewSet
 router.register("products", ProductViewSet, basename="product")
 router.register("carts", CartViewSet, basename="cart")
 router.register("carts", CartCheckoutViewSet, basename="cart-checkout")

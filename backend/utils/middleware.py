@@ -7,8 +7,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.contrib.messages.storage.base import BaseStorage
 from django.http import HttpRequest, HttpResponse
-from django.utils.functional import SimpleLazyObject, empty
+from django.utils.functional import SimpleLazyObject
 
 from utils.errors import json_error
 
@@ -73,14 +74,19 @@ class LazyMessageMiddleware(MessageMiddleware):
 
     The stock middleware builds the cookie and session storages on every request;
     only the admin reads or writes messages, never the API. Here the storage is
-    built on first use, and a response whose request never touched it is left alone.
+    built on first use, and a response whose request never touched it is left alone
+    (``bench/profile.md``, row "lazy flash messages").
     """
 
     def process_request(self, request: HttpRequest) -> None:
-        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+        def build() -> BaseStorage:
+            request.messages_used = True  # type: ignore[attr-defined]
+            return default_storage(request)
+
+        # Where Django's middleware puts the storage (the messages API reads it there).
+        request._messages = SimpleLazyObject(build)  # type: ignore[attr-defined]
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        messages = getattr(request, "_messages", None)
-        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:  # type: ignore[attr-defined]
-            return response
+        if not getattr(request, "messages_used", False):
+            return response  # nothing read or added a message: no storage to update
         return super().process_response(request, response)

@@ -1,4 +1,4 @@
-"""JSON is picked at once for the usual Accept headers; anything else follows DRF's rules."""
+"""Content negotiation (DRF's own): JSON for the usual Accept headers, a 406 for the rest."""
 
 from __future__ import annotations
 

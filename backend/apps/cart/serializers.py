@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from apps.cart.models import Cart
 from apps.cart.selectors import LineWarning
-from utils.serializers import InputSerializer, MoneyField, PrebuiltOutputMixin, StrictIntegerField
+from utils.serializers import InputSerializer, MoneyField, StrictIntegerField
 
 MAX_ID = 2**63 - 1
 
@@ -48,7 +48,7 @@ class CartItemUpdateInputSerializer(InputSerializer):
         self.fields["quantity"] = _quantity_field()
 
 
-class CartLineOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
+class CartLineOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True, help_text="The item id used in /items/{id}/.")
     variant_id = serializers.IntegerField(read_only=True)
     sku = serializers.CharField(read_only=True)
@@ -67,7 +67,7 @@ class CartLineOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     )
 
 
-class CartOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
+class CartOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True, help_text="Also the guest token: keep it secret.")
     status = serializers.ChoiceField(
         choices=Cart.Status.choices, source="cart.status", read_only=True

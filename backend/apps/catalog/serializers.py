@@ -13,13 +13,13 @@ from rest_framework import serializers
 
 from apps.catalog.models import Category, Product, StockMovement, Variant
 from apps.catalog.services import STAFF_STOCK_REASONS
-from utils.serializers import InputSerializer, MoneyField, PrebuiltOutputMixin, StrictIntegerField
+from utils.serializers import InputSerializer, MoneyField, StrictIntegerField
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 MAX_ATTRIBUTES = 20
 
 
-class CategoryRefOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
+class CategoryRefOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["id", "slug", "name"]
@@ -68,7 +68,7 @@ class CategoryInputSerializer(InputSerializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class VariantOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
+class VariantOutputSerializer(serializers.ModelSerializer):
     """A variant as customers see it inside a product."""
 
     price = MoneyField(read_only=True)
@@ -109,7 +109,7 @@ class VariantStaffOutputSerializer(VariantOutputSerializer):
         read_only_fields = fields
 
 
-class ProductOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
+class ProductOutputSerializer(serializers.ModelSerializer):
     category = CategoryRefOutputSerializer(read_only=True)
     price = MoneyField(
         read_only=True,

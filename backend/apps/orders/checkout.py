@@ -13,7 +13,6 @@ after checkout (``apps.orders.services``) and payment capture (``apps.payments``
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,7 +30,7 @@ from apps.cart.selectors import cart_get
 from apps.cart.services import cart_lock_open
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import stock_apply, stock_lock
-from apps.orders.metrics import stock_lock_observe
+from apps.orders.metrics import StockLockTimer
 from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.orders.selectors import order_token_hash
 from apps.orders.transitions import order_created_record
@@ -54,9 +53,12 @@ class CartEmptyError(ApplicationError):
 
 @dataclass(frozen=True)
 class CheckoutResult:
-    """The new order (lines and payment loaded) and, for a guest, its access token."""
+    """The new order, the lines and payment just written with it (what the answer shows,
+    without reading them back) and, for a guest, its access token."""
 
     order: Order
+    lines: list[OrderLine]
+    payment: Payment
     access_token: str | None
 
 
@@ -129,13 +131,7 @@ def order_checkout(
 
 def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
     buyer = checkout.buyer
-    held_since: list[float] = []
-    with transaction.atomic():
-        # Registered first, so it runs first after COMMIT, before the other hooks
-        # (publishing the capture task, the catalogue cache bump): the hold ends there.
-        transaction.on_commit(
-            lambda: stock_lock_observe(time.perf_counter() - held_since[0]) if held_since else None
-        )
+    with transaction.atomic(), StockLockTimer() as stock_lock_timer:
         try:
             # Locked and already marked checked out: rolled back if anything below refuses.
             cart = cart_lock_open(
@@ -156,7 +152,7 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
         # its row): they are locked last, so each is held only for the check, the
         # decrement, the ledger insert and the commit. Short stock rolls back all above.
         locked = stock_lock(variant_ids=[item.variant_id for item in items])
-        held_since.append(time.perf_counter())  # held from here (waiting is not holding)
+        stock_lock_timer.locked()  # held from here (waiting is not holding)
         _ensure_available(items, locked)
         stock_apply(
             changes={item.variant_id: -item.quantity for item in items},
@@ -165,10 +161,7 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
             actor=buyer,
             locked=locked,
         )
-    # Exactly what prefetch_related("lines", "payments") would hold: the output
-    # serializer reads them without another query.
-    order._prefetched_objects_cache = {"lines": lines, "payments": [payment]}  # type: ignore[attr-defined]
-    return CheckoutResult(order=order, access_token=access_token)
+    return CheckoutResult(order=order, lines=lines, payment=payment, access_token=access_token)
 
 
 def _order_create(
@@ -202,7 +195,8 @@ def _payment_create(*, order: Order, provider: str, token: str) -> Payment:
         amount=order.total,
         currency=order.currency,
     )
-    # Imported here: apps.payments imports apps.orders, not the other way round.
+    # Imported here: apps.payments imports apps.orders at module level, so orders reaches
+    # payments only from inside a function (orders does use payments: capture, refunds).
     from apps.payments.tasks import payment_capture_task
 
     enqueue_on_commit(payment_capture_task, str(payment.id))

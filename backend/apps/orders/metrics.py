@@ -9,7 +9,10 @@ variant can take, whatever the number of web processes (docs/scaling.md).
 from __future__ import annotations
 
 import logging
+import time
+from types import TracebackType
 
+from django.db import transaction
 from prometheus_client import Histogram
 
 logger = logging.getLogger(__name__)
@@ -27,3 +30,36 @@ def stock_lock_observe(seconds: float) -> None:
         STOCK_LOCK_SECONDS.observe(seconds)
     except Exception:  # telemetry must not break the request
         logger.warning("could not record the stock lock time", exc_info=True)
+
+
+class StockLockTimer:
+    """Times a checkout's hold on its stock rows: from ``locked()`` to the COMMIT.
+
+    Enter it first thing inside the checkout's ``transaction.atomic()``: its on-commit
+    hook is then the first to run after COMMIT (before publishing the capture task or
+    bumping the catalogue cache), which is when the row locks are released. Waiting
+    for the locks is not holding them, so the clock starts at ``locked()``; a checkout
+    that rolls back records nothing.
+    """
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+
+    def __enter__(self) -> StockLockTimer:
+        transaction.on_commit(self._observe)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
+    def locked(self) -> None:
+        self._since = time.perf_counter()
+
+    def _observe(self) -> None:
+        if self._since is not None:
+            stock_lock_observe(time.perf_counter() - self._since)

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.payments.models import Payment
-from utils.serializers import CountryField, InputSerializer, MoneyField, PrebuiltOutputMixin
+from utils.serializers import CountryField, InputSerializer, MoneyField
 
 # --- Inputs ----------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class OrderFulfilInputSerializer(InputSerializer):
 # --- Outputs ---------------------------------------------------------------------------
 
 
-class OrderAddressOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
+class OrderAddressOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     line1 = serializers.CharField()
     line2 = serializers.CharField()
@@ -88,7 +88,7 @@ class OrderAddressOutputSerializer(PrebuiltOutputMixin, serializers.Serializer):
     phone = serializers.CharField()
 
 
-class OrderLineOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
+class OrderLineOutputSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="product_name", read_only=True)
     unit_price = MoneyField(read_only=True)
     line_total = MoneyField(read_only=True)
@@ -108,7 +108,7 @@ class OrderLineOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer
         read_only_fields = fields
 
 
-class OrderPaymentOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
+class OrderPaymentOutputSerializer(serializers.ModelSerializer):
     amount = MoneyField(read_only=True)
 
     class Meta:
@@ -117,20 +117,20 @@ class OrderPaymentOutputSerializer(PrebuiltOutputMixin, serializers.ModelSeriali
         read_only_fields = fields
 
 
-class OrderOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
+class OrderOutputSerializer(serializers.ModelSerializer):
     """An order with its lines, addresses and latest payment (prefetch lines and payments).
 
-    ``access_token`` is a guest's token for ``X-Order-Token``: shown once, in the
-    checkout response (passed in ``context``), and null everywhere else.
+    Checkout, which has just written them, passes ``lines`` and ``payment`` in the
+    context instead (one order only), so its answer needs no query. ``access_token``
+    is a guest's token for ``X-Order-Token``: shown once, in the checkout response
+    (passed in ``context``), and null everywhere else.
     """
-
-    context_methods = ("access_token",)
 
     subtotal = MoneyField(read_only=True)
     shipping = MoneyField(source="shipping_total", read_only=True)
     total = MoneyField(read_only=True)
     refunded_total = MoneyField(read_only=True)
-    lines = OrderLineOutputSerializer(many=True, read_only=True)
+    lines = serializers.SerializerMethodField()
     shipping_address = OrderAddressOutputSerializer(read_only=True)
     billing_address = OrderAddressOutputSerializer(read_only=True, allow_null=True)
     payment = serializers.SerializerMethodField()
@@ -165,10 +165,20 @@ class OrderOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(OrderLineOutputSerializer(many=True))
+    def get_lines(self, order: Order) -> list[Any]:
+        lines = self.context.get("lines")
+        if lines is None:
+            lines = order.lines.all()
+        return list(OrderLineOutputSerializer(lines, many=True).data)
+
     @extend_schema_field(OrderPaymentOutputSerializer(allow_null=True))
     def get_payment(self, order: Order) -> dict[str, Any] | None:
-        payments = list(order.payments.all())  # newest first (Payment.Meta.ordering)
-        return dict(OrderPaymentOutputSerializer(payments[0]).data) if payments else None
+        payment = self.context.get("payment")
+        if payment is None:
+            payments = list(order.payments.all())  # newest first (Payment.Meta.ordering)
+            payment = payments[0] if payments else None
+        return dict(OrderPaymentOutputSerializer(payment).data) if payment else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_access_token(self, order: Order) -> str | None:

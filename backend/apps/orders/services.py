@@ -126,7 +126,8 @@ def _stock_release(*, order: Order, actor: User | None) -> None:
 
 
 def _refund_start(*, order: Order, actor: User | None, reason: str) -> None:
-    # Imported here: apps.payments imports apps.orders, not the other way round.
+    # Imported here: apps.payments imports apps.orders at module level, so orders reaches
+    # payments only from inside a function (orders does use payments: capture, refunds).
     from apps.payments.services import refund_create
 
     refund_create(order=order, amount=None, restock=False, reason=reason, actor=actor)

@@ -83,7 +83,12 @@ class CartCheckoutViewSet(viewsets.GenericViewSet):
             payment_provider=values["payment"]["provider"],
             payment_token=values["payment"]["token"],
         )
-        output = OrderOutputSerializer(result.order, context={"access_token": result.access_token})
+        context = {
+            "access_token": result.access_token,
+            "lines": result.lines,  # just written: the answer reads no row back
+            "payment": result.payment,
+        }
+        output = OrderOutputSerializer(result.order, context=context)
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 

@@ -73,24 +73,6 @@ def ab(with_trick: Callable[[], Any], without: Callable[[], Any], n: int) -> tup
 # --- the tricks -------------------------------------------------------------------------
 
 
-def negotiation(n: int) -> tuple[float, float]:
-    from rest_framework.negotiation import DefaultContentNegotiation
-    from rest_framework.renderers import JSONRenderer
-    from rest_framework.request import Request
-    from rest_framework.test import APIRequestFactory
-
-    from utils.negotiation import JSONFirstContentNegotiation
-
-    request = Request(APIRequestFactory().get("/api/v1/products/", HTTP_ACCEPT="*/*"))
-    renderers = [JSONRenderer()]
-    fast, drf = JSONFirstContentNegotiation(), DefaultContentNegotiation()
-    return ab(
-        lambda: fast.select_renderer(request, renderers),
-        lambda: drf.select_renderer(request, renderers),
-        n,
-    )
-
-
 def router_order(n: int) -> tuple[float, float]:
     """Resolving the two hottest paths with the routes in traffic order, and alphabetically."""
     from django.urls import URLResolver, get_resolver
@@ -139,54 +121,6 @@ def lazy_messages(n: int) -> tuple[float, float]:
         return one
 
     return ab(run(LazyMessageMiddleware), run(MessageMiddleware), n)
-
-
-def prebuilt_serializers(n: int) -> dict[str, tuple[float, float]]:
-    """A product page (20 products and their variants) and a cart, prebuilt and plain DRF."""
-    from apps.cart.models import Cart
-    from apps.cart.selectors import cart_detail_get
-    from apps.cart.serializers import CartOutputSerializer
-    from apps.catalog.selectors import product_list
-    from apps.catalog.serializers import ProductOutputSerializer
-    from apps.orders.models import Order
-    from apps.orders.selectors import order_get_detail
-    from apps.orders.serializers import OrderOutputSerializer
-
-    products = list(product_list()[:20])
-    cart = Cart.objects.filter(user=None, items__isnull=False).first()
-    order = Order.objects.filter(user=None).order_by("-created_at").first()
-    results: dict[str, tuple[float, float]] = {}
-
-    def plain(serializer_class: type, instance: Any, **kwargs: Any) -> Callable[[], Any]:
-        def one() -> Any:
-            serializer = serializer_class(instance, **kwargs)
-            serializer._prototype_of = serializer_class  # render with DRF's own fields
-            if kwargs.get("many"):
-                serializer.child._prototype_of = serializer_class
-            return serializer.data
-
-        return one
-
-    results["product page (20)"] = ab(
-        lambda: ProductOutputSerializer(products, many=True).data,
-        plain(ProductOutputSerializer, products, many=True),
-        max(1, n // 20),
-    )
-    if cart is not None:
-        detail = cart_detail_get(cart_id=cart.pk, user=None)
-        results["cart"] = ab(
-            lambda: CartOutputSerializer(detail).data, plain(CartOutputSerializer, detail), n
-        )
-    if order is not None:
-        staff = type("Staff", (), {"is_staff": True, "is_authenticated": True})()
-        detail_order = order_get_detail(order_id=order.pk, user=staff)  # type: ignore[arg-type]
-        list(detail_order.lines.all())
-        results["order (checkout answer)"] = ab(
-            lambda: OrderOutputSerializer(detail_order).data,
-            plain(OrderOutputSerializer, detail_order),
-            n,
-        )
-    return results
 
 
 def catalog_batch(n: int) -> tuple[float, float]:
@@ -288,16 +222,10 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     on, off = catalog_batch(args.n)
     print(_row("catalogue read in the throttle's round trip (S1 hit, whole request)", on, off, s1))
-    on, off = negotiation(args.n * 10)
-    print(_row("JSON-first negotiation, per request", on, off, s1))
     on, off = router_order(args.n * 5)
     print(_row("routes in traffic order: products + cart items resolved", on, off, s1))
     on, off = lazy_messages(args.n * 5)
     print(_row("lazy flash messages, per API request", on, off, s1))
-    for name, (on, off) in prebuilt_serializers(args.n).items():
-        # The product page is rendered on a catalogue cache miss only; carts and orders on
-        # every cart and checkout request: its share is of the S2 order (5 requests).
-        print(_row(f"prebuilt output serializer: {name}", on, off, None if "page" in name else s2))
 
 
 if __name__ == "__main__":

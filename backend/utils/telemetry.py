@@ -86,6 +86,7 @@ def _setup(mode: str | None, *, force: bool) -> None:
             return
         mode = (mode or settings.OTEL_MODE or "off").lower()
         _state["configured"] = True
+        _instrument_logging()  # logs carry the trace id whatever the mode ("0": none)
         if mode == "off":
             return
 
@@ -185,6 +186,23 @@ def _instrument() -> None:
             _warn_once(f"instr:{class_name}", "could not enable %s; skipped", class_name)
 
 
+def _instrument_logging() -> None:
+    """OpenTelemetry's logging instrumentation: every log record gets ``otelTraceID``
+    (and ``otelSpanID``), which the ``LOGGING`` format prints as ``trace=<id>``."""
+    try:
+        from opentelemetry.instrumentation.logging import LoggingInstrumentor
+
+        instrumentor = LoggingInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(
+                set_logging_format=False,  # the format is LOGGING's (config/settings/base.py)
+                inject_trace_context=True,
+                enable_log_auto_instrumentation=False,  # no OpenTelemetry log export
+            )
+    except Exception:
+        _warn_once("instr:logging", "could not enable the logging instrumentation; skipped")
+
+
 def memory_exporter() -> Any:
     """The in-memory exporter of ``memory`` mode (tests), or None."""
     return _state["memory_exporter"]
@@ -237,12 +255,3 @@ def set_attribute(key: str, value: Any) -> None:
         trace.get_current_span().set_attribute(key, value)
     except Exception:
         _warn_once(f"attr:{key}", "could not set span attribute %s", key)
-
-
-class TraceIdLogFilter(logging.Filter):
-    """Adds ``trace_id`` to every log record (empty when there is no active trace)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "trace_id"):
-            record.trace_id = current_trace_id() or "-"
-        return True

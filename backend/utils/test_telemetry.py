@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from opentelemetry import trace
 from rest_framework.test import APIClient
 
+from config.settings.base import LOGGING as BASE_LOGGING
 from utils import telemetry
 
 
@@ -32,12 +34,18 @@ def test_request_is_traced_and_logs_carry_the_trace_id(
     names = [span.name for span in tracing.get_finished_spans()]
     assert any("auth" in name or "GET" in name for name in names), names
 
-    caplog.handler.addFilter(telemetry.TraceIdLogFilter())
     with telemetry.span("unit-test-span") as current:
         logging.getLogger("storefront.test").warning("inside a span")
         expected = format(current.get_span_context().trace_id, "032x")
+    logging.getLogger("storefront.test").warning("outside any span")
     record = next(r for r in caplog.records if r.getMessage() == "inside a span")
-    assert record.trace_id == expected  # type: ignore[attr-defined]
+    assert record.otelTraceID == expected  # type: ignore[attr-defined]
+    outside = next(r for r in caplog.records if r.getMessage() == "outside any span")
+    assert outside.otelTraceID == "0"  # type: ignore[attr-defined]
+    # The project's log format prints it.
+    plain = dict(BASE_LOGGING["formatters"]["plain"])  # type: ignore[index]
+    formatter = logging.config.dictConfigClass({"version": 1}).configure_formatter(plain)  # type: ignore[attr-defined]
+    assert f"trace={expected} inside a span" in formatter.format(record)
 
 
 class _ExplodingProcessor:
@@ -102,9 +110,7 @@ def test_helpers_never_raise_when_the_tracer_itself_raises(
     assert ran == [None]
     assert telemetry.current_trace_id() == ""
     telemetry.set_attribute("k", "v")
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", None, None)
-    assert telemetry.TraceIdLogFilter().filter(record)
-    assert record.trace_id == "-"  # type: ignore[attr-defined]
+    logging.getLogger("storefront.test").warning("with a broken tracer")  # still logs
 
 
 def test_a_block_that_raises_inside_a_span_still_raises_its_own_error() -> None:

@@ -346,18 +346,17 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"trace": {"()": "utils.telemetry.TraceIdLogFilter"}},
     "formatters": {
+        # otelTraceID comes from OpenTelemetry's logging instrumentation (utils.telemetry);
+        # "-" for a record made before it was switched on.
         "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s",
+            "()": "logging.Formatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s trace=%(otelTraceID)s %(message)s",
+            "defaults": {"otelTraceID": "-"},
         },
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["trace"],
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

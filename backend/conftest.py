@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import PASSWORD, UserFactory, jwt_client
 from apps.accounts.models import User
 
-PASSWORD = "correct-horse-battery-staple"
+__all__ = ["PASSWORD"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,21 +28,12 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
-    counter = {"n": 0}
+    """``UserFactory``: ``make_user("a@example.com", is_staff=True)``; password ``PASSWORD``."""
 
-    def make(email: str | None = None, *, is_staff: bool = False, **extra: object) -> User:
-        counter["n"] += 1
-        email = email or f"user{counter['n']}@example.com"
-        return User.objects.create_user(email=email, password=PASSWORD, is_staff=is_staff, **extra)
+    def make(email: str | None = None, **fields: object) -> User:
+        return UserFactory.create(**({"email": email} if email else {}), **fields)
 
     return make
-
-
-def client_for(user: User) -> APIClient:
-    client = APIClient()
-    token = RefreshToken.for_user(user).access_token
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture
@@ -62,14 +53,14 @@ def staff(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def customer_client(customer: User) -> APIClient:
-    return client_for(customer)
+    return jwt_client(customer)
 
 
 @pytest.fixture
 def other_client(other_customer: User) -> APIClient:
-    return client_for(other_customer)
+    return jwt_client(other_customer)
 
 
 @pytest.fixture
 def staff_client(staff: User) -> APIClient:
-    return client_for(staff)
+    return jwt_client(staff)

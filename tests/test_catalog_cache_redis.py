@@ -18,8 +18,8 @@ from django.test import override_settings
 from django_redis.cache import RedisCache
 from rest_framework.test import APIClient
 
+from apps.catalog.factories import make_product
 from apps.catalog.stock import stock_apply
-from apps.catalog.testing import make_product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,14 +19,16 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 from django.test import Client
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
+from apps.cart.factories import cart_create
 from apps.cart.models import Cart
+from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.core.models import IdempotencyRecord
+from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order
-from apps.orders.testing import CHECKOUT_BODY, cart_create, checkout_url, variant_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,7 +87,7 @@ def _ledger_sum(variant: Variant) -> int:
 
 
 def _bearer(user: User) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {RefreshToken.for_user(user).access_token}"}
+    return jwt_headers(user)
 
 
 @pytest.mark.parametrize("round_number", [1, 2, 3])

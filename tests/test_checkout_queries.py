@@ -12,12 +12,14 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
+from apps.cart.factories import cart_create
+from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock
+from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order
-from apps.orders.testing import CHECKOUT_BODY, cart_create, checkout_url, variant_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +34,7 @@ def test_checkout_queries_stay_within_budget(
     user = User.objects.create_user(email="buyer@example.com", password="x-long-password-1")
     variants = [variant_create(sku=f"Q-{n}", stock=3) for n in range(line_count)]
     cart = cart_create(user=user, lines=[(variant, 2) for variant in variants])
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client = Client(**jwt_headers(user))
     headers = {"HTTP_IDEMPOTENCY_KEY": "q-1"} if with_key else {}
 
     with django_assert_max_num_queries(QUERY_BUDGET), CaptureQueriesContext(connection) as ctx:

@@ -21,6 +21,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from apps.accounts.factories import ADDRESS
 from apps.catalog.models import Stock
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
@@ -30,16 +31,6 @@ from tests.invariants import assert_shop_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ADDRESS = {
-    "name": "Ada Buyer",
-    "line1": "Hauptstr. 1",
-    "line2": "",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-    "phone": "",
-}
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -48,7 +39,7 @@ def _free_port() -> int:
 
 
 def _variant(on_hand: int = 10) -> int:
-    from apps.catalog.testing import make_product, make_variant
+    from apps.catalog.factories import make_product, make_variant
 
     variant = make_variant(product=make_product(prices=()), stock=on_hand)
     return int(variant.pk)

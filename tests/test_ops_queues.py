@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
 from apps.ops import services
 from apps.ops.models import QueueSample, WorkerProbe
@@ -46,7 +46,7 @@ def no_consumer_on(queue: str) -> Iterator[None]:
 def staff_client() -> APIClient:
     user = User.objects.create_user(email="ops-it@example.com", password="x", is_staff=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.credentials(**jwt_headers(user))
     return client
 
 

@@ -13,27 +13,19 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import ADDRESS, jwt_headers
 from apps.accounts.models import User
+from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, Variant
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, Refund, SandboxCharge, WebhookEvent
 from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
-from apps.payments.testing import variant_create
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ADDRESS = {
-    "name": "Grace Guest",
-    "line1": "Hauptstr. 1",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-}
 
 
 def _checkout(client: APIClient, variant: Variant, token: str, quantity: int = 2) -> dict[str, Any]:
@@ -76,7 +68,7 @@ def _email(order: Order, kind: str) -> Callable[[], EmailLog | None]:
 
 
 def test_checkout_capture_on_the_worker_pays_and_confirms_once(celery_worker: Worker) -> None:
-    variant = variant_create(price="10.00", on_hand=5)
+    variant = variant_create(price="10.00", stock=5)
     placed = _checkout(APIClient(), variant, "tok_visa")
     order = wait_for(_order_where(placed["id"], status=Order.Status.PAID), timeout=30)
     payment = order.payments.get()
@@ -93,7 +85,7 @@ def test_checkout_capture_on_the_worker_pays_and_confirms_once(celery_worker: Wo
 def test_decline_then_pay_again_with_tok_visa_pays_with_exactly_one_charge(
     celery_worker: Worker,
 ) -> None:
-    variant = variant_create(price="7.50", on_hand=5)
+    variant = variant_create(price="7.50", stock=5)
     client = APIClient()
     placed = _checkout(client, variant, "tok_chargeDeclined")
     order_id, order_token = placed["id"], placed["access_token"]
@@ -128,7 +120,7 @@ def test_decline_then_pay_again_with_tok_visa_pays_with_exactly_one_charge(
 def test_tok_timeout_is_retried_by_the_worker_with_backoff_until_captured(
     celery_worker: Worker,
 ) -> None:
-    variant = variant_create(price="3.00", on_hand=5)
+    variant = variant_create(price="3.00", stock=5)
     placed = _checkout(APIClient(), variant, "tok_timeout", quantity=1)
     order = wait_for(_order_where(placed["id"], status=Order.Status.PAID), timeout=60)
     payment = order.payments.get()
@@ -142,7 +134,7 @@ def test_tok_timeout_is_retried_by_the_worker_with_backoff_until_captured(
 def test_requires_action_is_settled_by_a_signed_webhook_on_the_worker(
     celery_worker: Worker,
 ) -> None:
-    variant = variant_create(price="4.00", on_hand=5)
+    variant = variant_create(price="4.00", stock=5)
     placed = _checkout(APIClient(), variant, "tok_requiresAction", quantity=1)
 
     def waiting() -> Payment | None:
@@ -172,12 +164,12 @@ def test_requires_action_is_settled_by_a_signed_webhook_on_the_worker(
 
 
 def test_a_staff_refund_with_restock_runs_on_the_worker(celery_worker: Worker) -> None:
-    variant = variant_create(price="10.00", on_hand=5)
+    variant = variant_create(price="10.00", stock=5)
     placed = _checkout(APIClient(), variant, "tok_visa")
     order = wait_for(_order_where(placed["id"], status=Order.Status.PAID), timeout=30)
     staff = User.objects.create_user(email="ops@example.com", password="x", is_staff=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(staff).access_token}")
+    client.credentials(**jwt_headers(staff))
     response = client.post(
         f"/api/v1/orders/{order.pk}/refund/",
         {"amount": None, "restock": True, "reason": "returned"},

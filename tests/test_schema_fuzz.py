@@ -47,7 +47,6 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from workers.celery import app as celery_app
 
@@ -218,6 +217,7 @@ def _create_data() -> dict[str, str]:
     """The objects the dictionaries name; returns an access token per role."""
     from django_celery_results.models import TaskResult
 
+    from apps.accounts.factories import ADDRESS, jwt_token
     from apps.accounts.models import Address, User
     from apps.cart.models import Cart, CartItem
     from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
@@ -232,17 +232,8 @@ def _create_data() -> dict[str, str]:
     staff = User.objects.create_user(
         email="staff@example.com", password="fuzz-pass-staff-1", is_staff=True
     )
-    address = {
-        "name": "Ada",
-        "line1": "Hauptstr. 1",
-        "line2": "",
-        "city": "Berlin",
-        "postal_code": "10115",
-        "country": "DE",
-        "phone": "",
-    }
-    Address.objects.create(id=ALICE_ADDRESS_ID, user=alice, **address)
-    Address.objects.create(id=BOB_ADDRESS_ID, user=bob, **address)
+    Address.objects.create(id=ALICE_ADDRESS_ID, user=alice, **ADDRESS)
+    Address.objects.create(id=BOB_ADDRESS_ID, user=bob, **ADDRESS)
 
     category = Category.objects.create(slug=CATEGORY_SLUG, name="Fuzz shirts")
     product = Product.objects.create(category=category, slug=PRODUCT_SLUG, name="Fuzz tee")
@@ -270,7 +261,7 @@ def _create_data() -> dict[str, str]:
             shipping_total=Decimal("4.90"),
             total=Decimal("24.90"),
             shipping_method="standard",
-            shipping_address=address,
+            shipping_address=ADDRESS,
             access_token_hash=order_token_hash(token) if token else "",
             payment_deadline=timezone.now() + timedelta(minutes=30),
             paid_at=timezone.now() if paid else None,
@@ -321,8 +312,8 @@ def _create_data() -> dict[str, str]:
         payload={"id": "evt_fuzz_1", "type": "charge.succeeded"},
     )
     return {
-        "customer": str(RefreshToken.for_user(alice).access_token),
-        "staff": str(RefreshToken.for_user(staff).access_token),
+        "customer": jwt_token(alice),
+        "staff": jwt_token(staff),
     }
 
 

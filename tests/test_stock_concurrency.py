@@ -16,8 +16,8 @@ import pytest
 from django.db import connection, connections
 from django.db.models import Sum
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import jwt_token
 from apps.accounts.models import User
 from apps.catalog import services
 from apps.catalog.models import Stock, StockMovement, Variant
@@ -31,7 +31,7 @@ def _staff_token() -> str:
     staff = User.objects.create_user(
         email="stock-staff@example.com", password="irrelevant-passphrase-1", is_staff=True
     )
-    return str(RefreshToken.for_user(staff).access_token)
+    return jwt_token(staff)
 
 
 def _variant(on_hand: int) -> Variant:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
 from apps.ops.models import WorkerProbe
-from apps.orders.testing import CHECKOUT_BODY
+from apps.orders.factories import CHECKOUT_BODY
 from tests.conftest import SPANS_FILE, Worker, wait_for
 from utils import telemetry
 
@@ -24,7 +24,7 @@ def test_probe_runs_on_a_real_worker_and_shares_the_request_trace(
     telemetry.setup_telemetry("file", force=True)
     staff = User.objects.create_user(email="ops@example.com", password="x", is_staff=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(staff).access_token}")
+    client.credentials(**jwt_headers(staff))
 
     response = client.post("/api/v1/ops/probes/", {"queue": "payments"}, format="json")
     assert response.status_code == 201, response.content
@@ -56,7 +56,7 @@ def _pid() -> int:
 
 
 def test_checkout_capture_and_email_share_one_trace(celery_worker: Worker) -> None:
-    from apps.catalog.testing import make_product, make_variant
+    from apps.catalog.factories import make_product, make_variant
     from apps.notifications.models import EmailLog
     from apps.orders.models import Order, OrderEvent
 

@@ -36,8 +36,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from apps.accounts.factories import jwt_client
 from apps.accounts.models import User
-from apps.orders.testing import CHECKOUT_BODY
+from apps.orders.factories import CHECKOUT_BODY
 from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
 from config.testing import (
     ADDRESS_BODY,
@@ -46,7 +47,6 @@ from config.testing import (
     PASSWORD,
     World,
     db_snapshot,
-    jwt_client,
     world_build,
 )
 

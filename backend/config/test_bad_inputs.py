@@ -23,9 +23,10 @@ from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from apps.accounts.factories import jwt_client
 from apps.accounts.models import User
-from apps.orders.testing import CHECKOUT_BODY
-from config.testing import World, db_snapshot, jwt_client, world_build
+from apps.orders.factories import CHECKOUT_BODY
+from config.testing import World, db_snapshot, world_build
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from apps.catalog.testing import make_product
+from apps.catalog.factories import make_product
 
 BACKEND = Path(__file__).resolve().parents[1]
 SHOP = "https://shop.example.com"

@@ -16,19 +16,19 @@ from typing import Any
 
 from django.apps import apps as django_apps
 from django_celery_results.models import TaskResult
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.accounts.factories import ADDRESS, AddressFactory
 from apps.accounts.models import Address, User
 from apps.cart.models import Cart, CartItem
+from apps.catalog.factories import make_product
 from apps.catalog.models import Category, Product, Variant
-from apps.catalog.testing import make_product
+from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
-from apps.ops.testing import task_result_make
+from apps.orders.factories import order_create
 from apps.orders.models import Order
+from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, WebhookEvent
 from apps.payments.services import payment_capture
-from apps.payments.testing import latest_payment, order_create, order_paid
 
 # Every app whose rows an API request can create, change or delete.
 WRITABLE_APPS = (
@@ -48,15 +48,7 @@ PASSWORD = "a-world-passphrase-0123"  # every user of the world has it
 GUEST_TOKEN = "guest-token-a-0123456789abcdef0123456789abcdef"
 OTHER_GUEST_TOKEN = "guest-token-b-fedcba9876543210fedcba9876543210"
 
-ADDRESS_BODY: dict[str, Any] = {
-    "name": "Ada Lovelace",
-    "line1": "Hauptstr. 1",
-    "line2": "",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-    "phone": "",
-}
+ADDRESS_BODY = ADDRESS
 
 
 @dataclass(frozen=True)
@@ -90,7 +82,7 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         user.save(update_fields=["password"])
     product = make_product(prices=("10.00",), stock=50)
     variant = product.variants.get()
-    address = Address.objects.create(user=alice, **ADDRESS_BODY)
+    address = AddressFactory.create(user=alice)
     cart = Cart.objects.create(user=alice, currency="EUR")
     item = CartItem.objects.create(cart=cart, variant=variant, quantity=1)
     guest_cart = Cart.objects.create(currency="EUR")
@@ -137,17 +129,6 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         task=task,
         webhook_event=webhook_event,
     )
-
-
-def jwt_client(user: User | None) -> APIClient:
-    """A client that sends ``user``'s access token (none for the anonymous caller).
-
-    An access token alone: unlike a refresh token, making one writes no row.
-    """
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-    return client
 
 
 def db_snapshot() -> dict[str, list[tuple[Any, ...]]]:

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
-from apps.payments.testing import order_create
+from apps.orders.factories import order_create
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.catalog.testing import make_product
+from apps.catalog.factories import make_product
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from apps.catalog.factories import make_category
 from apps.catalog.models import Category
-from apps.catalog.testing import make_category
 from utils.errors import ValidationError
 from utils.services import model_update
 

@@ -26,8 +26,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from apps.catalog import cache as catalog_cache
 from apps.catalog.cache import VERSION_KEY, cached_catalog_response
+from apps.catalog.factories import make_product
 from apps.catalog.models import Stock
-from apps.catalog.testing import make_product
 from apps.catalog.views import ProductViewSet
 from utils.redis_batch import batch_reads, batched
 from utils.test_cache import fake_caches

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
+from apps.catalog.factories import make_category, make_product, make_variant
 from apps.catalog.models import Product, Stock, Variant
-from apps.catalog.testing import make_category, make_product, make_variant
 
 pytestmark = pytest.mark.django_db
 

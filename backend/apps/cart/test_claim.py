@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
+from apps.catalog.factories import make_product
 from apps.catalog.models import Stock, Variant
-from apps.catalog.testing import make_product
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.test import Client
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
+from apps.catalog.factories import ledger_sum, make_product, on_hand
 from apps.catalog.models import Stock, StockMovement
-from apps.catalog.testing import ledger_sum, make_product, on_hand
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 
 from apps.catalog import services
 from apps.catalog.cache import catalog_version
+from apps.catalog.factories import make_product
 from apps.catalog.models import Product
 from apps.catalog.stock import stock_apply
-from apps.catalog.testing import make_product
-from apps.orders.testing import CHECKOUT_BODY
+from apps.orders.factories import CHECKOUT_BODY
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

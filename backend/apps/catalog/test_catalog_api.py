@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from apps.catalog.factories import make_category, make_product, make_variant, on_hand
 from apps.catalog.models import Category, Product, Stock, Variant
-from apps.catalog.testing import make_category, make_product, make_variant, on_hand
 
 pytestmark = pytest.mark.django_db
 

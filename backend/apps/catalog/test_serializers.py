@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from apps.catalog.factories import make_category
 from apps.catalog.models import Category
-from apps.catalog.testing import make_category
 
 pytestmark = pytest.mark.django_db
 

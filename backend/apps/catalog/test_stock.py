@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from apps.catalog.factories import make_product, make_variant
 from apps.catalog.models import Stock
 from apps.catalog.stock import stock_reconcile
-from apps.catalog.testing import make_product, make_variant
 from apps.ops.models import StockDrift
 
 pytestmark = pytest.mark.django_db

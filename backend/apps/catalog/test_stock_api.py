@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.catalog import services
+from apps.catalog.factories import ledger_sum, make_product, on_hand
 from apps.catalog.models import Stock, StockMovement, Variant
-from apps.catalog.testing import ledger_sum, make_product, on_hand
 from utils.errors import ApplicationError, OutOfStockError
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from apps.notifications.models import EmailLog
 from apps.ops import services
+from apps.ops.factories import order_make, variant_make
 from apps.ops.models import QueueSample, StockDrift, TaskRetry, WorkerProbe
-from apps.ops.testing import order_make, variant_make
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from apps.ops import services
 from apps.ops.dashboard import sparkline_points
+from apps.ops.factories import payment_make, task_result_make, variant_make
 from apps.ops.models import QueueSample
-from apps.ops.testing import payment_make, task_result_make, variant_make
 from apps.payments.models import Payment, WebhookEvent
 
 URL = "/ops/"

@@ -16,9 +16,9 @@ from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
+from apps.ops.factories import order_make, payment_make, task_result_make
 from apps.ops.metrics import route_label
 from apps.ops.tasks import worker_probe_complete_task
-from apps.ops.testing import order_make, payment_make, task_result_make
 from apps.orders.models import Order
 from apps.payments.models import Payment
 from workers.enqueue import publish

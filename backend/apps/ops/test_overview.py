@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from apps.notifications.models import EmailLog
 from apps.ops import broker, services
+from apps.ops.factories import order_make, payment_make, task_result_make, variant_make
 from apps.ops.models import QueueSample
 from apps.ops.tasks import worker_probe_complete_task
-from apps.ops.testing import order_make, payment_make, task_result_make, variant_make
 from apps.payments.models import Payment, WebhookEvent
 from workers.enqueue import publish
 

@@ -15,9 +15,9 @@ import pytest
 from django.utils import timezone
 
 from apps.ops import broker, registry, services
+from apps.ops.factories import memory_messages, variant_make
 from apps.ops.models import QueueSample, StockDrift
 from apps.ops.tasks import worker_probe_complete_task
-from apps.ops.testing import memory_messages, variant_make
 from workers.enqueue import publish
 
 SEP = "\x06\x16"

@@ -11,8 +11,8 @@ import pytest
 from django_celery_results.models import TaskResult
 from rest_framework.test import APIClient
 
+from apps.ops.factories import memory_messages, task_result_make
 from apps.ops.models import TaskRetry, WorkerProbe
-from apps.ops.testing import memory_messages, task_result_make
 from workers.base import BaseTask
 from workers.celery import app
 

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.ops import services
-from apps.ops.testing import memory_messages, order_make, payment_make
+from apps.ops.factories import memory_messages, order_make, payment_make
 from apps.orders.models import Order
 from apps.payments.models import Payment, WebhookEvent
 

@@ -3,19 +3,22 @@ tasks published after commit (instead of running them). Payments are the real ap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from apps.cart.factories import cart_create
 from apps.cart.models import Cart
+from apps.catalog.factories import variant_create
 from apps.catalog.models import Variant
-from apps.orders.testing import cart_create, variant_create
 
 
 @pytest.fixture
 def make_variant(db: None) -> Callable[..., Variant]:
-    return variant_create
+    """``variant_create`` with 5 units unless a test says otherwise."""
+    return functools.partial(variant_create, stock=5)
 
 
 @pytest.fixture

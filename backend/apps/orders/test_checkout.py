@@ -22,9 +22,9 @@ from apps.accounts.models import User
 from apps.cart.models import Cart
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.core.models import IdempotencyRecord
+from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order, OrderEvent
 from apps.orders.selectors import order_token_hash
-from apps.orders.testing import CHECKOUT_BODY, checkout_url
 from apps.payments.models import Payment
 
 pytestmark = pytest.mark.django_db

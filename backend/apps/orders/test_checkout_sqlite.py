@@ -77,7 +77,7 @@ def _concurrently(urls: list[str]) -> Counter[str]:
     from django.db import connection
     from django.test import Client
 
-    from apps.orders.testing import CHECKOUT_BODY
+    from apps.orders.factories import CHECKOUT_BODY
 
     barrier = threading.Barrier(len(urls))
     outcomes: Counter[str] = Counter()
@@ -114,9 +114,11 @@ def _child() -> dict[str, Any]:
     from django.db import connection
     from django.db.models import Sum
 
+    from apps.cart.factories import cart_create
+    from apps.catalog.factories import variant_create
     from apps.catalog.models import Stock, StockMovement
+    from apps.orders.factories import checkout_url
     from apps.orders.models import Order
-    from apps.orders.testing import cart_create, checkout_url, variant_create
 
     variant = variant_create(sku="LAST-FIVE", stock=STOCK)
     carts = [cart_create(lines=[(variant, 1)]) for _ in range(CARTS)]

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
+from apps.orders.factories import order_create
 from apps.orders.models import Order
-from apps.payments.testing import order_create
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ import pytest
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from apps.catalog.testing import on_hand
+from apps.cart.factories import cart_create
+from apps.catalog.factories import on_hand, variant_create
 from apps.orders import metrics
+from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order
-from apps.orders.testing import CHECKOUT_BODY, cart_create, checkout_url, variant_create
 
 pytestmark = pytest.mark.django_db
 

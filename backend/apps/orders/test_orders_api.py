@@ -17,8 +17,8 @@ from apps.accounts.models import User
 from apps.cart.models import Cart
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.notifications.models import EmailLog
+from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order, OrderEvent
-from apps.orders.testing import CHECKOUT_BODY, checkout_url
 from apps.orders.transitions import order_transition
 from apps.payments.models import Payment, Refund
 

@@ -14,9 +14,9 @@ from apps.cart.models import Cart
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.notifications.models import EmailLog
 from apps.orders import checkout
+from apps.orders.factories import CHECKOUT_BODY
 from apps.orders.models import Order, OrderEvent
 from apps.orders.services import order_checkout, order_expire
-from apps.orders.testing import CHECKOUT_BODY
 
 pytestmark = pytest.mark.django_db
 

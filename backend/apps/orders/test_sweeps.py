@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from apps.catalog.models import Stock, StockMovement
 from apps.notifications.models import EmailLog
+from apps.orders.factories import order_create
 from apps.orders.models import Order
 from apps.orders.services import order_expire_overdue
-from apps.payments.testing import order_create
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import User
+from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.services import refund_create
-from apps.payments.testing import latest_payment, order_paid
 
 pytestmark = pytest.mark.django_db
 

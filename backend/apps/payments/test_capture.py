@@ -12,14 +12,15 @@ from django.core import mail
 from django.db import transaction
 
 from apps.notifications.models import EmailLog
+from apps.orders.factories import order_create
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import order_transition
 from apps.payments.conftest import emails
+from apps.payments.factories import latest_payment
 from apps.payments.models import Payment, Refund, SandboxCharge
 from apps.payments.providers.base import ProviderUnavailableError
 from apps.payments.providers.sandbox import SandboxProvider
 from apps.payments.tasks import payment_capture_task
-from apps.payments.testing import latest_payment, order_create
 from workers.base import BaseTask, TransientError
 from workers.celery import app
 

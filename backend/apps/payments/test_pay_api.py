@@ -10,11 +10,12 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from apps.orders.factories import order_create
 from apps.orders.models import Order
 from apps.payments.conftest import emails
+from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, SandboxCharge
 from apps.payments.services import payment_capture
-from apps.payments.testing import latest_payment, order_create, order_paid
 
 pytestmark = pytest.mark.django_db
 

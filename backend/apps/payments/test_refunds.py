@@ -10,18 +10,20 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.catalog.stock import stock_apply
 from apps.notifications.models import EmailLog
+from apps.orders.factories import order_create
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import order_transition
 from apps.payments.conftest import emails
+from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, Refund, SandboxRefund
 from apps.payments.providers.base import PaymentProviderError, ProviderUnavailableError
 from apps.payments.providers.sandbox import SandboxProvider
 from apps.payments.services import refund_create
 from apps.payments.tasks import refund_process_task
-from apps.payments.testing import latest_payment, order_create, order_paid, variant_create
 
 pytestmark = pytest.mark.django_db
 

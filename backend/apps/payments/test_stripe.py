@@ -16,8 +16,10 @@ import pytest
 import stripe
 from rest_framework.test import APIClient
 
+from apps.orders.factories import order_create
 from apps.orders.models import Order
 from apps.payments.conftest import emails, post_webhook
+from apps.payments.factories import latest_payment
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.base import (
     ChargeStatus,
@@ -29,7 +31,6 @@ from apps.payments.providers.base import (
 )
 from apps.payments.providers.stripe import StripeProvider, from_minor_units, to_minor_units
 from apps.payments.services import payment_capture, refund_create
-from apps.payments.testing import latest_payment, order_create
 
 pytestmark = pytest.mark.django_db
 

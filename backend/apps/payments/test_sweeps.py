@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_redispatch
+from apps.orders.factories import order_create
 from apps.payments.models import Payment, WebhookEvent
 from apps.payments.services import payment_work_redispatch
-from apps.payments.testing import order_create
 
 pytestmark = pytest.mark.django_db
 

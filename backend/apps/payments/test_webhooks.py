@@ -12,12 +12,13 @@ from django.core import mail
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from apps.orders.factories import order_create
 from apps.orders.models import Order, OrderEvent
 from apps.payments.conftest import emails, post_webhook
+from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund, WebhookEvent
 from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
 from apps.payments.services import payment_capture, refund_create
-from apps.payments.testing import latest_payment, order_create, order_paid
 
 pytestmark = pytest.mark.django_db
 

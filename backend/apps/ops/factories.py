@@ -1,4 +1,8 @@
-"""Rows of other apps for ops tests, made directly, and a look into the memory broker."""
+"""Test data for ops tests (other apps' rows through their factories, task results as
+django-celery-results stores them) and a look into the memory broker.
+
+Imported by tests only; never by application code.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ from typing import Any
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from apps.catalog.models import Category, Product, Variant
+from apps.catalog.factories import VariantFactory
+from apps.catalog.models import Variant
+from apps.orders.factories import OrderFactory
 from apps.orders.models import Order
+from apps.payments.factories import PaymentFactory
 from apps.payments.models import Payment
 from workers.celery import app
 
@@ -25,24 +32,8 @@ def memory_messages(queue: str) -> list[dict[str, Any]]:
     return waiting
 
 
-_counter = {"n": 0}
-
-
 def order_make(*, status: str = Order.Status.PENDING_PAYMENT, total: str = "20.00") -> Order:
-    _counter["n"] += 1
-    amount = Decimal(total)
-    return Order.objects.create(
-        number=f"SO-{_counter['n']:05d}-{uuid.uuid4().hex[:4]}",
-        email="buyer@example.com",
-        status=status,
-        currency="EUR",
-        subtotal=amount,
-        shipping_total=Decimal("0.00"),
-        total=amount,
-        shipping_method="standard",
-        shipping_address={"name": "B", "line1": "x", "city": "Berlin", "country": "DE"},
-        payment_deadline=timezone.now() + timedelta(minutes=30),
-    )
+    return OrderFactory.create(status=status, subtotal=Decimal(total))
 
 
 def payment_make(
@@ -54,13 +45,8 @@ def payment_make(
     failure_message: str = "",
     last_attempt_age: timedelta | None = None,
 ) -> Payment:
-    order = order or order_make()
-    payment = Payment.objects.create(
-        order=order,
-        provider="sandbox",
-        payment_method="tok_visa",
-        amount=order.total,
-        currency=order.currency,
+    payment = PaymentFactory.create(
+        order=order or order_make(),
         status=status,
         failure_code=failure_code,
         failure_message=failure_message,
@@ -73,9 +59,8 @@ def payment_make(
 
 
 def variant_make(sku: str) -> Variant:
-    category, _ = Category.objects.get_or_create(slug="ops-test", defaults={"name": "Ops"})
-    product = Product.objects.create(category=category, name=f"P {sku}", slug=f"p-{sku.lower()}")
-    return Variant.objects.create(product=product, sku=sku, name=sku, price=Decimal("5.00"))
+    """A variant without a stock row (what a variant made outside the services looks like)."""
+    return VariantFactory.create(sku=sku, name=sku, price=Decimal("5.00"))
 
 
 def task_result_make(

@@ -1,21 +1,81 @@
-"""Test helpers: build catalogue rows through the services, so tests start from valid data.
+"""Test data for the catalogue: factory_boy factories, and helpers that build through the
+services (``make_*``) so that tests start from valid data with stock in the ledger.
 
-Imported by the catalogue and cart tests; never by application code.
+Imported by tests only; never by application code.
 """
 
 from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from typing import Any
 
+import factory
 from django.db import transaction
 from django.db.models import Sum
+from factory.django import DjangoModelFactory
 
 from apps.catalog import services
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.catalog.stock import stock_apply
 
 _counter = itertools.count(1)
+
+
+class CategoryFactory(DjangoModelFactory[Category]):
+    class Meta:
+        model = Category
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"test-category-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+
+
+class ProductFactory(DjangoModelFactory[Product]):
+    class Meta:
+        model = Product
+
+    category = factory.SubFactory(CategoryFactory)
+    slug = factory.Sequence(lambda n: f"test-product-{n}")
+    name = factory.LazyAttribute(lambda o: f"Product {o.slug}")
+
+
+class VariantFactory(DjangoModelFactory[Variant]):
+    """A variant; ``stock=N`` also gives it a stock row with N units received through the
+    ledger (``stock=0``: an empty row; left out: no stock row at all)."""
+
+    class Meta:
+        model = Variant
+        skip_postgeneration_save = True  # the stock hook writes its own rows
+
+    product = factory.SubFactory(ProductFactory)
+    sku = factory.Sequence(lambda n: f"SKU-F{n:05d}")
+    name = factory.LazyAttribute(lambda o: f"Variant {o.sku}")
+    price = Decimal("10.00")
+    currency = "EUR"
+
+    @factory.post_generation
+    def stock(obj: Variant, create: bool, extracted: int | None, **kwargs: Any) -> None:
+        if not create or extracted is None:
+            return
+        Stock.objects.get_or_create(variant=obj, defaults={"on_hand": 0})
+        if extracted:
+            receive(obj, extracted)
+
+
+def variant_create(
+    *,
+    sku: str | None = None,
+    price: str = "10.00",
+    stock: int = 10,
+    currency: str = "EUR",
+    active: bool = True,
+) -> Variant:
+    """A variant on sale (in its own product) with ``stock`` units received through the ledger."""
+    fields: dict[str, Any] = {"price": Decimal(price), "currency": currency, "is_active": active}
+    if sku is not None:
+        fields.update(sku=sku, product__slug=sku.lower(), product__name=f"Product {sku}")
+    return VariantFactory.create(stock=stock, **fields)
 
 
 def make_category(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
-from apps.catalog.factories import make_product, make_variant
-from apps.catalog.models import Stock
-from apps.catalog.stock import stock_reconcile
+from apps.catalog.factories import VariantFactory, ledger_sum, make_product, make_variant, on_hand
+from apps.catalog.models import Stock, StockMovement
+from apps.catalog.stock import stock_apply, stock_lock, stock_reconcile
 from apps.ops.models import StockDrift
+from utils.errors import OutOfStockError
 
 pytestmark = pytest.mark.django_db
 
@@ -31,3 +33,51 @@ def test_reconciliation_records_drift_without_overwriting_stock(
     Stock.objects.filter(variant=variant).update(on_hand=10)  # someone fixed it
     assert stock_reconcile() == []
     assert not StockDrift.objects.filter(resolved=False).exists()
+
+
+def test_stock_lock_returns_the_rows_of_the_asked_variants_and_nothing_for_none() -> None:
+    first = make_variant(product=make_product(prices=()), stock=3)
+    second = make_variant(product=make_product(prices=()), stock=4)
+    with transaction.atomic():
+        locked = stock_lock(variant_ids=[second.pk, first.pk, second.pk])
+        assert list(locked) == sorted([first.pk, second.pk])  # ascending, each once
+        assert {vid: row.on_hand for vid, row in locked.items()} == {first.pk: 3, second.pk: 4}
+        assert stock_lock(variant_ids=[]) == {}
+
+
+def test_stock_apply_changes_every_row_and_writes_one_movement_each() -> None:
+    first = make_variant(product=make_product(prices=()), stock=5)
+    second = make_variant(product=make_product(prices=()), stock=5)
+    with transaction.atomic():
+        stock_apply(changes={first.pk: -2, second.pk: 3, 999_999: 0}, reason="adjust", note="n")
+    assert (on_hand(first), on_hand(second)) == (3, 8)
+    assert (ledger_sum(first), ledger_sum(second)) == (3, 8)
+    moves = StockMovement.objects.filter(reason="adjust").order_by("variant_id")
+    assert [(m.variant_id, m.quantity, m.note) for m in moves] == [
+        (first.pk, -2, "n"),
+        (second.pk, 3, "n"),
+    ]
+
+
+def test_stock_apply_refuses_the_whole_change_if_one_variant_would_go_below_zero() -> None:
+    plenty = make_variant(product=make_product(prices=()), stock=10)
+    short = make_variant(product=make_product(prices=()), stock=1)
+    before = StockMovement.objects.count()
+    with pytest.raises(OutOfStockError) as caught, transaction.atomic():
+        stock_apply(changes={plenty.pk: -1, short.pk: -2}, reason="sale")
+    assert caught.value.code == "out_of_stock"
+    assert caught.value.details["variants"] == [
+        {"variant_id": short.pk, "requested": 2, "available": 1}
+    ]
+    assert (on_hand(plenty), on_hand(short)) == (10, 1)  # nothing changed
+    assert StockMovement.objects.count() == before
+
+
+def test_stock_apply_refuses_a_variant_without_a_stock_row() -> None:
+    variant = VariantFactory.create()  # no stock row
+    with pytest.raises(OutOfStockError) as caught, transaction.atomic():
+        stock_apply(changes={variant.pk: 1}, reason="receive")
+    assert caught.value.details["variants"] == [
+        {"variant_id": variant.pk, "requested": 0, "available": 0}
+    ]
+    assert not Stock.objects.filter(variant=variant).exists()

@@ -233,8 +233,9 @@ def test_worker_killed_mid_capture_redelivers_and_charges_once(
     payment_id = response.json()["payment"]["id"]
 
     # Wait until a worker child is inside the provider call, then SIGKILL it.
+    # The sandbox has recorded the charge and is now in its 3 s of latency: mid-call.
     wait_for(lambda: Payment.objects.get(pk=payment_id).attempts >= 1, timeout=30)
-    time.sleep(0.5)
+    wait_for(lambda: _successful_charges(order_id) == 1, timeout=30)
     killed = 0
     for pid in worker.children():
         os.kill(pid, signal.SIGKILL)

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -161,8 +160,8 @@ def test_dashboard_shows_a_rising_queue_and_retries_a_failed_task(
     assert worker.proc.poll() is None  # the worker is still up
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
-    page.goto("about:blank")  # stop polling, and let a request in flight finish
-    time.sleep(1.5)
+    page.wait_for_load_state("networkidle")  # no request in flight
+    page.goto("about:blank")  # and no more polling
     hosts = {urlsplit(url).netloc for url in requests}
     assert hosts == {urlsplit(live_server.url).netloc}, hosts  # nothing from elsewhere
     assert not problems, problems

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.core.cache import caches
 from django.db import transaction
 from django.test import override_settings
@@ -20,6 +19,7 @@ from rest_framework.test import APIClient
 
 from apps.catalog.factories import make_product
 from apps.catalog.stock import stock_apply
+from utils.testing import count_redis_round_trips
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,22 +37,7 @@ def _real_redis_cache() -> Iterator[None]:
 
 @pytest.fixture
 def redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """One entry per Redis round trip: a command, or the commands of one pipeline."""
-    calls: list[list[str]] = []
-    run_command = redis.Redis.execute_command
-    run_pipeline = redis.client.Pipeline.execute
-
-    def execute_command(self: redis.Redis, *args: Any, **options: Any) -> Any:
-        calls.append([str(args[0]).upper()])
-        return run_command(self, *args, **options)
-
-    def execute(self: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
-        calls.append([str(command[0]).upper() for command, _ in self.command_stack])
-        return run_pipeline(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
-    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
-    return calls
+    return count_redis_round_trips(monkeypatch)
 
 
 def _available(client: APIClient, url: str = PRODUCTS) -> int:

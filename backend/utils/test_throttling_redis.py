@@ -15,7 +15,6 @@ from typing import Any
 
 import fakeredis
 import pytest
-import redis
 from django.core.cache import cache, caches
 from django.test import override_settings
 from django_redis.cache import RedisCache
@@ -31,6 +30,7 @@ from apps.catalog.models import Stock
 from apps.catalog.views import ProductViewSet
 from utils.redis_batch import batch_reads, batched
 from utils.test_cache import fake_caches
+from utils.testing import count_redis_round_trips
 from utils.throttling import AnonRateThrottle
 
 PRODUCTS = "/api/v1/products/"
@@ -50,22 +50,7 @@ def fake_redis() -> Iterator[fakeredis.FakeServer]:
 
 @pytest.fixture
 def redis_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """One entry per Redis round trip: a command, or the commands of one pipeline."""
-    calls: list[list[str]] = []
-    run_command = redis.Redis.execute_command
-    run_pipeline = redis.client.Pipeline.execute
-
-    def execute_command(self: redis.Redis, *args: Any, **options: Any) -> Any:
-        calls.append([str(args[0]).upper()])
-        return run_command(self, *args, **options)
-
-    def execute(self: redis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
-        calls.append([str(command[0]).upper() for command, _ in self.command_stack])
-        return run_pipeline(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
-    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
-    return calls
+    return count_redis_round_trips(monkeypatch)
 
 
 def _anon_request(path: str = "/anything/", ip: str = "10.1.2.3") -> Request:

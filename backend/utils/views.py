@@ -3,11 +3,13 @@
 ``StaffWriteViewSet``: list and retrieve for the view's readers, and create, update,
 partial update and "delete" (deactivate) for staff, each as *validate the input
 serializer, call one service, answer with the output serializer*. A subclass names its
-serializers and the three services; ``staff_write_schema`` documents it.
+serializers and its ``StaffServices``; ``staff_write_schema`` documents it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -16,6 +18,17 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+
+
+@dataclass(frozen=True)
+class StaffServices:
+    """The three services a ``StaffWriteViewSet`` calls, and the keyword its instance goes
+    by (``category_update(category=..., data=...)``)."""
+
+    instance: str
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    deactivate: Callable[..., Any]
 
 
 def staff_write_schema(
@@ -50,15 +63,16 @@ class StaffWriteViewSet(
 
     input_serializer_class: type[BaseSerializer]
     update_serializer_class: type[BaseSerializer] | None = None
+    staff_services: StaffServices
 
     def service_create(self, **data: Any) -> Model:
-        raise NotImplementedError
+        return self.staff_services.create(**data)
 
     def service_update(self, instance: Any, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
+        return self.staff_services.update(**{self.staff_services.instance: instance, "data": data})
 
     def service_deactivate(self, instance: Any) -> None:
-        raise NotImplementedError
+        self.staff_services.deactivate(**{self.staff_services.instance: instance})
 
     def output_object(self, instance: Any) -> Any:
         """What the output serializer renders for ``instance`` (re-read with its relations)."""

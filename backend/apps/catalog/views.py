@@ -35,7 +35,7 @@ from apps.catalog.serializers import (
 from utils.actors import request_actor
 from utils.permissions import PublicReadStaffWrite, is_staff
 from utils.schema import error_response
-from utils.views import StaffWriteViewSet, staff_write_schema
+from utils.views import StaffServices, StaffWriteViewSet, staff_write_schema
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 
@@ -57,14 +57,12 @@ class CategoryViewSet(StaffWriteViewSet):
     def get_queryset(self) -> QuerySet[Category]:
         return selectors.category_list(include_inactive=is_staff(self.request))
 
-    def service_create(self, **data: Any) -> Category:
-        return services.category_create(**data)
-
-    def service_update(self, instance: Category, data: dict[str, Any]) -> Category:
-        return services.category_update(category=instance, data=data)
-
-    def service_deactivate(self, instance: Category) -> None:
-        services.category_deactivate(category=instance)
+    staff_services = StaffServices(
+        instance="category",
+        create=services.category_create,
+        update=services.category_update,
+        deactivate=services.category_deactivate,
+    )
 
 
 @staff_write_schema(
@@ -102,14 +100,12 @@ class ProductViewSet(StaffWriteViewSet):
             request, lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)
         )
 
-    def service_create(self, **data: Any) -> Product:
-        return services.product_create(**data)
-
-    def service_update(self, instance: Product, data: dict[str, Any]) -> Product:
-        return services.product_update(product=instance, data=data)
-
-    def service_deactivate(self, instance: Product) -> None:
-        services.product_deactivate(product=instance)
+    staff_services = StaffServices(
+        instance="product",
+        create=services.product_create,
+        update=services.product_update,
+        deactivate=services.product_deactivate,
+    )
 
     def output_object(self, instance: Product) -> Product:
         return selectors.product_get(slug=instance.slug, include_inactive=True)
@@ -135,14 +131,12 @@ class VariantViewSet(StaffWriteViewSet):
     def get_queryset(self) -> QuerySet[Variant]:
         return selectors.variant_list(include_inactive=True)
 
-    def service_create(self, **data: Any) -> Variant:
-        return services.variant_create(**data)
-
-    def service_update(self, instance: Variant, data: dict[str, Any]) -> Variant:
-        return services.variant_update(variant=instance, data=data)
-
-    def service_deactivate(self, instance: Variant) -> None:
-        services.variant_deactivate(variant=instance)
+    staff_services = StaffServices(
+        instance="variant",
+        create=services.variant_create,
+        update=services.variant_update,
+        deactivate=services.variant_deactivate,
+    )
 
     def output_object(self, instance: Variant) -> Variant:
         return selectors.variant_get(variant_id=instance.pk)

@@ -81,15 +81,7 @@ def order_transition(
         setattr(order, stamp, timezone.now())
         fields.append(stamp)
     order.save(update_fields=fields)
-    return OrderEvent.objects.create(
-        order=order,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        actor_kind=actor_kind,
-        note=note[:500],
-        trace_id=current_trace_id(),
-    )
+    return _event(order, from_status, actor=actor, actor_kind=actor_kind, note=note)
 
 
 def order_created_record(
@@ -102,15 +94,7 @@ def order_created_record(
     """Record the first event of a new order ("" -> its initial status)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_created_record() must run inside transaction.atomic()")
-    return OrderEvent.objects.create(
-        order=order,
-        from_status="",
-        to_status=order.status,
-        actor=actor,
-        actor_kind=actor_kind,
-        note=note[:500],
-        trace_id=current_trace_id(),
-    )
+    return _event(order, "", actor=actor, actor_kind=actor_kind, note=note)
 
 
 def order_event_record(
@@ -121,9 +105,16 @@ def order_event_record(
     actor_kind: str = OrderEvent.ActorKind.SYSTEM,
 ) -> OrderEvent:
     """Record an event that keeps the status (e.g. a refund of a cancelled order)."""
+    return _event(order, order.status, actor=actor, actor_kind=actor_kind, note=note)
+
+
+def _event(
+    order: Order, from_status: str, *, actor: User | None, actor_kind: str, note: str
+) -> OrderEvent:
+    """The one way an ``OrderEvent`` is written: to the order's (new) status, with the trace."""
     return OrderEvent.objects.create(
         order=order,
-        from_status=order.status,
+        from_status=from_status,
         to_status=order.status,
         actor=actor,
         actor_kind=actor_kind,

@@ -48,13 +48,23 @@ def _others(queryset: QuerySet[M], exclude_pk: int | None) -> QuerySet[M]:
     return queryset if exclude_pk is None else queryset.exclude(pk=exclude_pk)
 
 
-def _save_unique(
-    instance: Category | Product | Variant,
-    *,
-    field: str,
-    message: str,
-    update_fields: list[str] | None = None,
-) -> None:
+# The field each kind keeps unique, and the 400 a clash gives.
+_UNIQUE: dict[type[models.Model], tuple[str, str]] = {
+    Category: ("slug", "A category with this slug already exists."),
+    Product: ("slug", "A product with this slug already exists."),
+    Variant: ("sku", "A variant with this SKU already exists."),
+}
+
+Catalogued = TypeVar("Catalogued", Category, Product, Variant)
+
+
+def _check_unique(model: type[models.Model], value: str, *, exclude_pk: int | None = None) -> None:
+    field, message = _UNIQUE[model]
+    if _others(model._default_manager.filter(**{field: value}), exclude_pk).exists():
+        raise ValidationError(field, message)
+
+
+def _save_unique(instance: models.Model, *, update_fields: list[str] | None = None) -> None:
     """Save, turning a unique-constraint race into the same 400 as the pre-check."""
     if update_fields == []:
         return  # model_update found nothing to change
@@ -62,15 +72,29 @@ def _save_unique(
         with transaction.atomic():
             instance.save(update_fields=update_fields)
     except IntegrityError as exc:
-        raise ValidationError(field, message) from exc
+        raise ValidationError(*_UNIQUE[type(instance)]) from exc
+
+
+def _update(instance: Catalogued, *, fields: tuple[str, ...], data: dict[str, Any]) -> Catalogued:
+    """``model_update`` of a catalogue row, keeping its unique field unique."""
+    catalog_changed()
+    unique_field, _ = _UNIQUE[type(instance)]
+    if unique_field in data:
+        _check_unique(type(instance), data[unique_field], exclude_pk=instance.pk)
+    instance, changed = model_update(instance=instance, fields=fields, data=data)
+    _save_unique(instance, update_fields=changed)
+    return instance
+
+
+def _deactivate(instance: Catalogued) -> Catalogued:
+    """Hide a row from customers (nothing is deleted: order lines and the ledger point at it)."""
+    catalog_changed()
+    instance.is_active = False
+    instance.save(update_fields=["is_active", "updated_at"])
+    return instance
 
 
 # --- categories ----------------------------------------------------------------------
-
-
-def _check_category_slug(*, slug: str, exclude_pk: int | None = None) -> None:
-    if _others(Category.objects.filter(slug=slug), exclude_pk).exists():
-        raise ValidationError("slug", "A category with this slug already exists.")
 
 
 @transaction.atomic
@@ -85,7 +109,7 @@ def category_create(
 ) -> Category:
     catalog_changed()
     slug = _slug_for(name=name, slug=slug)
-    _check_category_slug(slug=slug)
+    _check_unique(Category, slug)
     category = Category(
         name=name,
         slug=slug,
@@ -94,44 +118,26 @@ def category_create(
         position=position,
         is_active=is_active,
     )
-    _save_unique(category, field="slug", message="A category with this slug already exists.")
+    _save_unique(category)
     return category
 
 
 @transaction.atomic
 def category_update(*, category: Category, data: dict[str, Any]) -> Category:
-    catalog_changed()
-    if "slug" in data:
-        _check_category_slug(slug=data["slug"], exclude_pk=category.pk)
     # The new parent may not be the category itself or one of its descendants.
     if data.get("parent") is not None and category.pk in selectors.category_ancestor_ids(
         category=data["parent"]
     ):
         raise ValidationError("parent", "A category cannot be placed under itself.")
-    category, changed = model_update(instance=category, fields=CATEGORY_FIELDS, data=data)
-    _save_unique(
-        category,
-        field="slug",
-        message="A category with this slug already exists.",
-        update_fields=changed,
-    )
-    return category
+    return _update(category, fields=CATEGORY_FIELDS, data=data)
 
 
 @transaction.atomic
 def category_deactivate(*, category: Category) -> Category:
-    catalog_changed()
-    category.is_active = False
-    category.save(update_fields=["is_active", "updated_at"])
-    return category
+    return _deactivate(category)
 
 
 # --- products ------------------------------------------------------------------------
-
-
-def _check_product_slug(*, slug: str, exclude_pk: int | None = None) -> None:
-    if _others(Product.objects.filter(slug=slug), exclude_pk).exists():
-        raise ValidationError("slug", "A product with this slug already exists.")
 
 
 @transaction.atomic
@@ -145,43 +151,25 @@ def product_create(
 ) -> Product:
     catalog_changed()
     slug = _slug_for(name=name, slug=slug)
-    _check_product_slug(slug=slug)
+    _check_unique(Product, slug)
     product = Product(
         category=category, name=name, slug=slug, description=description, is_active=is_active
     )
-    _save_unique(product, field="slug", message="A product with this slug already exists.")
+    _save_unique(product)
     return product
 
 
 @transaction.atomic
 def product_update(*, product: Product, data: dict[str, Any]) -> Product:
-    catalog_changed()
-    if "slug" in data:
-        _check_product_slug(slug=data["slug"], exclude_pk=product.pk)
-    product, changed = model_update(instance=product, fields=PRODUCT_FIELDS, data=data)
-    _save_unique(
-        product,
-        field="slug",
-        message="A product with this slug already exists.",
-        update_fields=changed,
-    )
-    return product
+    return _update(product, fields=PRODUCT_FIELDS, data=data)
 
 
 @transaction.atomic
 def product_deactivate(*, product: Product) -> Product:
-    catalog_changed()
-    product.is_active = False
-    product.save(update_fields=["is_active", "updated_at"])
-    return product
+    return _deactivate(product)
 
 
 # --- variants ------------------------------------------------------------------------
-
-
-def _check_sku(*, sku: str, exclude_pk: int | None = None) -> None:
-    if _others(Variant.objects.filter(sku=sku), exclude_pk).exists():
-        raise ValidationError("sku", "A variant with this SKU already exists.")
 
 
 @transaction.atomic
@@ -198,7 +186,7 @@ def variant_create(
 ) -> Variant:
     """Create a variant and its stock row (0 on hand) together."""
     catalog_changed()
-    _check_sku(sku=sku)
+    _check_unique(Variant, sku)
     variant = Variant(
         product=product,
         sku=sku,
@@ -209,32 +197,19 @@ def variant_create(
         position=position,
         is_active=is_active,
     )
-    _save_unique(variant, field="sku", message="A variant with this SKU already exists.")
+    _save_unique(variant)
     Stock.objects.create(variant=variant, on_hand=0)
     return variant
 
 
 @transaction.atomic
 def variant_update(*, variant: Variant, data: dict[str, Any]) -> Variant:
-    catalog_changed()
-    if "sku" in data:
-        _check_sku(sku=data["sku"], exclude_pk=variant.pk)
-    variant, changed = model_update(instance=variant, fields=VARIANT_FIELDS, data=data)
-    _save_unique(
-        variant,
-        field="sku",
-        message="A variant with this SKU already exists.",
-        update_fields=changed,
-    )
-    return variant
+    return _update(variant, fields=VARIANT_FIELDS, data=data)
 
 
 @transaction.atomic
 def variant_deactivate(*, variant: Variant) -> Variant:
-    catalog_changed()
-    variant.is_active = False
-    variant.save(update_fields=["is_active", "updated_at"])
-    return variant
+    return _deactivate(variant)
 
 
 @transaction.atomic

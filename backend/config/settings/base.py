@@ -50,13 +50,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.ops.metrics.PrometheusMiddleware",
+    # Before anything that can answer: every response to an allowed origin, early
+    # refusals included, carries the CORS headers (a browser shows no body without them).
+    "corsheaders.middleware.CorsMiddleware",
+    "utils.middleware.ApiErrorShapeMiddleware",  # every error under /api/ is JSON
     "utils.middleware.BodySizeLimitMiddleware",
     "utils.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "utils.middleware.ApiCommonMiddleware",  # Django's, minus slash redirects of API writes
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "utils.middleware.LazyMessageMiddleware",  # Django's, built on first use

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.common import CommonMiddleware
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -81,7 +81,9 @@ class ApiCommonMiddleware(CommonMiddleware):
     names the URL to use instead.
     """
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         if (
             response.status_code == 404
             and request.method not in _SAFE_METHODS
@@ -89,11 +91,13 @@ class ApiCommonMiddleware(CommonMiddleware):
             and self.should_redirect_with_slash(request)
         ):
             target = request.get_full_path(force_append_slash=True)
-            response = json_error(
+            refusal = json_error(
                 "not_found",
                 404,
                 f"API URLs end with a slash: send this {request.method} to {target}",
             )
+            refusal["Content-Length"] = str(len(refusal.content))
+            return refusal
         return super().process_response(request, response)
 
 

@@ -179,9 +179,10 @@ class MetricsView(APIView):
         return HttpResponse(body, content_type=content_type)
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
-        if isinstance(response, Response):  # only refusals are DRF responses here
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # The scrape itself is a plain HttpResponse; only refusals are DRF responses here.
+        if isinstance(response, Response):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)

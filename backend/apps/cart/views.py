@@ -24,11 +24,11 @@ from apps.cart.serializers import (
     CartItemUpdateInputSerializer,
     CartOutputSerializer,
 )
-from apps.catalog.serializers import ErrorOutputSerializer
+from utils.schema import error_response
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorOutputSerializer, description=description)
+    return error_response(description)
 
 
 _CART_ID = OpenApiParameter(

@@ -28,13 +28,6 @@ class Money(MoneyField):
     """``MoneyField`` with its OpenAPI shape: a decimal string."""
 
 
-class ErrorOutputSerializer(serializers.Serializer):
-    """The shape of every error body (documentation only: ``utils.errors`` renders it)."""
-
-    error = serializers.CharField(help_text="A stable snake_case code such as out_of_stock.")
-    details = serializers.DictField(child=serializers.JSONField(), required=False)
-
-
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer, nothing else: booleans, floats and strings are refused."""
 
@@ -201,7 +194,7 @@ class VariantInputSerializer(_VariantFieldsInputSerializer):
 
 
 class VariantUpdateInputSerializer(_VariantFieldsInputSerializer):
-    """Like ``VariantInputSerializer`` but a variant cannot move to another product."""
+    """A variant's new values; a variant cannot move to another product."""
 
 
 class StockAdjustInputSerializer(InputSerializer):

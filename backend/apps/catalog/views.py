@@ -24,7 +24,6 @@ from apps.catalog.models import Category, Product, Variant
 from apps.catalog.serializers import (
     CategoryInputSerializer,
     CategoryOutputSerializer,
-    ErrorOutputSerializer,
     ProductInputSerializer,
     ProductOutputSerializer,
     StockAdjustInputSerializer,
@@ -33,6 +32,7 @@ from apps.catalog.serializers import (
     VariantStaffOutputSerializer,
     VariantUpdateInputSerializer,
 )
+from utils.schema import error_response
 
 
 def _is_staff(request: Request) -> bool:
@@ -40,7 +40,7 @@ def _is_staff(request: Request) -> bool:
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorOutputSerializer, description=description)
+    return error_response(description)
 
 
 _WRITE_ERRORS = {

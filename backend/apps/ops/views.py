@@ -77,7 +77,7 @@ class OverviewViewSet(OpsViewSet):
 
 
 class TaskResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsViewSet):
-    """Celery task results (django-celery-results), newest first; re-send a failed one."""
+    """Stored Celery task results, newest first; re-send a failed one."""
 
     serializer_class = TaskResultOutputSerializer
     filterset_class = TaskResultFilter

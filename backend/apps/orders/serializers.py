@@ -29,7 +29,7 @@ class Money(MoneyField):
 
 
 class OrderAddressInputSerializer(InputSerializer):
-    """A postal address; ``country`` is ISO 3166-1 alpha-2 (upper-cased)."""
+    """A postal address; `country` is ISO 3166-1 alpha-2 (upper-cased)."""
 
     name = serializers.CharField(max_length=200)
     line1 = serializers.CharField(max_length=200)
@@ -41,7 +41,9 @@ class OrderAddressInputSerializer(InputSerializer):
 
 
 class CheckoutPaymentInputSerializer(InputSerializer):
-    """How the buyer pays: a provider from ``PAYMENT_PROVIDERS`` and its token."""
+    """How the buyer pays: a provider and its token."""
+
+    # The providers are those of settings.PAYMENT_PROVIDERS.
 
     provider = serializers.ChoiceField(choices=[])
     token = serializers.CharField(max_length=255)
@@ -127,12 +129,13 @@ class OrderPaymentOutputSerializer(PrebuiltOutputMixin, serializers.ModelSeriali
 
 
 class OrderOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
-    """An order with its lines, addresses and latest payment (prefetch lines and payments).
+    """An order with its lines, addresses and latest payment.
 
-    ``access_token`` is a guest's token for ``X-Order-Token``: shown once, in the
-    checkout response (passed in ``context``), and null everywhere else.
+    `access_token` is a guest's token for the `X-Order-Token` header: shown once, in the
+    checkout response, and null everywhere else.
     """
 
+    # The queryset prefetches lines and payments; the token comes in ``context``.
     context_methods = ("access_token",)
 
     subtotal = Money(read_only=True)
@@ -186,7 +189,7 @@ class OrderOutputSerializer(PrebuiltOutputMixin, serializers.ModelSerializer):
 
 
 class OrderEventOutputSerializer(serializers.ModelSerializer):
-    """One step of the timeline; ``from``/``to`` are statuses ("" before the first)."""
+    """One step of the timeline; `from`/`to` are statuses ("" before the first)."""
 
     from_ = serializers.CharField(source="from_status", read_only=True)
     to = serializers.CharField(source="to_status", read_only=True)
@@ -208,10 +211,3 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.EmailField(allow_null=True))
     def get_actor(self, event: OrderEvent) -> str | None:
         return event.actor.email if event.actor is not None else None
-
-
-class OrderErrorSerializer(serializers.Serializer):
-    """Every non-2xx body: a stable code and details."""
-
-    error = serializers.CharField()
-    details = serializers.DictField()

@@ -26,7 +26,6 @@ from apps.orders.models import Order
 from apps.orders.serializers import (
     CheckoutInputSerializer,
     OrderCancelInputSerializer,
-    OrderErrorSerializer,
     OrderEventOutputSerializer,
     OrderFulfilInputSerializer,
     OrderOutputSerializer,
@@ -34,6 +33,7 @@ from apps.orders.serializers import (
 from utils.filters import StrictOrderingFilter
 from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
 from utils.idempotency import MAX_KEY_LENGTH, idempotent
+from utils.schema import error_response
 from utils.throttling import ScopedRateThrottle
 
 ORDER_TOKEN_HEADER = "X-Order-Token"
@@ -68,9 +68,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {
-        code: OpenApiResponse(OrderErrorSerializer, description=_ERROR_TEXT[code]) for code in codes
-    }
+    return {code: error_response(_ERROR_TEXT[code]) for code in codes}
 
 
 def _order_token(request: Request) -> str | None:
@@ -78,7 +76,9 @@ def _order_token(request: Request) -> str | None:
 
 
 class CartCheckoutViewSet(viewsets.GenericViewSet):
-    """Only the checkout route of a cart; the cart itself lives in ``apps.cart``."""
+    """Check out a cart: its lines become an order, paid through the chosen provider."""
+
+    # Only the checkout route of a cart; the cart itself lives in apps.cart.
 
     permission_classes = [permissions.AllowAny]  # guests check out; cart_get decides access
     throttle_scope = "checkout"

@@ -32,7 +32,6 @@ from apps.payments import selectors, services
 from apps.payments.models import Payment
 from apps.payments.serializers import (
     PayInputSerializer,
-    PaymentErrorSerializer,
     PaymentOutputSerializer,
     RefundInputSerializer,
     RefundOutputSerializer,
@@ -40,6 +39,7 @@ from apps.payments.serializers import (
 )
 from utils.idempotency import HEADER as IDEMPOTENCY_HEADER
 from utils.idempotency import idempotent
+from utils.schema import error_response
 from utils.throttling import ScopedRateThrottle
 
 ORDER_TOKEN_HEADER = "X-Order-Token"
@@ -99,10 +99,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {
-        code: OpenApiResponse(PaymentErrorSerializer, description=_ERROR_TEXT[code])
-        for code in codes
-    }
+    return {code: error_response(_ERROR_TEXT[code]) for code in codes}
 
 
 def _order_token(request: Request) -> str | None:

@@ -201,7 +201,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Storefront API",
     "DESCRIPTION": (
         "Catalogue, carts, checkout, payments and order history for web and mobile shops. "
-        'Every error body is {"error": "<code>", "details": {...}}. '
+        'Every error body is `{"error": "<code>", "details": {...}}` (the `Error` schema). '
         "Money is a string with two decimals beside an ISO 4217 currency."
     ),
     "VERSION": "1.0.0",
@@ -210,6 +210,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The project's serializer bases document themselves for developers, not for clients.
+    "GET_LIB_DOC_EXCLUDES": "utils.schema.lib_doc_excludes",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "utils.schema.postprocess_nullable_refs",
+        "config.openapi_examples.postprocess_examples",
+    ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "apps.orders.models.Order.Status",

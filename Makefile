@@ -29,11 +29,11 @@ install: $(VENV)/.installed ## create .venv and install the locked dependencies
 # Debian packages the tests and the benchmark run, as command:package. As root they are
 # installed when missing; otherwise the missing ones are named, and under CI (CI set)
 # that is a failure, never a skip.
-SYSTEM_PACKAGES := chromium:chromium wrk:wrk promtool:prometheus
+SYSTEM_PACKAGES := chromium:chromium wrk:wrk promtool:prometheus docker-compose:docker-compose
 # Installed without their recommended packages (prometheus would bring node-exporter, a daemon).
 SYSTEM_PACKAGES_BARE := prometheus
 
-system-packages: ## Debian's chromium, wrk and prometheus (promtool), installed if missing (as root)
+system-packages: ## Debian's chromium, wrk, prometheus (promtool), docker-compose: installed if missing (as root)
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
 	done; \
@@ -91,8 +91,9 @@ up: install ## full stack natively: gunicorn + worker + beat on PostgreSQL and R
 schema: install ## write and validate the OpenAPI document
 	$(MANAGE) spectacular --validate --fail-on-warn --file ../openapi.yaml
 
-lock: $(UV) ## re-resolve requirements.lock from pyproject.toml
+lock: $(UV) ## re-resolve requirements.lock (and its runtime part, requirements-prod.lock) from pyproject.toml
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet
+	$(UV) pip compile pyproject.toml --constraint requirements.lock --generate-hashes --python-version 3.11 -o requirements-prod.lock --quiet
 
 clean:
 	rm -rf $(VENV) .uv backend/db.sqlite3*

@@ -10,7 +10,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 DATABASE_URL_UP ?= postgres://postgres@127.0.0.1:5432/storefront
 REDIS_URL_UP ?= redis://127.0.0.1:6379/0
 
-.PHONY: help install system-packages run migrate seed test check lint format typecheck unit integration up lock bench bench-smoke schema clean
+.PHONY: help install system-packages schema-lint run migrate seed test check lint format typecheck unit integration up lock bench bench-smoke schema clean
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -60,7 +60,7 @@ run: migrate ## embedded default: SQLite, eager tasks, demo data, serve on 127.0
 	$(MANAGE) seed_demo
 	$(MANAGE) runserver 127.0.0.1:8000
 
-test: install system-packages check unit integration ## lint, types, unit tests and integration tests
+test: install system-packages check schema-lint unit integration ## lint, types, schema lint, unit and integration tests
 
 check: lint typecheck
 
@@ -90,6 +90,22 @@ up: install ## full stack natively: gunicorn + worker + beat on PostgreSQL and R
 
 schema: install ## write and validate the OpenAPI document
 	$(MANAGE) spectacular --validate --fail-on-warn --file ../openapi.yaml
+
+REDOCLY_DIR := tools/redocly
+REDOCLY := $(REDOCLY_DIR)/node_modules/.bin/redocly
+
+$(REDOCLY): $(REDOCLY_DIR)/package-lock.json
+	npm ci --prefix $(REDOCLY_DIR) --silent --no-audit --no-fund
+	touch $@
+
+schema-lint: schema ## Redocly's lint of openapi.yaml (Node.js and npm; the CLI is pinned in tools/redocly)
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "schema-lint: npm is not installed (Node.js >= 20.19)"; \
+	  if [ -n "$$CI" ]; then exit 1; fi; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory $(REDOCLY) && \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	  $(REDOCLY) lint openapi.yaml --config $(REDOCLY_DIR)/redocly.yaml --format=summary
 
 lock: $(UV) ## re-resolve requirements.lock (and its runtime part, requirements-prod.lock) from pyproject.toml
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet

@@ -133,6 +133,8 @@ class ErrorAwareAutoSchema(AutoSchema):
             responses[str(code)] = self._get_response_for_code(response, str(code))
         self._add_response_headers(operation, responses)
         operation["responses"] = dict(sorted(responses.items()))
+        # No authentication at all (signed webhooks): say so, rather than say nothing.
+        operation.setdefault("security", [{}])
         return operation
 
     @staticmethod

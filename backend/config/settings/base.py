@@ -218,6 +218,7 @@ SPECTACULAR_SETTINGS = {
         "config.openapi_examples.postprocess_examples",
     ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVERS": [{"url": "/", "description": "The server that serves this document."}],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "apps.orders.models.Order.Status",
         "PaymentStatusEnum": "apps.payments.models.Payment.Status",

@@ -49,6 +49,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     503: "service_unavailable: the database is unavailable; nothing was changed, retry later.",
 }
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+_REPLAYED_ERRORS = {"404", "409", "422"}
 
 RETRY_AFTER_HEADER = {
     "Retry-After": {
@@ -147,8 +148,9 @@ class ErrorAwareAutoSchema(AutoSchema):
             headers: dict[str, Any] = response.setdefault("headers", {})
             if code in ("429", "503"):
                 headers.update(RETRY_AFTER_HEADER)
-            # Stored answers are replayed whatever their status, except 400s and 5xx.
-            if idempotent and code != "400" and not code.startswith("5"):
+            # What the view answered is stored and replayed (not a 400 or a 5xx; the
+            # refusals of authentication, parser and throttles come before it).
+            if idempotent and (code.startswith("2") or code in _REPLAYED_ERRORS):
                 headers.update(IDEMPOTENT_REPLAYED_HEADER)
             if not headers:
                 del response["headers"]

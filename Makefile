@@ -10,7 +10,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 DATABASE_URL_UP ?= postgres://postgres@127.0.0.1:5432/storefront
 REDIS_URL_UP ?= redis://127.0.0.1:6379/0
 
-.PHONY: help install run migrate seed test check lint format typecheck unit integration up lock bench bench-smoke schema clean
+.PHONY: help install system-packages schema-lint run migrate seed test check lint format typecheck unit integration up lock bench bench-smoke schema clean
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,33 @@ $(VENV)/.installed: $(UV) requirements.lock
 
 install: $(VENV)/.installed ## create .venv and install the locked dependencies
 
+# Debian packages the tests and the benchmark run, as command:package. As root they are
+# installed when missing; otherwise the missing ones are named, and under CI (CI set)
+# that is a failure, never a skip.
+SYSTEM_PACKAGES := chromium:chromium wrk:wrk promtool:prometheus docker-compose:docker-compose
+# Installed without their recommended packages (prometheus would bring node-exporter, a daemon).
+SYSTEM_PACKAGES_BARE := prometheus
+
+system-packages: ## Debian's chromium, wrk, prometheus (promtool), docker-compose: installed if missing (as root)
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq || exit 1; \
+	  for pkg in $$missing; do \
+	    case " $(SYSTEM_PACKAGES_BARE) " in *" $$pkg "*) opts=--no-install-recommends;; *) opts=;; esac; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$opts "$$pkg" >/dev/null || exit 1; \
+	  done; \
+	  missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	    command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	  done; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "missing Debian packages:$$missing (as root: apt-get install$$missing)"; \
+	  if [ -n "$$CI" ]; then echo "CI is set: a missing tool is a failure"; exit 1; fi; \
+	fi
+
 migrate: install
 	$(MANAGE) migrate --noinput
 
@@ -33,7 +60,7 @@ run: migrate ## embedded default: SQLite, eager tasks, demo data, serve on 127.0
 	$(MANAGE) seed_demo
 	$(MANAGE) runserver 127.0.0.1:8000
 
-test: install check unit integration ## lint, types, unit tests and integration tests
+test: install system-packages check schema-lint unit integration ## lint, types, schema lint, unit and integration tests
 
 check: lint typecheck
 
@@ -64,14 +91,31 @@ up: install ## full stack natively: gunicorn + worker + beat on PostgreSQL and R
 schema: install ## write and validate the OpenAPI document
 	$(MANAGE) spectacular --validate --fail-on-warn --file ../openapi.yaml
 
-lock: $(UV) ## re-resolve requirements.lock from pyproject.toml
+REDOCLY_DIR := tools/redocly
+REDOCLY := $(REDOCLY_DIR)/node_modules/.bin/redocly
+
+$(REDOCLY): $(REDOCLY_DIR)/package-lock.json
+	npm ci --prefix $(REDOCLY_DIR) --silent --no-audit --no-fund
+	touch $@
+
+schema-lint: schema ## Redocly's lint of openapi.yaml (Node.js and npm; the CLI is pinned in tools/redocly)
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "schema-lint: npm is not installed (Node.js >= 20.19)"; \
+	  if [ -n "$$CI" ]; then exit 1; fi; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory $(REDOCLY) && \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	  $(REDOCLY) lint openapi.yaml --config $(REDOCLY_DIR)/redocly.yaml --format=summary
+
+lock: $(UV) ## re-resolve requirements.lock (and its runtime part, requirements-prod.lock) from pyproject.toml
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --quiet
+	$(UV) pip compile pyproject.toml --constraint requirements.lock --generate-hashes --python-version 3.11 -o requirements-prod.lock --quiet
 
 clean:
 	rm -rf $(VENV) .uv backend/db.sqlite3*
 
-bench: install ## benchmark on PostgreSQL + Redis + wrk (minutes): writes bench/RESULTS.md
+bench: install system-packages ## benchmark on PostgreSQL + Redis + wrk (minutes): writes bench/RESULTS.md
 	$(PY) bench/run.py
 
-bench-smoke: install ## ~2 s of every benchmark scenario (CI): bench/out/RESULTS-smoke.md
+bench-smoke: install system-packages ## ~2 s of every benchmark scenario (CI): bench/out/RESULTS-smoke.md
 	$(PY) bench/run.py --smoke

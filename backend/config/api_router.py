@@ -1,7 +1,17 @@
-"""The one router of /api/v1/: every app registers its ViewSets here."""
+"""The one router of /api/v1/: every app registers its ViewSets here; ``/api/v1/`` itself
+is the index of what the router holds."""
 
-from django.urls import path
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import NoReverseMatch, path, reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
 
 from apps.accounts.views import AddressViewSet, AuthViewSet
 from apps.cart.views import CartViewSet
@@ -47,8 +57,59 @@ router.register("ops/tasks", TaskResultViewSet, basename="ops-task")
 router.register("ops/webhooks", WebhookEventViewSet, basename="ops-webhook")
 router.register("ops/payments", StuckPaymentViewSet, basename="ops-payment")
 
+
+def resource_index() -> dict[str, str]:
+    """Path of every collection (``products``) and collection-level action (``auth/token``).
+
+    Detail routes need an id and the webhook route a provider: those are in the schema.
+    """
+    index: dict[str, str] = {}
+    for prefix, viewset, basename in router.registry:
+        names = [(prefix, f"{basename}-list")]
+        actions: list[Any] = viewset.get_extra_actions()
+        names += [
+            (f"{prefix}/{action.url_path}", f"{basename}-{action.url_name}")
+            for action in actions
+            if not action.detail
+        ]
+        for key, name in names:
+            try:
+                index.setdefault(key, reverse(name))
+            except NoReverseMatch:
+                continue  # a viewset without a list route (auth, payments)
+    return dict(sorted(index.items()))
+
+
+class ApiIndexOutputSerializer(serializers.Serializer):
+    version = serializers.CharField(help_text="The API version of every URL below.")
+    schema = serializers.URLField(help_text="The OpenAPI 3 document (YAML; ?format=json).")
+    docs = serializers.URLField(help_text="Swagger UI for the document.")
+    resources = serializers.DictField(
+        child=serializers.URLField(),
+        help_text="Each collection and collection-level action, by its path under /api/v1/.",
+    )
+
+
+class ApiRootView(APIView):
+    """What the API offers: its resources, the OpenAPI document and its docs page."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(summary="API index", responses={200: ApiIndexOutputSerializer})
+    def get(self, request: Request) -> Response:
+        absolute = request.build_absolute_uri
+        body: dict[str, Any] = {
+            "version": "v1",
+            "schema": absolute(reverse("schema")),
+            "docs": absolute(reverse("docs")),
+            "resources": {key: absolute(url) for key, url in resource_index().items()},
+        }
+        return Response(body)
+
+
 urlpatterns = router.urls
 urlpatterns += [
+    path("", ApiRootView.as_view(), name="api-root"),
     path(
         "payments/webhooks/<str:provider>/",
         PaymentWebhookView.as_view(),

@@ -118,6 +118,7 @@ STAFF_ONLY = {"anonymous": 401, "customer_a": 403, "customer_b": 403}
 # fmt: off
 MATRIX: dict[tuple[str, str], Entry] = {
     # --- accounts: registration and tokens are public; the profile is the caller's own
+    ("api-root", "GET"): Entry(PUBLIC, 200, 200, 200, 200),
     ("auth-register", "POST"): Entry(
         PUBLIC, 201, 201, 201, 201,
         body=lambda w: {"email": "new.customer@example.com", "password": "a-long-new-passphrase-1"},

@@ -179,3 +179,26 @@ def test_a_preflight_from_an_allowed_origin_may_send_the_api_headers() -> None:
 def test_cors_allows_no_origin_unless_configured() -> None:
     response = APIClient().get("/api/v1/categories/", HTTP_ORIGIN=SHOP)
     assert "Access-Control-Allow-Origin" not in response
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=[SHOP], DATA_UPLOAD_MAX_MEMORY_SIZE=100)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/api/v1/carts/", b"x" * 101, 413),  # BodySizeLimitMiddleware
+        ("get", "/api/v1/products/?search=%00", None, 400),  # NulCharacterMiddleware
+        ("get", "/api/v1/no-such-thing/", None, 404),
+    ],
+)
+def test_refusals_before_any_view_carry_the_cors_headers(
+    method: str, path: str, body: bytes | None, status: int
+) -> None:
+    """Without them a browser storefront sees "Failed to fetch", not the error."""
+    client = APIClient()
+    kwargs = {"data": body, "content_type": "application/json"} if body else {}
+    allowed = getattr(client, method)(path, HTTP_ORIGIN=SHOP, **kwargs)
+    other = getattr(client, method)(path, HTTP_ORIGIN=EVIL, **kwargs)
+    assert allowed.status_code == status
+    assert allowed.json()["error"]
+    assert allowed["Access-Control-Allow-Origin"] == SHOP
+    assert "Access-Control-Allow-Origin" not in other

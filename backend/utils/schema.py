@@ -4,9 +4,15 @@ Views declare their success responses (and, where they want a more precise
 description, some errors) with ``@extend_schema``. What any operation can answer
 besides, because of the layers in front of the view (authentication,
 permissions, throttles, the JSON parser, the body size limit, the 404 of a
-detail route), is added here from the view's own configuration, so the document
-matches what the API really returns and a client (or schemathesis) can rely on it.
-Every error body has the one shape of ``utils.errors``.
+detail route, a database outage), is added here from the view's own
+configuration, so the document matches what the API really returns and a client
+(or schemathesis, or openapi-core) can rely on it. Every error body has the one
+shape of ``utils.errors``, documented once: ``ErrorSerializer`` (the ``Error``
+component), which views use through ``error_response``.
+
+Also here: the response headers (``Retry-After``, ``Idempotent-Replayed``), and a
+post-processing hook that writes nullable references the way OpenAPI 3.0 tools
+honour.
 
 What does not belong here: per-view descriptions of domain errors (``out_of_stock``,
 ``invalid_state``): those stay beside the view in ``@extend_schema``.
@@ -19,13 +25,13 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ComponentRegistry, force_instance
+from drf_spectacular.plumbing import ComponentRegistry, force_instance, get_lib_doc_excludes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser, IsAuthenticated
 
-from utils.serializers import StrictInputMixin
+from utils.serializers import InputSerializer, StrictInputMixin
 
 _WRITE_METHODS = {"POST", "PUT", "PATCH"}
 # A signed-in customer, as permission classes see one (is_staff is what they check).
@@ -41,21 +47,57 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "payload_too_large: the body is over the size limit.",
     415: "unsupported_media_type: send application/json.",
     429: "throttled: details.retry_after seconds (also in the Retry-After header).",
+    503: "service_unavailable: the database is unavailable; nothing was changed, retry later.",
+}
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+_REPLAYED_ERRORS = {"404", "409", "422"}
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the request again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+IDEMPOTENT_REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": (
+            "`true` when this is the stored answer to an earlier request with the same "
+            "`Idempotency-Key` (nothing was done again); absent on a first answer."
+        ),
+        "schema": {"type": "string", "enum": ["true"]},
+    }
 }
 
 
 class ErrorSerializer(serializers.Serializer):
     """Every non-2xx body: a stable snake_case code and its details."""
 
-    error = serializers.CharField(help_text="A stable snake_case code such as not_found.")
+    error = serializers.RegexField(
+        r"^[a-z][a-z0-9_]*$",
+        help_text="A stable snake_case code such as not_found or validation_error.",
+    )
     details = serializers.DictField(
-        child=serializers.JSONField(), help_text="What went wrong; field errors for a 400."
+        child=serializers.JSONField(),
+        help_text=(
+            "What went wrong, `{}` when there is nothing to add: the field errors for a "
+            "validation_error, else usually a human-readable `message` and the code's own "
+            "keys (`retry_after`, `variants`, ...)."
+        ),
     )
 
 
 def error_response(description: str) -> OpenApiResponse:
-    """A documented error of one operation (a domain code such as ``out_of_stock``)."""
+    """An error response of an operation, in the one error shape."""
     return OpenApiResponse(ErrorSerializer, description=description)
+
+
+def lib_doc_excludes() -> list[type]:
+    """Classes whose docstrings never describe a component (``GET_LIB_DOC_EXCLUDES``).
+
+    DRF's own, and the project's serializer bases: their docstrings are notes for the
+    people who work on them, not descriptions of an API object.
+    """
+    return [*get_lib_doc_excludes(), InputSerializer, StrictInputMixin]
 
 
 class ErrorAwareAutoSchema(AutoSchema):
@@ -91,8 +133,28 @@ class ErrorAwareAutoSchema(AutoSchema):
                 continue  # the view documents this one itself, more precisely
             response = error_response(ERROR_DESCRIPTIONS[code])
             responses[str(code)] = self._get_response_for_code(response, str(code))
+        self._add_response_headers(operation, responses)
         operation["responses"] = dict(sorted(responses.items()))
+        # No authentication at all (signed webhooks): say so, rather than say nothing.
+        operation.setdefault("security", [{}])
         return operation
+
+    @staticmethod
+    def _add_response_headers(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+        idempotent = any(
+            p.get("in") == "header" and p.get("name") == IDEMPOTENCY_KEY_HEADER
+            for p in operation.get("parameters", [])
+        )
+        for code, response in responses.items():
+            headers: dict[str, Any] = response.setdefault("headers", {})
+            if code in ("429", "503"):
+                headers.update(RETRY_AFTER_HEADER)
+            # What the view answered is stored and replayed (not a 400 or a 5xx; the
+            # refusals of authentication, parser and throttles come before it).
+            if idempotent and (code.startswith("2") or code in _REPLAYED_ERRORS):
+                headers.update(IDEMPOTENT_REPLAYED_HEADER)
+            if not headers:
+                del response["headers"]
 
     def get_auth(self) -> list[dict[str, Any]]:
         auths: list[dict[str, Any]] = super().get_auth()
@@ -147,4 +209,42 @@ class ErrorAwareAutoSchema(AutoSchema):
             codes.add(404)  # a page past the last one
         if self.view.get_throttles():
             codes.add(429)
+        codes.add(503)  # every operation reads or writes the database
         return codes
+
+
+# --- Post-processing --------------------------------------------------------------------
+
+_NULL_ONLY = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def postprocess_nullable_refs(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """``allOf: [$ref]`` + ``nullable: true`` becomes ``oneOf: [$ref, <null only>]``.
+
+    drf-spectacular writes a nullable nested serializer (an order's ``billing_address``
+    and ``payment``, checkout's ``billing_address``) as a ``$ref`` inside ``allOf``
+    with ``nullable: true`` beside it. In OpenAPI 3.0 ``nullable`` only adds null to a
+    ``type`` in the same schema object, and there is none: strict validators
+    (openapi-core, Redocly) reject every ``null`` the API sends. ``oneOf`` of the
+    reference and a schema that admits null alone says the same thing in 3.0 terms.
+    """
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            all_of = node.get("allOf")
+            if (
+                node.get("nullable") is True
+                and "type" not in node
+                and isinstance(all_of, list)
+                and len(all_of) == 1
+            ):
+                del node["nullable"]
+                node["oneOf"] = [node.pop("allOf")[0], dict(_NULL_ONLY)]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
+    return result

@@ -1,4 +1,4 @@
-"""A deterministic demo catalogue and demo accounts, for ``manage.py seed_demo``.
+"""A deterministic demo catalogue, demo accounts and the staff group, for ``manage.py seed_demo``.
 
 Product ``i`` always gets the same name, slug, variants, prices and stock, so
 re-running adds only what is missing (idempotent) and ``--products N`` scales
@@ -17,7 +17,9 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from apps.accounts.models import User
@@ -31,6 +33,40 @@ DEMO_STAFF_EMAIL = "staff@example.com"
 DEMO_STAFF_PASSWORD = "demo-staff-password-2024"
 DEMO_CUSTOMER_EMAIL = "customer@example.com"
 DEMO_CUSTOMER_PASSWORD = "demo-customer-password-2024"
+STAFF_GROUP = "Shop staff"
+# What the shop's staff does in the admin: manage the catalogue, resolve stock drifts,
+# and look at everything else (orders, payments, carts, emails, tasks, customers).
+# Users are view-only: whoever may change a user may make anyone a superuser.
+_VIEW = ("view",)
+_MANAGE = ("view", "add", "change", "delete")
+STAFF_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "catalog": {
+        "category": _MANAGE,
+        "product": _MANAGE,
+        "variant": _MANAGE,
+        "stock": _VIEW,
+        "stockmovement": _VIEW,
+    },
+    "orders": {"order": _VIEW, "orderline": _VIEW, "orderevent": _VIEW},
+    "payments": {
+        "payment": _VIEW,
+        "refund": _VIEW,
+        "webhookevent": _VIEW,
+        "sandboxcharge": _VIEW,
+        "sandboxrefund": _VIEW,
+    },
+    "cart": {"cart": _VIEW, "cartitem": _VIEW},
+    "notifications": {"emaillog": _VIEW},
+    "ops": {
+        "workerprobe": _VIEW,
+        "queuesample": _VIEW,
+        "taskretry": _VIEW,
+        "stockdrift": ("view", "change"),
+    },
+    "accounts": {"user": _VIEW, "address": _VIEW},
+    "django_celery_results": {"taskresult": _VIEW, "groupresult": _VIEW},
+    "django_celery_beat": {"periodictask": _VIEW},
+}
 
 # (slug, name, parent slug): a two-level tree.
 CATEGORIES: list[tuple[str, str, str | None]] = [
@@ -241,17 +277,45 @@ def demo_catalogue_seed(*, products: int) -> SeedResult:
     return result
 
 
+def staff_group_ensure() -> Group:
+    """The ``Shop staff`` group with exactly ``STAFF_PERMISSIONS`` (run again: same group)."""
+    wanted = Q(pk__in=[])
+    for app_label, models in STAFF_PERMISSIONS.items():
+        for model, actions in models.items():
+            wanted |= Q(
+                content_type__app_label=app_label,
+                codename__in=[f"{action}_{model}" for action in actions],
+            )
+    permissions = list(Permission.objects.filter(wanted))
+    expected = sum(
+        len(actions) for models in STAFF_PERMISSIONS.values() for actions in models.values()
+    )
+    if len(permissions) != expected:  # a model renamed or removed: say so, do not half-grant
+        raise LookupError(f"{expected - len(permissions)} staff permissions do not exist")
+    group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
+    group.permissions.set(permissions)
+    return group
+
+
 def demo_accounts_ensure() -> list[tuple[str, str, bool]]:
-    """The demo staff user and customer, created only if missing: (email, password, created)."""
+    """The demo staff user and customer, created only if missing: (email, password, created).
+
+    The staff user is (also when it already existed) in the ``Shop staff`` group: staff
+    status lets it into the admin, the group's permissions let it see and do things there.
+    """
     accounts = [
         (DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD, True),
         (DEMO_CUSTOMER_EMAIL, DEMO_CUSTOMER_PASSWORD, False),
     ]
     out: list[tuple[str, str, bool]] = []
+    group = staff_group_ensure()
     for email, password, is_staff in accounts:
         created = False
-        if not User.objects.filter(email__iexact=email).exists():
-            User.objects.create_user(email=email, password=password, is_staff=is_staff)
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=password, is_staff=is_staff)
             created = True
+        if is_staff:
+            user.groups.add(group)
         out.append((email, password, created))
     return out

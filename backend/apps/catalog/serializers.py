@@ -171,7 +171,7 @@ class VariantInputSerializer(_VariantFieldsInputSerializer):
 
 
 class VariantUpdateInputSerializer(_VariantFieldsInputSerializer):
-    """Like ``VariantInputSerializer`` but a variant cannot move to another product."""
+    """A variant's new values; a variant cannot move to another product."""
 
 
 class StockAdjustInputSerializer(InputSerializer):

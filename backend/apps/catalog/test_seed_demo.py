@@ -145,3 +145,62 @@ def test_products_option_is_bounded() -> None:
     with pytest.raises(CommandError):
         _seed("--products", "0")
     assert not Product.objects.exists()
+
+
+@override_settings(DEBUG=True)
+def test_the_demo_staff_account_manages_the_admin() -> None:
+    """Staff status alone showed "You don't have permission to view or edit anything"."""
+    from django.test import Client
+
+    _seed("--products", "2")
+    _seed("--products", "2")  # a second run keeps one group, with the same permissions
+    staff = User.objects.get(email=DEMO_STAFF_EMAIL)
+    assert list(staff.groups.values_list("name", flat=True)) == ["Shop staff"]
+    assert not staff.is_superuser
+
+    client = Client()
+    login = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": DEMO_STAFF_EMAIL, "password": DEMO_STAFF_PASSWORD},
+    )
+    assert login.status_code == 302
+    assert login["Location"] == "/admin/"
+    index = client.get("/admin/")
+    page = index.content.decode()
+    assert index.status_code == 200
+    assert "permission to view or edit anything" not in page
+    for model in (
+        "/admin/catalog/product/",
+        "/admin/orders/order/",
+        "/admin/payments/payment/",
+        "/admin/ops/stockdrift/",
+        "/admin/notifications/emaillog/",
+    ):
+        assert f'href="{model}"' in page, model
+        assert client.get(model).status_code == 200, model
+    assert client.get("/admin/catalog/product/add/").status_code == 200
+    product = Product.objects.first()
+    assert product is not None
+    assert client.get(f"/admin/catalog/product/{product.pk}/change/").status_code == 200
+
+    # Users can be looked at, not changed: no way to make oneself a superuser.
+    assert client.get(f"/admin/accounts/user/{staff.pk}/change/").status_code == 200
+    client.post(
+        f"/admin/accounts/user/{staff.pk}/change/",
+        {"email": DEMO_STAFF_EMAIL, "is_staff": "on", "is_superuser": "on", "is_active": "on"},
+    )
+    staff.refresh_from_db()
+    assert not staff.is_superuser
+    assert client.get("/admin/auth/group/").status_code == 403
+
+
+@override_settings(DEBUG=True)
+def test_the_demo_customer_is_not_let_into_the_admin() -> None:
+    from django.test import Client
+
+    _seed("--products", "1")
+    client = Client()
+    client.post(
+        "/admin/login/", {"username": DEMO_CUSTOMER_EMAIL, "password": DEMO_CUSTOMER_PASSWORD}
+    )
+    assert client.get("/admin/").status_code == 302  # back to the login page

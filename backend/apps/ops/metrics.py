@@ -26,9 +26,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -159,8 +159,13 @@ class ShopCollector:
         yield ages
 
 
-def render_latest() -> tuple[bytes, str]:
-    """The scrape body and its content type (Prometheus text format 0.0.4)."""
+def render_latest(accept: str = "") -> tuple[bytes, str]:
+    """The scrape body and its content type for the request's ``Accept`` header.
+
+    prometheus-client's own choice: OpenMetrics when ``application/openmetrics-text``
+    is asked for (as Prometheus does), else the Prometheus text format 0.0.4.
+    """
+    encoder, content_type = choose_encoder(accept)
     registry = CollectorRegistry(auto_describe=False)
     multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if multiproc_dir:
@@ -168,7 +173,7 @@ def render_latest() -> tuple[bytes, str]:
     else:
         registry.register(REGISTRY)
     registry.register(ShopCollector())
-    return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+    return encoder(registry), content_type
 
 
 # --- Access -------------------------------------------------------------------------------

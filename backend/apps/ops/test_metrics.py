@@ -203,3 +203,82 @@ def test_multiprocess_mode_sums_requests_across_processes(tmp_path: Path) -> Non
         status="200",
     )
     assert count == 2
+
+
+# --- Content negotiation ----------------------------------------------------------------------
+
+# What Prometheus 2.x sends when it scrapes.
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+@pytest.mark.parametrize("accept", ["text/plain", "text/html", PROMETHEUS_ACCEPT])
+def test_credentials_are_checked_before_the_accept_header(
+    api_client: APIClient, customer_client: APIClient, accept: str
+) -> None:
+    anonymous = api_client.get(URL, HTTP_ACCEPT=accept)
+    assert anonymous.status_code == 401
+    assert anonymous["Content-Type"] == "application/json"
+    assert anonymous.json()["error"] == "not_authenticated"
+    customer = customer_client.get(URL, HTTP_ACCEPT=accept)
+    assert customer.status_code == 403
+    assert customer.json()["error"] == "permission_denied"
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "text/plain", "text/plain; version=0.0.4"])
+def test_curl_and_plain_text_scrapers_get_the_text_format(
+    api_client: APIClient, settings: Any, accept: str | None
+) -> None:
+    settings.METRICS_TOKEN = TOKEN
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    response = api_client.get(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert value(response.content.decode(), "storefront_broker_up") is not None
+
+
+@pytest.mark.parametrize("accept", ["application/openmetrics-text", PROMETHEUS_ACCEPT])
+def test_openmetrics_when_asked_for(api_client: APIClient, settings: Any, accept: str) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+
+    settings.METRICS_TOKEN = TOKEN
+    response = api_client.get(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    text = response.content.decode()
+    assert text.endswith("# EOF\n")
+    names = {family.name for family in parse_om(text)}
+    assert {"storefront_orders", "storefront_broker_up"} <= names
+
+
+def test_a_type_metrics_cannot_be_rendered_in_is_a_json_406(
+    api_client: APIClient, settings: Any
+) -> None:
+    settings.METRICS_TOKEN = TOKEN
+    response = api_client.get(
+        URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_acceptable"
+
+
+def test_promtool_accepts_the_scrape(api_client: APIClient, settings: Any) -> None:
+    """Prometheus' own linter (Debian's ``prometheus`` package) on a real scrape."""
+    import shutil
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is required in CI (make system-packages)")
+        pytest.skip("no promtool (apt-get install prometheus, or make system-packages as root)")
+    settings.METRICS_TOKEN = TOKEN
+    order_make()
+    api_client.get("/api/v1/products/")
+    response = api_client.get(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_ACCEPT="text/plain")
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=response.content, capture_output=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()

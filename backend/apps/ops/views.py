@@ -7,6 +7,7 @@ script uses the session. JWT comes first so an anonymous call is a 401.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,6 +18,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -76,7 +78,7 @@ class OverviewViewSet(OpsViewSet):
 
 
 class TaskResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsViewSet):
-    """Celery task results (django-celery-results), newest first; re-send a failed one."""
+    """Stored Celery task results, newest first; re-send a failed one."""
 
     serializer_class = TaskResultOutputSerializer
     filterset_class = TaskResultFilter
@@ -134,15 +136,54 @@ class StuckPaymentViewSet(OpsViewSet):
         return self.get_paginated_response(data)
 
 
+class ScrapeRenderer(BaseRenderer):
+    """A media type ``/metrics`` can answer in; the body is rendered by prometheus-client."""
+
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        return data if isinstance(data, bytes) else str(data).encode()
+
+
+class PrometheusTextRenderer(ScrapeRenderer):
+    media_type = "text/plain"
+    format = "prometheus"
+
+
+class OpenMetricsRenderer(ScrapeRenderer):
+    media_type = "application/openmetrics-text"
+    format = "openmetrics"
+
+
 class MetricsView(APIView):
-    """Prometheus scrape: staff (JWT or session) or ``Authorization: Bearer <METRICS_TOKEN>``."""
+    """Prometheus scrape: staff (JWT or session) or ``Authorization: Bearer <METRICS_TOKEN>``.
+
+    ``Accept`` picks the format: Prometheus text for ``text/plain``, ``*/*`` or none,
+    OpenMetrics for ``application/openmetrics-text``; another type is a 406, after the
+    credentials are checked. Refusals are JSON in the error shape, whatever was asked for.
+    """
 
     authentication_classes = [metrics.MetricsTokenAuthentication, *STAFF_AUTHENTICATION]
     permission_classes = [metrics.IsStaffOrMetricsToken]
+    renderer_classes = [PrometheusTextRenderer, OpenMetricsRenderer]
 
     @extend_schema(
         exclude=True, responses={200: OpenApiResponse(description="Prometheus text format")}
     )
     def get(self, request: Request) -> HttpResponse:
-        body, content_type = metrics.render_latest()
+        body, content_type = metrics.render_latest(request.META.get("HTTP_ACCEPT", ""))
         return HttpResponse(body, content_type=content_type)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # The scrape itself is a plain HttpResponse; only refusals are DRF responses here.
+        if isinstance(response, Response):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)

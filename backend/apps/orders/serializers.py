@@ -20,7 +20,7 @@ from utils.serializers import CountryField, InputSerializer, MoneyField
 
 
 class OrderAddressInputSerializer(InputSerializer):
-    """A postal address; ``country`` is ISO 3166-1 alpha-2 (upper-cased)."""
+    """A postal address; `country` is ISO 3166-1 alpha-2 (upper-cased)."""
 
     name = serializers.CharField(max_length=200)
     line1 = serializers.CharField(max_length=200)
@@ -32,7 +32,9 @@ class OrderAddressInputSerializer(InputSerializer):
 
 
 class CheckoutPaymentInputSerializer(InputSerializer):
-    """How the buyer pays: a provider from ``PAYMENT_PROVIDERS`` and its token."""
+    """How the buyer pays: a provider and its token."""
+
+    # The providers are those of settings.PAYMENT_PROVIDERS.
 
     provider = serializers.ChoiceField(choices=[])
     token = serializers.CharField(max_length=255)
@@ -118,13 +120,15 @@ class OrderPaymentOutputSerializer(serializers.ModelSerializer):
 
 
 class OrderOutputSerializer(serializers.ModelSerializer):
-    """An order with its lines, addresses and latest payment (prefetch lines and payments).
+    """An order with its lines, addresses and latest payment.
 
-    Checkout, which has just written them, passes ``lines`` and ``payment`` in the
-    context instead (one order only), so its answer needs no query. ``access_token``
-    is a guest's token for ``X-Order-Token``: shown once, in the checkout response
-    (passed in ``context``), and null everywhere else.
+    `access_token` is a guest's token for the `X-Order-Token` header: shown once, in the
+    checkout response, and null everywhere else.
     """
+
+    # The queryset prefetches lines and payments; checkout, which has just written them,
+    # passes ``lines`` and ``payment`` in the context instead (one order only), and the
+    # guest's token too.
 
     subtotal = MoneyField(read_only=True)
     shipping = MoneyField(source="shipping_total", read_only=True)
@@ -187,7 +191,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
 
 
 class OrderEventOutputSerializer(serializers.ModelSerializer):
-    """One step of the timeline; ``from``/``to`` are statuses ("" before the first)."""
+    """One step of the timeline; `from`/`to` are statuses ("" before the first)."""
 
     from_ = serializers.CharField(source="from_status", read_only=True)
     to = serializers.CharField(source="to_status", read_only=True)

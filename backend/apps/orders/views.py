@@ -48,7 +48,9 @@ _IDEMPOTENCY_CONFLICT = error_response(
 
 
 class CartCheckoutViewSet(viewsets.GenericViewSet):
-    """Only the checkout route of a cart; the cart itself lives in ``apps.cart``."""
+    """Check out a cart: its lines become an order, paid through the chosen provider."""
+
+    # Only the checkout route of a cart; the cart itself lives in apps.cart.
 
     permission_classes = [permissions.AllowAny]  # guests check out; cart_get decides access
     throttle_scope = "checkout"

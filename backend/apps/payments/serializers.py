@@ -16,16 +16,16 @@ from utils.serializers import InputSerializer, MoneyField, StrictIntegerField
 
 
 class PayInputSerializer(InputSerializer):
-    provider = serializers.CharField(max_length=20, help_text="sandbox or stripe")
+    provider = serializers.ChoiceField(choices=[], help_text="The payment provider.")
     token = serializers.CharField(
         max_length=255,
         help_text="Sandbox: tok_visa, tok_chargeDeclined, ...; Stripe: a PaymentMethod id.",
     )
 
-    def validate_provider(self, value: str) -> str:
-        if value not in provider_names():
-            raise serializers.ValidationError(f"Choose one of: {', '.join(provider_names())}.")
-        return value
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The providers this deployment accepts (an enum in the schema, as at checkout).
+        self.fields["provider"].choices = provider_names()  # type: ignore[attr-defined]
 
 
 class RefundLineInputSerializer(InputSerializer):

@@ -54,13 +54,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.ops.metrics.PrometheusMiddleware",
+    # Before anything that can answer: every response to an allowed origin, early
+    # refusals included, carries the CORS headers (a browser shows no body without them).
+    "corsheaders.middleware.CorsMiddleware",
+    "utils.middleware.ApiErrorShapeMiddleware",  # every error under /api/ is JSON
     "utils.middleware.BodySizeLimitMiddleware",
     "utils.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "utils.middleware.ApiCommonMiddleware",  # Django's, minus slash redirects of API writes
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "utils.middleware.LazyMessageMiddleware",  # Django's, built on first use
@@ -156,6 +159,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["utils.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "utils.negotiation.AuthFirstContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "utils.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
@@ -197,7 +201,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Storefront API",
     "DESCRIPTION": (
         "Catalogue, carts, checkout, payments and order history for web and mobile shops. "
-        'Every error body is {"error": "<code>", "details": {...}}. '
+        'Every error body is `{"error": "<code>", "details": {...}}` (the `Error` schema). '
         "Money is a string with two decimals beside an ISO 4217 currency."
     ),
     "VERSION": "1.0.0",
@@ -206,7 +210,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The project's serializer bases document themselves for developers, not for clients.
+    "GET_LIB_DOC_EXCLUDES": "utils.schema.lib_doc_excludes",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "utils.schema.postprocess_nullable_refs",
+        "config.openapi_examples.postprocess_examples",
+    ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVERS": [{"url": "/", "description": "The server that serves this document."}],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "apps.orders.models.Order.Status",
         "PaymentStatusEnum": "apps.payments.models.Payment.Status",

@@ -1,4 +1,5 @@
-"""``manage.py seed_demo``: load the deterministic demo catalogue and the demo accounts.
+"""``manage.py seed_demo``: load the deterministic demo catalogue and the demo accounts
+(the staff one in the ``Shop staff`` group, whose permissions let it work in the admin).
 
 Idempotent: a second run creates nothing. ``--products N`` scales the catalogue
 (bulk writes; 1000 products take a few seconds). The demo accounts have
@@ -30,7 +31,8 @@ class Command(BaseCommand):
     help = (
         "Load a deterministic demo catalogue (categories, products with variants, stock "
         "received through the ledger) and the demo accounts staff@example.com / "
-        "demo-staff-password-2024 and customer@example.com / demo-customer-password-2024. "
+        "demo-staff-password-2024 (in the 'Shop staff' group, with the admin permissions staff "
+        "need) and customer@example.com / demo-customer-password-2024. "
         "Safe to run again: only what is missing is created."
     )
 

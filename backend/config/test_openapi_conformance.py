@@ -1,0 +1,358 @@
+"""Real requests and responses of the main flows, checked against the OpenAPI document by a
+strict validator (openapi-core), so that the document cannot drift from what the API does.
+
+A client generated from the document, or a storefront validating what it receives, meets
+exactly these bodies: the catalogue, a guest cart, checkout (and its idempotent replay),
+the order with its guest token, a declined payment paid again, a signed-in customer, staff
+fulfilment and refund, and the error answers of each layer. Every example in the document
+is checked against its schema too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
+from openapi_schema_validator import OAS30Validator
+from rest_framework.test import APIClient
+
+from apps.catalog.factories import variant_create
+from apps.catalog.models import Variant
+from apps.orders.factories import CHECKOUT_BODY
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOST = "http://testserver"
+
+
+@pytest.fixture(scope="module")
+def document(django_db_blocker: Any) -> dict[str, Any]:
+    with django_db_blocker.unblock():
+        generated = SchemaGenerator().get_schema(request=None, public=True)
+    # The served document is YAML/JSON: round-trip it so that only JSON types remain.
+    return dict(json.loads(json.dumps(generated, default=str)))
+
+
+@pytest.fixture(scope="module")
+def openapi(document: dict[str, Any]) -> OpenAPI:
+    return OpenAPI.from_dict(document)
+
+
+class Recorder:
+    """Sends a request through the whole stack and validates it and its answer."""
+
+    def __init__(self, openapi: OpenAPI) -> None:
+        self.openapi = openapi
+        self.seen: list[tuple[str, str, int]] = []
+        self.last: Any = None
+
+    def __call__(
+        self,
+        client: APIClient,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        status: int,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        valid_request: bool = True,
+    ) -> Any:
+        headers = headers or {}
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        url = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+        meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+        if data or method in ("post", "put", "patch"):
+            response = client.generic(method.upper(), url, data, content_type, **meta)
+        else:
+            response = client.generic(method.upper(), url, **meta)
+        assert response.status_code == status, (method, path, response.content[:800])
+        sent = {**headers, **({"Content-Type": content_type} if data else {})}
+        for key, value in getattr(client, "_credentials", {}).items():  # client.credentials()
+            sent[key.removeprefix("HTTP_").replace("_", "-").title()] = value
+        request = MockRequest(
+            HOST,
+            method,
+            path,
+            args=query,
+            headers=sent,
+            data=data or None,
+            content_type=content_type,
+        )
+        if valid_request:
+            self.openapi.validate_request(request)
+        reply = MockResponse(
+            response.content,
+            status_code=response.status_code,
+            headers=dict(response.headers.items()),
+            content_type=response["Content-Type"],
+        )
+        self.openapi.validate_response(request, reply)
+        self.seen.append((method, path, response.status_code))
+        self.last = response
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+def record(openapi: OpenAPI) -> Recorder:
+    return Recorder(openapi)
+
+
+@pytest.fixture
+def variants() -> list[Variant]:
+    return [
+        variant_create(sku="TEE-M", price="19.99", stock=10),
+        variant_create(sku="MUG-1", price="8.50", stock=1),
+    ]
+
+
+def _token(client: APIClient, record: Recorder, email: str, password: str) -> str:
+    pair = record(
+        client, "post", "/api/v1/auth/token/", {"email": email, "password": password}, status=200
+    )
+    return str(pair["access"])
+
+
+def test_catalogue_responses_match_the_document(record: Recorder, variants: list[Variant]) -> None:
+    client = APIClient()
+    index = record(client, "get", "/api/v1/", status=200)
+    assert "products" in index["resources"]
+    page = record(client, "get", "/api/v1/products/", status=200)
+    assert page["count"] == 2
+    record(
+        client,
+        "get",
+        "/api/v1/products/",
+        status=200,
+        query={"min_price": "5.00", "max_price": "50.00", "ordering": "-price", "page_size": "1"},
+    )
+    slug = page["results"][0]["slug"]
+    record(client, "get", f"/api/v1/products/{slug}/", status=200)
+    record(client, "get", "/api/v1/categories/", status=200)
+    category = client.get("/api/v1/categories/").json()["results"][0]["slug"]
+    record(client, "get", f"/api/v1/categories/{category}/", status=200)
+
+
+def test_cart_checkout_order_and_pay_match_the_document(
+    record: Recorder,
+    variants: list[Variant],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    guest = APIClient()
+    tee, mug = variants
+    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
+    items = f"/api/v1/carts/{cart['id']}/items/"
+    cart = record(guest, "post", items, {"variant_id": tee.pk, "quantity": 1}, status=200)
+    item_id = cart["items"][0]["id"]
+    record(guest, "patch", f"{items}{item_id}/", {"quantity": 2}, status=200)
+    record(guest, "post", items, {"variant_id": mug.pk, "quantity": 1}, status=200)
+    record(guest, "delete", f"{items}{cart['items'][0]['id']}/", status=200)
+    record(guest, "post", items, {"variant_id": tee.pk, "quantity": 2}, status=200)
+    record(guest, "get", f"/api/v1/carts/{cart['id']}/", status=200)
+
+    checkout = f"/api/v1/carts/{cart['id']}/checkout/"
+    declined = {**CHECKOUT_BODY, "payment": {"provider": "sandbox", "token": "tok_chargeDeclined"}}
+    key = {"Idempotency-Key": "checkout-1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        order = record(guest, "post", checkout, declined, status=201, headers=key)
+    assert order["billing_address"] is None
+    assert order["access_token"]
+    assert not record.last.has_header("Idempotent-Replayed")
+    replay = record(guest, "post", checkout, declined, status=201, headers=key)
+    assert replay["id"] == order["id"]
+    assert record.last["Idempotent-Replayed"] == "true"
+    record(guest, "post", checkout, CHECKOUT_BODY, status=422, headers=key)
+
+    token = {"X-Order-Token": order["access_token"]}
+    seen = record(guest, "get", f"/api/v1/orders/{order['id']}/", status=200, headers=token)
+    assert seen["access_token"] is None
+    assert seen["payment"]["status"] == "failed"
+    record(guest, "get", f"/api/v1/orders/{order['id']}/events/", status=200, headers=token)
+    record(guest, "get", f"/api/v1/payments/{seen['payment']['id']}/", status=200, headers=token)
+
+    pay = f"/api/v1/orders/{order['id']}/pay/"
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = record(
+            guest,
+            "post",
+            pay,
+            {"provider": "sandbox", "token": "tok_visa"},
+            status=202,
+            headers={**token, "Idempotency-Key": "pay-1"},
+        )
+    assert payment["provider"] == "sandbox"
+    record(
+        guest,
+        "post",
+        pay,
+        {"provider": "sandbox", "token": "tok_visa"},
+        status=202,
+        headers={**token, "Idempotency-Key": "pay-1"},
+    )
+    paid = record(guest, "get", f"/api/v1/orders/{order['id']}/", status=200, headers=token)
+    assert paid["status"] == "paid"
+    cancelled = record(
+        guest, "post", f"/api/v1/orders/{order['id']}/cancel/", {}, status=200, headers=token
+    )
+    assert cancelled["status"] in ("cancelled", "refunded")
+
+
+def test_signed_in_customer_and_staff_flows_match_the_document(
+    record: Recorder,
+    variants: list[Variant],
+    staff_client: APIClient,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    client = APIClient()
+    password = "a-long-passphrase-2024"
+    record(
+        client,
+        "post",
+        "/api/v1/auth/register/",
+        {"email": "new@example.com", "password": password},
+        status=201,
+    )
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {_token(client, record, 'new@example.com', password)}"
+    )
+    record(client, "get", "/api/v1/auth/me/", status=200)
+    address = {
+        "name": "Ada Buyer",
+        "line1": "1 Main St",
+        "city": "Dublin",
+        "postal_code": "D01",
+        "country": "IE",
+    }
+    record(client, "post", "/api/v1/addresses/", address, status=201)
+    record(client, "get", "/api/v1/addresses/", status=200)
+    cart = record(client, "post", "/api/v1/carts/", {}, status=201)
+    record(
+        client,
+        "post",
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variants[0].pk, "quantity": 1},
+        status=200,
+    )
+    body = {key: value for key, value in CHECKOUT_BODY.items() if key != "email"}
+    body["billing_address"] = {**address, "line2": "", "phone": ""}
+    with django_capture_on_commit_callbacks(execute=True):
+        order = record(client, "post", f"/api/v1/carts/{cart['id']}/checkout/", body, status=201)
+    assert order["billing_address"]["city"] == "Dublin"
+    orders = record(client, "get", "/api/v1/orders/", status=200)
+    assert orders["results"][0]["status"] == "paid"  # captured after commit
+
+    staff = staff_client
+    record(
+        staff,
+        "post",
+        f"/api/v1/orders/{order['id']}/fulfil/",
+        {"carrier": "DHL", "tracking_number": "JD0001"},
+        status=200,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        record(
+            staff,
+            "post",
+            f"/api/v1/orders/{order['id']}/refund/",
+            {"amount": "5.00", "reason": "Late delivery"},
+            status=202,
+            headers={"Idempotency-Key": "refund-1"},
+        )
+    record(staff, "get", "/api/v1/variants/", status=200)
+    record(staff, "get", "/api/v1/ops/overview/", status=200)
+
+
+def test_error_answers_match_the_document(
+    record: Recorder, variants: list[Variant], customer_client: APIClient
+) -> None:
+    anonymous = APIClient()
+    record(anonymous, "get", "/api/v1/products/no-such-product/", status=404)
+    record(
+        anonymous,
+        "get",
+        "/api/v1/products/",
+        status=400,
+        query={"page": "0"},
+        valid_request=False,
+    )
+    record(anonymous, "get", "/api/v1/orders/", status=401, valid_request=False)  # no token
+    record(customer_client, "get", "/api/v1/ops/overview/", status=403)
+    record(
+        anonymous,
+        "get",
+        "/api/v1/orders/",
+        status=401,
+        headers={"Authorization": "Bearer not-a-token"},
+    )
+    cart = record(anonymous, "post", "/api/v1/carts/", {}, status=201)
+    items = f"/api/v1/carts/{cart['id']}/items/"
+    record(
+        anonymous,
+        "post",
+        items,
+        {"variant_id": variants[0].pk, "quantity": "two"},
+        status=400,
+        valid_request=False,
+    )
+    record(
+        anonymous,
+        "post",
+        items,
+        raw=b"quantity=1",
+        content_type="text/plain",
+        status=415,
+        valid_request=False,
+    )
+    record(anonymous, "post", items, raw=b"{", status=400, valid_request=False)
+    record(anonymous, "post", items, {"variant_id": variants[1].pk, "quantity": 5}, status=409)
+    record(
+        anonymous,
+        "post",
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        CHECKOUT_BODY,
+        status=409,  # an empty cart
+    )
+    record(
+        anonymous,
+        "post",
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        {**CHECKOUT_BODY, "total": "0.01"},
+        status=400,
+        valid_request=False,
+    )
+
+
+def test_every_example_in_the_document_matches_its_schema(document: dict[str, Any]) -> None:
+    """Swagger UI offers these in "Try it out": each must be a body the API accepts."""
+    checked = 0
+    for item in document["paths"].values():
+        for operation in item.values():
+            contents = [operation.get("requestBody", {}).get("content", {})]
+            contents += [r.get("content", {}) for r in operation["responses"].values()]
+            for content in contents:
+                for media in content.values():
+                    schema = {**media["schema"], "components": document["components"]}
+                    for example in media.get("examples", {}).values():
+                        OAS30Validator(schema).validate(example["value"])
+                        checked += 1
+    assert checked >= 8
+
+
+def test_every_example_reaches_its_operation(document: dict[str, Any]) -> None:
+    from config.openapi_examples import EXAMPLES, PARAMETER_EXAMPLES
+
+    for (method, path), examples in EXAMPLES.items():
+        operation = document["paths"][path][method]
+        for key in examples:
+            part = operation["requestBody"] if key == "request" else operation["responses"][key]
+            assert part["content"]["application/json"]["examples"], (method, path, key)
+    for (method, path), values in PARAMETER_EXAMPLES.items():
+        parameters = {p["name"]: p for p in document["paths"][path][method]["parameters"]}
+        assert {name: parameters[name]["schema"]["example"] for name in values} == values

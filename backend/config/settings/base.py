@@ -90,11 +90,10 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-# SQLite is the embedded default. IMMEDIATE transactions take the write lock at
-# BEGIN, so two concurrent checkouts queue on the busy timeout instead of one
-# failing with "database is locked" half way through.
+# SQLite is the embedded default. IMMEDIATE transactions take the write lock at BEGIN, so
+# two concurrent checkouts queue on the busy timeout instead of one failing half way.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BACKEND_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"].update(CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -306,35 +305,26 @@ REDISPATCH_AFTER_SECONDS = env.int("REDISPATCH_AFTER_SECONDS", default=60)
 REDISPATCH_STALE_ATTEMPT_SECONDS = env.int("REDISPATCH_STALE_ATTEMPT_SECONDS", default=900)
 
 
-def _every_sweep_interval(task: str) -> dict[str, Any]:
-    """A minute sweep; a run that waited past the next one is dropped (it would repeat it)."""
-    every = float(SWEEP_INTERVAL_SECONDS)
-    return {
-        "task": task,
-        "schedule": every,
-        "options": {"queue": "maintenance", "expires": max(1.0, every - 5)},
-    }
+def _sweep(task: str, schedule: float | crontab, expires: float) -> dict[str, Any]:
+    """A beat entry on "maintenance"; a run that waited past ``expires`` is dropped."""
+    options = {"queue": "maintenance", "expires": expires}
+    return {"task": task, "schedule": schedule, "options": options}
 
 
+_MINUTE, _MINUTE_EXPIRES = float(SWEEP_INTERVAL_SECONDS), max(1.0, SWEEP_INTERVAL_SECONDS - 5.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "payment-deadline-sweep": _every_sweep_interval("apps.orders.tasks.order_expire_sweep_task"),
-    "payment-redispatch-sweep": _every_sweep_interval(
-        "apps.payments.tasks.payment_redispatch_sweep_task"
+    "payment-deadline-sweep": _sweep(
+        "apps.orders.tasks.order_expire_sweep_task", _MINUTE, _MINUTE_EXPIRES
     ),
-    "email-redispatch-sweep": _every_sweep_interval(
-        "apps.notifications.tasks.email_redispatch_sweep_task"
+    "payment-redispatch-sweep": _sweep(
+        "apps.payments.tasks.payment_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
     ),
-    "queue-sample": _every_sweep_interval("apps.ops.tasks.queue_sample_task"),
-    "stock-reconcile": {
-        "task": "apps.catalog.tasks.stock_reconcile_task",
-        "schedule": crontab(minute=7),
-        "options": {"queue": "maintenance", "expires": 3000},
-    },
-    "purge": {
-        "task": "apps.core.tasks.purge_sweep_task",
-        "schedule": crontab(hour=3, minute=17),
-        "options": {"queue": "maintenance", "expires": 3600},
-    },
+    "email-redispatch-sweep": _sweep(
+        "apps.notifications.tasks.email_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
+    ),
+    "queue-sample": _sweep("apps.ops.tasks.queue_sample_task", _MINUTE, _MINUTE_EXPIRES),
+    "stock-reconcile": _sweep("apps.catalog.tasks.stock_reconcile_task", crontab(minute=7), 3000),
+    "purge": _sweep("apps.core.tasks.purge_sweep_task", crontab(hour=3, minute=17), 3600),
 }
 
 # --- Email ----------------------------------------------------------------------------

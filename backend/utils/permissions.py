@@ -30,5 +30,7 @@ class StaffOnObject(permissions.IsAuthenticated):
     but is not staff gets the 403 from ``check_object_permissions``.
     """
 
+    message = "Only staff can do this."
+
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return is_staff(request)

@@ -26,6 +26,7 @@ from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import actor_kind, order_event_record, order_transition
+from apps.payments.metrics import payment_settled_observe
 from apps.payments.models import Payment
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import (
@@ -196,6 +197,7 @@ def _captured(order: Order, payment: Payment, reference: str, actor_kind: str) -
             "updated_at",
         ]
     )
+    payment_settled_observe(payment)
     if order.status == S.PENDING_PAYMENT:
         order_transition(
             order=order,
@@ -232,6 +234,7 @@ def _failed(
     payment.failure_code = (code or "payment_failed")[:64]
     payment.failure_message = message[:500]
     payment.save(update_fields=["status", "failure_code", "failure_message", "updated_at"])
+    payment_settled_observe(payment)
     order_event_record(
         order=order,
         note=f"Payment {payment.id} failed: {payment.failure_code}.",

@@ -88,25 +88,23 @@ def on_postrun(sender: Any = None, task_id: str = "", task: Any = None, **_: Any
         logger.warning("could not record a task run time", exc_info=True)
 
 
-def on_success(sender: Any = None, **_: Any) -> None:
+def _count(counter: Counter, sender: Any, what: str) -> None:
     try:
-        TASKS_SUCCEEDED.labels(_name(sender)).inc()
+        counter.labels(_name(sender)).inc()
     except Exception:
-        logger.warning("could not record a task success", exc_info=True)
+        logger.warning("could not record a task %s", what, exc_info=True)
+
+
+def on_success(sender: Any = None, **_: Any) -> None:
+    _count(TASKS_SUCCEEDED, sender, "success")
 
 
 def on_failure(sender: Any = None, **_: Any) -> None:
-    try:
-        TASKS_FAILED.labels(_name(sender)).inc()
-    except Exception:
-        logger.warning("could not record a task failure", exc_info=True)
+    _count(TASKS_FAILED, sender, "failure")
 
 
 def on_retry(sender: Any = None, **_: Any) -> None:
-    try:
-        TASKS_RETRIED.labels(_name(sender)).inc()
-    except Exception:
-        logger.warning("could not record a task retry", exc_info=True)
+    _count(TASKS_RETRIED, sender, "retry")
 
 
 def on_worker_ready(sender: Any = None, **_: Any) -> None:

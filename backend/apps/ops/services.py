@@ -156,6 +156,22 @@ def queue_oldest_age(*, timeout: float | None = None) -> dict[str, QueueAge]:
     return ages
 
 
+def queue_backlog_seconds(queue: str, *, timeout: float | None = None) -> float | None:
+    """How long the oldest message waiting in ``queue`` has waited: 0.0 when it is empty
+    (or tasks run eagerly), None when that cannot be told (broker unreachable, or a
+    transport that does not say and a queue that is not empty). For the re-dispatch
+    sweeps: a row newer than this may still have its message in the queue."""
+    if broker.eager_reason():
+        return 0.0
+    try:
+        stat = queue_stats(timeout=timeout).get(queue)
+    except BrokerUnavailable:
+        return None
+    if stat is None or stat["depth"] == 0:
+        return 0.0
+    return stat["oldest_age_seconds"]
+
+
 def workers_alive(*, timeout: float = 1.0) -> WorkersStatus:
     """Workers that answer a broadcast within ``timeout``, with the queues they consume."""
     try:

@@ -298,11 +298,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 TASK_RETRY_BACKOFF_SECONDS = env.int("TASK_RETRY_BACKOFF_SECONDS", default=2)
 TASK_RETRY_BACKOFF_MAX_SECONDS = env.int("TASK_RETRY_BACKOFF_MAX_SECONDS", default=600)
 TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=5)
+# A lost database connection retries sooner: work resumes within seconds of its return.
+TASK_DB_RETRY_BACKOFF_MAX_SECONDS = env.int("TASK_DB_RETRY_BACKOFF_MAX_SECONDS", default=5)
 # Sweeps (each app's tasks.py): how often beat runs the minute sweeps, and when
 # a row whose task never ran (or went silent) is sent again.
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 REDISPATCH_AFTER_SECONDS = env.int("REDISPATCH_AFTER_SECONDS", default=60)
-REDISPATCH_STALE_ATTEMPT_SECONDS = env.int("REDISPATCH_STALE_ATTEMPT_SECONDS", default=900)
+# An attempt that started longer ago than the hard time limit (+10 s) with no retry
+# scheduled lost its worker: sent again within this plus one sweep interval (< 3 min).
+REDISPATCH_STALE_ATTEMPT_SECONDS = env.int(
+    "REDISPATCH_STALE_ATTEMPT_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10
+)
+# When a queue's backlog age cannot be read, only rows overdue this long are sent again.
+REDISPATCH_BACKLOG_GUARD_SECONDS = env.int("REDISPATCH_BACKLOG_GUARD_SECONDS", default=600)
 
 
 def _sweep(task: str, schedule: float | crontab, expires: float) -> dict[str, Any]:

@@ -15,7 +15,6 @@ documented worst-case staleness of availability in the product list.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 
@@ -26,9 +25,8 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from utils.cache_guard import cache_failed, cache_usable
 from utils.redis_batch import batch_reads, batched
-
-logger = logging.getLogger(__name__)
 
 VERSION_KEY = "catalog:version"
 
@@ -52,8 +50,8 @@ def _bump() -> None:
         cache.incr(VERSION_KEY)
     except ValueError:  # the key was missing or evicted: start a fresh series
         cache.set(VERSION_KEY, _new_version(), timeout=None)
-    except Exception:
-        logger.warning("could not bump the catalogue cache version; entries expire on their own")
+    except Exception as exc:
+        cache_failed("catalog", exc)  # entries expire on their own (CATALOG_CACHE_SECONDS)
 
 
 def catalog_changed() -> None:
@@ -81,7 +79,7 @@ def catalog_reads_announce(request: Request) -> None:
 def cached_catalog_response(request: Request, compute: Callable[[], Response]) -> HttpResponse:
     """Serve a public GET from the cache, or compute, render and store it (200s only)."""
     ttl = settings.CATALOG_CACHE_SECONDS
-    if ttl <= 0:
+    if ttl <= 0 or not cache_usable("catalog"):
         return compute()
     try:
         key = _page_key(request)
@@ -92,8 +90,8 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         if version is None:
             version = catalog_version()
         hit = found.get(key)
-    except Exception:
-        logger.warning("catalogue cache unavailable; serving uncached")
+    except Exception as exc:
+        cache_failed("catalog", exc)  # serve uncached (utils.cache_guard)
         return compute()
     if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == version:
         return HttpResponse(hit[1], content_type="application/json")
@@ -105,6 +103,6 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         response.render()
         try:
             cache.set(key, (version, response.content), timeout=ttl)
-        except Exception:
-            logger.warning("could not store a catalogue response in the cache")
+        except Exception as exc:
+            cache_failed("catalog", exc)
     return response

@@ -110,7 +110,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # --- Cache ----------------------------------------------------------------------
+# REDIS_URL is the default of both the cache (CACHE_URL) and the broker
+# (CELERY_BROKER_URL); each can point elsewhere (e.g. the broker at RabbitMQ).
 REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
+# After a failed cache call, throttles and the catalogue skip the cache this long.
+CACHE_RETRY_AFTER_SECONDS = env.float("CACHE_RETRY_AFTER_SECONDS", default=5.0)
 
 
 def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
@@ -128,7 +133,7 @@ def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
     }
 
 
-CACHES = cache_settings(REDIS_URL)
+CACHES = cache_settings(CACHE_URL)
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -403,3 +408,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 OPS_STUCK_PAYMENT_MINUTES = env.int("OPS_STUCK_PAYMENT_MINUTES", default=10)
 OPS_QUEUED_EMAIL_MINUTES = env.int("OPS_QUEUED_EMAIL_MINUTES", default=10)
 OPS_BROKER_TIMEOUT_SECONDS = env.float("OPS_BROKER_TIMEOUT_SECONDS", default=1.0)
+READYZ_DEADLINE_SECONDS = env.float("READYZ_DEADLINE_SECONDS", default=2.0)
+# /readyz reports workers as silent when no task finished for this long (the minute
+# sweeps finish one a minute while beat and a worker run).
+WORKERS_SILENT_AFTER_SECONDS = env.int("WORKERS_SILENT_AFTER_SECONDS", default=300)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict
 
 from celery import Task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
@@ -170,6 +171,21 @@ def queue_backlog_seconds(queue: str, *, timeout: float | None = None) -> float 
     if stat is None or stat["depth"] == 0:
         return 0.0
     return stat["oldest_age_seconds"]
+
+
+def task_queue(task: Task) -> str:
+    """The queue ``CELERY_TASK_ROUTES`` send ``task`` to."""
+    return str(broker.celery_app().amqp.router.route({}, task.name)["queue"].name)
+
+
+def redispatch_backlog_cutoff(task: Task, *, now: datetime) -> datetime:
+    """For the re-dispatch sweeps: rows due before this are no longer waiting in
+    ``task``'s queue (FIFO: its oldest message was sent after them). When the age
+    cannot be read, ``REDISPATCH_BACKLOG_GUARD_SECONDS`` ago."""
+    age = queue_backlog_seconds(task_queue(task))
+    if age is None:
+        age = float(settings.REDISPATCH_BACKLOG_GUARD_SECONDS)
+    return now - timedelta(seconds=age)
 
 
 def workers_alive(*, timeout: float = 1.0) -> WorkersStatus:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from celery import Task
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -32,23 +31,6 @@ from apps.payments.models import Payment, Refund, WebhookEvent
 from workers.enqueue import redispatch
 
 logger = logging.getLogger(__name__)
-
-
-def task_queue(task: Task) -> str:
-    """The queue ``CELERY_TASK_ROUTES`` send ``task`` to."""
-    from workers.celery import app
-
-    return str(app.amqp.router.route({}, task.name)["queue"].name)
-
-
-def backlog_cutoff(task: Task, *, now: datetime) -> datetime:
-    """Rows due before this are not (any more) waiting in ``task``'s queue."""
-    from apps.ops.services import queue_backlog_seconds
-
-    age = queue_backlog_seconds(task_queue(task))
-    if age is None:
-        age = float(settings.REDISPATCH_BACKLOG_GUARD_SECONDS)
-    return now - timedelta(seconds=age)
 
 
 def pending_work_lost(*, now: datetime, backlog: datetime) -> Q:
@@ -63,7 +45,8 @@ def pending_work_lost(*, now: datetime, backlog: datetime) -> Q:
 
 def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
     """Publish again the payments, refunds and webhook events left behind; counts per kind."""
-    # Imported here: the task modules import the services.
+    # Imported here: the task modules import the services (and ops reads payments).
+    from apps.ops.services import redispatch_backlog_cutoff
     from apps.payments.tasks import (
         payment_capture_task,
         refund_process_task,
@@ -73,7 +56,7 @@ def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
     now = timezone.now()
     grace = timedelta(seconds=settings.REDISPATCH_AFTER_SECONDS)
     # One queue read for the three (they share the "payments" queue by default).
-    backlog = backlog_cutoff(payment_capture_task, now=now)
+    backlog = redispatch_backlog_cutoff(payment_capture_task, now=now)
     lost = pending_work_lost(now=now, backlog=backlog)
     counts = {
         "payments": redispatch(

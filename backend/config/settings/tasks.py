@@ -42,19 +42,51 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing happens in requests: a broker that is down must cost at most ~1 s.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-# Longer than any countdown or retry delay the project uses (max backoff 600 s),
-# so a late-acked message is not redelivered while its retry is still waiting.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
-    "socket_connect_timeout": 1,
-    "socket_timeout": 5,
-    "max_retries": 1,
-}
+# A worker whose broker connection drops reconnects, forever, rather than exit; the
+# tasks it was running are cancelled (acks_late: redelivered, and idempotent).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+QUEUE_NAMES = ("default", "payments", "emails", "maintenance")
+
+
+def is_amqp(broker_url: str) -> bool:
+    return broker_url.split("://", 1)[0] in {"amqp", "amqps", "pyamqp"}
+
+
+def task_queues(broker_url: str) -> list[Queue]:
+    """The project's queues. On RabbitMQ: quorum queues (replicated, and a message a
+    dead consumer held is redelivered as soon as its connection closes) behind topic
+    exchanges, which Celery's native delayed delivery needs for countdowns."""
+    if is_amqp(broker_url):
+        quorum = {"x-queue-type": "quorum"}
+        return [
+            Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments=quorum)
+            for name in QUEUE_NAMES
+        ]
+    return [Queue(name, Exchange(name), routing_key=name) for name in QUEUE_NAMES]
+
+
+def transport_options(broker_url: str) -> dict[str, Any]:
+    if is_amqp(broker_url):
+        # Publisher confirms: a publish returns once RabbitMQ has the message.
+        return {"confirm_publish": True, "connect_timeout": 1, "max_retries": 1}
+    # Redis: longer than any countdown or retry delay the project uses (max backoff
+    # 600 s), so a late-acked message is not redelivered while its retry waits; the
+    # health check notices a dead connection between messages.
+    return {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+        "max_retries": 1,
+        "health_check_interval": 10,
+        "retry_on_timeout": True,
+    }
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name)
-    for name in ("default", "payments", "emails", "maintenance")
-]
+CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 # First match wins: every app's sweeps run on "maintenance", whatever their app's queue.
 CELERY_TASK_ROUTES = {
     "*_sweep_task": {"queue": "maintenance"},

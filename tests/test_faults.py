@@ -186,10 +186,11 @@ class Beat:
             self.proc.wait(timeout=20)
 
 
+Stack = Callable[..., tuple[Worker, Beat | None]]
+
+
 @pytest.fixture
-def stack(
-    worker_factory: Callable[..., Worker],
-) -> Iterator[Callable[..., tuple[Worker, Beat | None]]]:
+def stack(worker_factory: Callable[..., Worker]) -> Iterator[Stack]:
     """Start a worker (every queue) and beat on a broker, with the short test bounds."""
     beats: list[Beat] = []
 
@@ -311,7 +312,7 @@ def _all_paid(order_ids: list[str]) -> bool:
 
 
 def test_a_whole_worker_killed_mid_capture_is_paid_within_3_minutes_charging_once(
-    broker: Broker, stack: Callable[..., tuple[Worker, Beat | None]]
+    broker: Broker, stack: Stack
 ) -> None:
     worker, _ = stack(broker.url, SANDBOX_LATENCY_SECONDS="3")
     response = _checkout(APIClient(), _cart(APIClient(), _variant()), key="kill-1")
@@ -346,7 +347,7 @@ def test_a_whole_worker_killed_mid_capture_is_paid_within_3_minutes_charging_onc
 
 
 def test_database_backends_terminated_during_capture_every_charged_order_is_paid(
-    broker: Broker, stack: Callable[..., tuple[Worker, Beat | None]]
+    broker: Broker, stack: Stack
 ) -> None:
     stack(broker.url, SANDBOX_LATENCY_SECONDS="1.5")
     client = APIClient()
@@ -533,7 +534,7 @@ def test_with_redis_stopped_checkout_catalogue_and_ops_overview_answer_within_3_
 
 
 def test_redis_killed_and_restarted_under_load_the_worker_consumes_again_and_all_are_paid(
-    private_redis: RedisServer, stack: Callable[..., tuple[Worker, Beat | None]]
+    private_redis: RedisServer, stack: Stack
 ) -> None:
     worker, _ = stack(private_redis.url)
     client = APIClient()
@@ -568,7 +569,7 @@ def test_redis_killed_and_restarted_under_load_the_worker_consumes_again_and_all
 
 
 def test_a_database_drop_while_emails_go_out_sends_one_email_per_order(
-    stack: Callable[..., tuple[Worker, Beat | None]], tmp_path: Path
+    stack: Stack, tmp_path: Path
 ) -> None:
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()

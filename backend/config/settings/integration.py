@@ -13,7 +13,7 @@ DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
-EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="/tmp/storefront-it-mail")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")  # the file backend: set by the test
 EMAIL_TEST_DELAY_SECONDS = env.float("EMAIL_TEST_DELAY_SECONDS", default=0.0)
 REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/15"
 CACHES = cache_settings(CACHE_URL or REDIS_URL)

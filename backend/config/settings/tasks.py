@@ -16,7 +16,10 @@ env = environ.Env()
 REDIS_URL = env.str("REDIS_URL", default="")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results' backend, retrying a lost database connection (workers/results.py).
+CELERY_RESULT_BACKEND = "workers.results:RetryingDatabaseBackend"
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 5
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -153,6 +153,7 @@ def email_send(
             break
         except DATABASE_ERRORS as exc:
             drop_broken_connections()
+            logger.warning("email %s sent; saving it failed (%s), trying again", log.pk, exc)
             if attempt + 1 >= settings.EMAIL_RECORD_ATTEMPTS:
                 raise EmailOutcomeNotRecorded(f"email {log.pk} sent; saving it failed") from exc
             time.sleep(min(2.0**attempt * 0.25, 2.0))

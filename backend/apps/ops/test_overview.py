@@ -203,3 +203,32 @@ def test_overview_query_count_is_fixed(
         task_result_make(status="FAILURE")
     with django_assert_max_num_queries(14):
         assert staff_client.get(URL).status_code == 200
+
+
+def test_overview_names_an_unreachable_cache_within_its_deadline(
+    staff_client: APIClient, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import threading
+
+    from apps.ops import health
+
+    released = threading.Event()
+    request.addfinalizer(released.set)
+    monkeypatch.setattr(health, "_check_cache", lambda: released.wait(timeout=30))
+    started = time.monotonic()
+    body = staff_client.get(URL).json()
+    assert time.monotonic() - started < 3
+    assert body["cache"] == {
+        "status": "unavailable",
+        "reason": "no answer from the cache within 2 s",
+    }
+    released.set()
+
+    def down() -> None:
+        raise ConnectionError("Error 111 connecting to 10.0.0.1:6379")
+
+    monkeypatch.setattr(health, "_check_cache", down)
+    body = staff_client.get(URL).json()
+    assert body["cache"] == {"status": "unavailable", "reason": "ConnectionError"}
+    monkeypatch.undo()
+    assert staff_client.get(URL).json()["cache"] == {"status": "ok"}

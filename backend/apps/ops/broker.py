@@ -93,7 +93,6 @@ def bounded_start(
         return results
 
     return collect
-    return results
 
 
 def celery_app() -> Any:

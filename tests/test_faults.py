@@ -608,3 +608,44 @@ def test_a_database_drop_while_emails_go_out_sends_one_email_per_order(
         assert sum(message_id in text for text in texts) == 1, message_id
         assert log.attempts == 1
     assert_shop_invariants()
+
+
+# --- 7. A saturated worker is not flooded --------------------------------------------------
+
+
+def test_the_sweep_does_not_republish_work_queued_behind_a_backlog(
+    private_redis: RedisServer,
+) -> None:
+    """Nobody consumes ``payments``: a payment's message waits behind an older backlog.
+    The sweep leaves it alone (its message is still queued) and re-sends only the
+    payment written before the oldest waiting message (FIFO: its message is not there)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.ops.services import queue_depths
+    from apps.orders.factories import order_create
+    from apps.payments.services import payment_work_redispatch
+    from apps.payments.tasks import payment_capture_task
+
+    now = time.time()
+    queued = order_create().payments.get()
+    lost = order_create().payments.get()
+    Payment.objects.filter(pk=queued.pk).update(created_at=timezone.now() - timedelta(seconds=120))
+    Payment.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(seconds=600))
+    # The backlog: messages sent 300 s and 120 s ago (the second is the queued payment's).
+    payment_capture_task.apply_async(args=("backlog-head",), headers={"sent_at": now - 300})
+    payment_capture_task.apply_async(args=(str(queued.pk),), headers={"sent_at": now - 120})
+    assert queue_depths()["payments"] == 2
+
+    counts = payment_work_redispatch()
+    assert counts["payments"] == 1  # only the payment older than the whole backlog
+    assert queue_depths()["payments"] == 3
+    import json
+
+    import redis
+
+    raw = redis.Redis.from_url(private_redis.url).lrange("payments", 0, -1)
+    sent = [json.loads(message)["headers"]["argsrepr"] for message in raw]
+    assert sent.count(repr((str(lost.pk),))) == 1
+    assert sent.count(repr((str(queued.pk),))) == 1  # still just its own message

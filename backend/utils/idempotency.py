@@ -1,26 +1,29 @@
 """Idempotency-Key handling for unsafe API actions (the Stripe convention).
 
 A client may send ``Idempotency-Key: <at most 255 characters>`` with a POST. The
-first request with a key claims it by inserting an ``IdempotencyRecord``
-(``in_progress``) in its own, immediately committed transaction, so a concurrent
-duplicate sees the claim. When the view has answered, its status and body are
-stored; a later request with the same owner and key gets them back with
+request claims the key by inserting an ``IdempotencyRecord`` in the same
+transaction as the work it guards, and stores its answer there too before that
+transaction commits: an answer is stored if and only if the work committed. A later
+request with the same owner and key gets the stored answer back with
 ``Idempotent-Replayed: true``.
 
 - Same key, different request (method, path or body): 422 ``idempotency_conflict``.
-- Same key while the first request is still running: 409 ``idempotency_in_progress``.
-- A 5xx is not stored (the record is deleted) so the client can retry with the key;
-  neither is a 400: the request was refused before it did anything, and the client
-  may correct it and send it again with the same key.
+- Same key while the first request is still running: 409 ``idempotency_in_progress``
+  (on PostgreSQL the claim takes a transaction-level advisory lock on the key in the
+  same statement; on SQLite transactions are serialised, so the duplicate waits for
+  the first to finish and gets its answer).
+- Work that did not commit (a 5xx, a 400, a dropped connection, a killed process)
+  leaves nothing behind: the key is free to retry at once.
 - Keys are scoped to their owner (``user:<id>``, or ``cart:<uuid>`` for a guest), and
   expire after ``IDEMPOTENCY_KEY_TTL_HOURS``; ``idempotency_purge_expired`` deletes them.
-- A claim left ``in_progress`` by a process that died is taken over after
-  ``IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS`` (default 300).
+- Stored answers are sealed (``utils.sealed``): a checkout's answer carries the
+  guest's order token, which must not sit readable in the database.
+- A claim left ``in_progress`` (by the functional API below, or an older release)
+  is taken over after ``IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS`` (default 300).
 
-Use ``@idempotent()`` on a ViewSet action, under ``@action``. The decorated view must
-not run inside ``ATOMIC_REQUESTS`` (the claim has to commit before the work starts).
-What does not belong here: the domain's own double-submit guards (e.g. a checked-out
-cart refusing a second checkout), which hold with or without a key.
+Use ``@idempotent()`` on a ViewSet action, under ``@action``. What does not belong
+here: the domain's own double-submit guards (e.g. a checked-out cart refusing a
+second checkout), which hold with or without a key.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,11 +48,16 @@ from rest_framework.utils.encoders import JSONEncoder
 from apps.core.models import IdempotencyRecord
 from utils.errors import ApplicationError, ValidationError
 from utils.headers import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MAX_LENGTH
+from utils.sealed import UnsealError, is_sealed, seal, unseal
+
+logger = logging.getLogger(__name__)
 
 HEADER = IDEMPOTENCY_KEY
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = IDEMPOTENCY_KEY_MAX_LENGTH
 _CLAIM_ATTEMPTS = 3
+_SEAL_PURPOSE = "idempotency.response"
+_ADVISORY_CLASS = 0x1DE4  # the first key of pg_try_advisory_xact_lock(int, int): ours
 
 Action: TypeAlias = Callable[..., Response]
 OwnerResolver: TypeAlias = Callable[[Request, Mapping[str, Any]], str]
@@ -95,7 +104,9 @@ def idempotency_key_validate(key: str) -> str:
 def idempotency_begin(
     *, owner: str, key: str, fingerprint: str
 ) -> IdempotencyRecord | StoredResponse:
-    """Claim ``key`` for ``owner`` (a new record) or return the stored answer.
+    """Claim ``key`` for ``owner`` (a new, committed ``in_progress`` record) or return the
+    stored answer. The decorator does not use this: it claims inside the work's own
+    transaction (``idempotent``).
 
     Raises ``IdempotencyConflictError`` (different request) or
     ``IdempotencyInProgressError`` (the first request is still running).
@@ -104,31 +115,21 @@ def idempotency_begin(
         record = _claim(owner=owner, key=key, fingerprint=fingerprint)
         if record is not None:
             return record
-        existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
-        if existing is None:
-            continue  # released (5xx) or purged since our insert failed: claim again
-        if _is_abandoned(existing, now=timezone.now()):
-            IdempotencyRecord.objects.filter(pk=existing.pk).delete()
-            continue
-        if existing.request_fingerprint != fingerprint:
-            raise IdempotencyConflictError()
-        if existing.status == IdempotencyRecord.Status.IN_PROGRESS:
-            raise IdempotencyInProgressError(details={"retry_after": 1})
-        return StoredResponse(
-            status=int(existing.response_status or 200), body=existing.response_body
-        )
+        stored = _existing_answer(owner=owner, key=key, fingerprint=fingerprint)
+        if stored is not None:
+            return stored
     raise IdempotencyInProgressError(details={"retry_after": 1})
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status_code: int, body: Any) -> None:
     """Store the answer to replay it (a 5xx or 400 releases the key instead)."""
-    if status_code >= 500 or status_code == status.HTTP_400_BAD_REQUEST:
+    if not _stores(status_code):
         idempotency_release(record=record)
         return
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         status=IdempotencyRecord.Status.COMPLETED,
         response_status=status_code,
-        response_body=_jsonable(body),
+        response_body=seal(_jsonable(body), purpose=_SEAL_PURPOSE),
         completed_at=timezone.now(),
     )
 
@@ -146,6 +147,37 @@ def idempotency_purge_expired(*, now: datetime | None = None) -> int:
     return deleted
 
 
+def _stores(status_code: int) -> bool:
+    """A 5xx or a 400 is not kept: nothing was done, the client may retry with the key."""
+    return status_code < 500 and status_code != status.HTTP_400_BAD_REQUEST
+
+
+def _existing_answer(*, owner: str, key: str, fingerprint: str) -> StoredResponse | None:
+    """The stored answer of a key that is taken; None if it is free again (released,
+    purged, abandoned). Raises for a different request or one still in progress."""
+    existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+    if existing is None:
+        return None
+    if _is_abandoned(existing, now=timezone.now()):
+        IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflictError()
+    if existing.status == IdempotencyRecord.Status.IN_PROGRESS:
+        raise IdempotencyInProgressError(details={"retry_after": 1})
+    body = existing.response_body
+    if isinstance(body, str) and is_sealed(body):
+        try:
+            body = unseal(body, purpose=_SEAL_PURPOSE)
+        except UnsealError:
+            # Sealed with a key this deployment no longer has: it cannot be replayed.
+            # Forget it; the domain's own guards (a checked-out cart) answer the retry.
+            logger.warning("idempotency record %s cannot be opened; released", existing.pk)
+            IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+            return None
+    return StoredResponse(status=int(existing.response_status or 200), body=body)
+
+
 def _claim(*, owner: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
     def insert() -> IdempotencyRecord:
         return IdempotencyRecord.objects.create(
@@ -161,6 +193,70 @@ def _claim(*, owner: str, key: str, fingerprint: str) -> IdempotencyRecord | Non
         return insert()
     except IntegrityError:
         return None
+
+
+class _KeyTaken(Exception):
+    """The key has a committed record: read it outside the failed transaction."""
+
+
+class _Discard(Exception):
+    """Roll the work back (and the claim with it) but answer ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _advisory_key(owner: str, key: str) -> int:
+    """A signed 32-bit number naming (owner, key) for ``pg_try_advisory_xact_lock``."""
+    digest = hashlib.sha256(f"{owner}\n{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
+def _claim_in_transaction(*, owner: str, key: str, fingerprint: str) -> IdempotencyRecord:
+    """Insert the claim inside the current transaction (it commits with the work).
+
+    On PostgreSQL the INSERT runs only if this transaction gets the key's advisory lock
+    (``pg_try_advisory_xact_lock``, released at commit or rollback, or when the backend
+    dies), in the same statement: a duplicate while the first runs is a 409 at once,
+    never a wait on the unique index. ``_KeyTaken`` when a committed record holds the key.
+    """
+    connection = transaction.get_connection()
+    now = timezone.now()
+    try:
+        if connection.vendor != "postgresql":
+            return IdempotencyRecord.objects.create(
+                owner=owner, key=key, request_fingerprint=fingerprint
+            )
+        table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (owner, key, request_fingerprint, status, created_at) "
+                "SELECT %s, %s, %s, %s, %s WHERE pg_try_advisory_xact_lock(%s, %s) "
+                "RETURNING id",
+                [
+                    owner,
+                    key,
+                    fingerprint,
+                    IdempotencyRecord.Status.IN_PROGRESS,
+                    now,
+                    _ADVISORY_CLASS,
+                    _advisory_key(owner, key),
+                ],
+            )
+            row = cursor.fetchone()
+    except IntegrityError as exc:
+        raise _KeyTaken() from exc
+    if row is None:  # another transaction holds the key: the first request is running
+        raise IdempotencyInProgressError(details={"retry_after": 1})
+    return IdempotencyRecord(
+        pk=row[0],
+        owner=owner,
+        key=key,
+        request_fingerprint=fingerprint,
+        status=IdempotencyRecord.Status.IN_PROGRESS,
+        created_at=now,
+    )
 
 
 def _expiry_cutoff(now: datetime) -> datetime:
@@ -219,26 +315,51 @@ def idempotent(
             fingerprint = request_fingerprint(
                 method=request.method or "", path=request.path, body=request.data
             )
-            started = idempotency_begin(owner=owner_id, key=key, fingerprint=fingerprint)
-            if isinstance(started, StoredResponse):
-                return Response(
-                    started.body, status=started.status, headers={REPLAYED_HEADER: "true"}
-                )
-            response = _run(view, action, started, request, args, kwargs)
-            idempotency_complete(
-                record=started, status_code=response.status_code, body=response.data
+            return _run_idempotently(
+                view, action, request, args, kwargs, owner_id, key, fingerprint
             )
-            return response
 
         return wrapper
 
     return decorate
 
 
+def _run_idempotently(
+    view: Any,
+    action: Action,
+    request: Request,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    owner: str,
+    key: str,
+    fingerprint: str,
+) -> Response:
+    """Claim, work and answer in one transaction; or replay the answer already stored."""
+    for _ in range(_CLAIM_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                record = _claim_in_transaction(owner=owner, key=key, fingerprint=fingerprint)
+                response = _run(view, action, request, args, kwargs)
+                if not _stores(response.status_code):
+                    raise _Discard(response)
+                idempotency_complete(
+                    record=record, status_code=response.status_code, body=response.data
+                )
+            return response
+        except _Discard as discarded:
+            return discarded.response
+        except _KeyTaken:
+            stored = _existing_answer(owner=owner, key=key, fingerprint=fingerprint)
+            if stored is not None:
+                return Response(
+                    stored.body, status=stored.status, headers={REPLAYED_HEADER: "true"}
+                )
+    raise IdempotencyInProgressError(details={"retry_after": 1})
+
+
 def _run(
     view: Any,
     action: Action,
-    record: IdempotencyRecord,
     request: Request,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -247,9 +368,5 @@ def _run(
     try:
         return action(view, request, *args, **kwargs)
     except Exception as exc:
-        try:
-            response: Response = view.handle_exception(exc)
-        except BaseException:
-            idempotency_release(record=record)
-            raise
+        response: Response = view.handle_exception(exc)
         return response

@@ -208,3 +208,67 @@ def test_begin_returns_the_stored_response_or_raises() -> None:
     assert idempotency_begin(owner="user:9", key="k", fingerprint="f1") == StoredResponse(
         status=200, body={"ok": True}
     )
+
+
+class WritingViewSet(viewsets.GenericViewSet):
+    """An action that writes a row (a user), then answers or fails as asked."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+    throttle_classes: list[Any] = []
+
+    @idempotent()
+    def act(self, request: Request, pk: str | None = None) -> Response:
+        from django.db import OperationalError, transaction
+
+        with transaction.atomic():  # the service's own transaction
+            User.objects.create_user(email=f"{request.data['who']}@example.com", password="x")
+        if request.data.get("after") == "db_lost":
+            raise OperationalError("server closed the connection unexpectedly")
+        return Response({"token": "guest-secret-token"}, status=status.HTTP_201_CREATED)
+
+
+def _write(body: dict[str, Any]) -> Response:
+    request = APIRequestFactory().post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="w-1")
+    response: Response = WritingViewSet.as_view({"post": "act"})(request, pk=CART)
+    response.render()
+    return response
+
+
+def test_the_answer_commits_with_the_work_and_is_stored_sealed() -> None:
+    first = _write({"who": "a"})
+    assert first.status_code == 201
+    record = IdempotencyRecord.objects.get()
+    assert record.status == "completed"
+    assert "guest-secret-token" not in str(record.response_body)  # sealed, not plain text
+    again = _write({"who": "a"})
+    assert (again.status_code, again.data) == (201, {"token": "guest-secret-token"})
+    assert again["Idempotent-Replayed"] == "true"
+    assert User.objects.filter(email="a@example.com").count() == 1
+
+
+def test_work_that_did_not_commit_leaves_the_key_free_at_once() -> None:
+    """A lost connection after the service wrote: the whole transaction rolls back, the
+    claim with it, and the retry with the same key runs at once (no 409)."""
+    failed = _write({"who": "b", "after": "db_lost"})
+    assert failed.status_code == 503
+    assert not IdempotencyRecord.objects.exists()
+    assert not User.objects.filter(email="b@example.com").exists()  # rolled back with it
+    retry = _write({"who": "b", "after": "db_lost"})
+    assert retry.status_code == 503  # ran again: not a 409 idempotency_in_progress
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_an_answer_stored_before_sealing_is_still_replayed() -> None:
+    fingerprint = request_fingerprint(method="POST", path=URL, body={"a": 1})
+    IdempotencyRecord.objects.create(
+        owner=f"cart:{CART}",
+        key="key-1",
+        request_fingerprint=fingerprint,
+        status="completed",
+        response_status=201,
+        response_body={"n": 7},
+    )
+    response = _call({"a": 1})
+    assert (response.status_code, response.data) == (201, {"n": 7})
+    assert ThingViewSet.runs == []

@@ -2,9 +2,11 @@
 
 DRF's stock throttles read a request history from the cache, append to it and
 write it back: two gunicorn workers can both read before either writes, and
-under load the limit leaks. These count with the cache's atomic ``incr``
-(Redis INCR in production), with the usual sliding-window estimate over the
-current and the previous window so a burst across a boundary is still bounded.
+under load the limit leaks. When the cache is unreachable they let requests
+through (fail open: logged and counted, ``utils.cache_guard``). These count with
+the cache's atomic ``incr`` (Redis INCR in production), with the usual sliding-window
+estimate over the current and the previous window so a burst across a boundary is
+still bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django_redis.cache import RedisCache
 from rest_framework import throttling
 from rest_framework.request import Request
 
+from utils.cache_guard import cache_failed, cache_usable
 from utils.redis_batch import batch_execute
 
 
@@ -39,14 +42,23 @@ class AtomicWindowMixin:
         window = int(now // self.duration)
         elapsed = (now % self.duration) / self.duration
         current_key, previous_key = f"{key}:w{window}", f"{key}:w{window - 1}"
-        count, previous = self._count(
-            current_key, previous_key, ttl=2 * self.duration + 1, request=request
-        )
+        if not cache_usable("throttle"):
+            return True
+        try:
+            count, previous = self._count(
+                current_key, previous_key, ttl=2 * self.duration + 1, request=request
+            )
+        except Exception as exc:  # the cache is down: fail open (utils.cache_guard)
+            cache_failed("throttle", exc)
+            return True
         # Sliding-window estimate: the previous window counts for the part still in view.
         estimate = previous * (1.0 - elapsed) + count
         if estimate <= self.num_requests:
             return True
-        caches[self.cache_alias].decr(current_key)  # refused requests do not use up the allowance
+        try:
+            caches[self.cache_alias].decr(current_key)  # refused requests keep their allowance
+        except Exception as exc:
+            cache_failed("throttle", exc)
         # At the latest when this window ends, the previous one no longer counts in full.
         self._wait = self.duration * (1.0 - elapsed)
         return False

@@ -119,3 +119,19 @@ def test_an_eagerly_applied_task_closes_nothing(
     assert run.apply().get() == "ok"
     assert ran == [True]
     close_old.assert_not_called()
+
+
+def test_the_result_backend_retries_a_lost_connection() -> None:
+    from django.db import InterfaceError, OperationalError
+
+    from workers.celery import app
+    from workers.results import RetryingDatabaseBackend
+
+    backend = app.backend
+    assert isinstance(backend, RetryingDatabaseBackend)
+    assert app.conf.result_backend_always_retry is True
+    with mock.patch("workers.results.connection") as conn:
+        assert backend.exception_safe_to_retry(OperationalError("the connection is closed"))
+        assert backend.exception_safe_to_retry(InterfaceError("connection already closed"))
+        assert conn.close.call_count == 2
+        assert not backend.exception_safe_to_retry(ValueError("a bug"))

@@ -27,6 +27,7 @@ from prometheus_client import Counter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from utils.cache_guard import cache_failed, cache_usable
 from utils.redis_batch import batch_reads, batched
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ def _bump() -> None:
         cache.incr(VERSION_KEY)
     except ValueError:  # the key was missing or evicted: start a fresh series
         cache.set(VERSION_KEY, _new_version(), timeout=None)
-    except Exception:
-        logger.warning("could not bump the catalogue cache version; entries expire on their own")
+    except Exception as exc:
+        cache_failed("catalog", exc)  # entries expire on their own (CATALOG_CACHE_SECONDS)
 
 
 def catalog_changed() -> None:
@@ -98,6 +99,9 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
     ttl = settings.CATALOG_CACHE_SECONDS
     if ttl <= 0:
         return compute()
+    if not cache_usable("catalog"):  # known down: serve uncached without waiting on it
+        _count("unavailable")
+        return compute()
     try:
         key = _page_key(request)
         found = batched(request, [VERSION_KEY, key])
@@ -107,8 +111,8 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         if version is None:
             version = catalog_version()
         hit = found.get(key)
-    except Exception:
-        logger.warning("catalogue cache unavailable; serving uncached")
+    except Exception as exc:
+        cache_failed("catalog", exc)  # serve uncached (utils.cache_guard)
         _count("unavailable")
         return compute()
     if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == version:
@@ -123,6 +127,6 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         response.render()
         try:
             cache.set(key, (version, response.content), timeout=ttl)
-        except Exception:
-            logger.warning("could not store a catalogue response in the cache")
+        except Exception as exc:
+            cache_failed("catalog", exc)
     return response

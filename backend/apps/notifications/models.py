@@ -15,6 +15,7 @@ class EmailLog(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued"
+        SENDING = "sending"  # handed (or about to be handed) to the mail backend
         SENT = "sent"
         FAILED = "failed"
 
@@ -42,3 +43,8 @@ class EmailLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient} ({self.status})"
+
+    def message_id(self, domain: str) -> str:
+        """The ``Message-ID`` of this email, the same on every attempt: a resend after an
+        unknown outcome is recognisable (and can be deduplicated) downstream."""
+        return f"<order-email-{self.pk}.{self.order_id}@{domain}>"

@@ -9,17 +9,19 @@ task delivered twice sends once. What does not belong here: template content.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.notifications.models import EmailLog
-from workers.base import TransientError
+from workers.base import DATABASE_ERRORS, TransientError, drop_broken_connections
 from workers.enqueue import enqueue_on_commit, redispatch
 
 logger = logging.getLogger(__name__)
@@ -50,13 +52,20 @@ def email_enqueue(*, order: Any, kind: str, reference: str = "") -> EmailLog:
 
 def email_redispatch(*, limit: int = 200) -> int:
     """The re-dispatch sweep of emails: publish again those still ``queued`` after
-    ``REDISPATCH_AFTER_SECONDS`` (their task never ran); return how many were sent."""
+    ``REDISPATCH_AFTER_SECONDS`` (their task never ran, and its message is not waiting
+    behind a backlog), and those left ``sending`` longer than
+    ``EMAIL_SENDING_STALE_SECONDS`` (their worker died); return how many were sent."""
     from apps.notifications.tasks import order_email_send_task
+    from apps.ops.services import redispatch_backlog_cutoff
 
+    now = timezone.now()
     grace = timedelta(seconds=settings.REDISPATCH_AFTER_SECONDS)
+    backlog = redispatch_backlog_cutoff(order_email_send_task, now=now)
+    stale = now - timedelta(seconds=settings.EMAIL_SENDING_STALE_SECONDS)
     sent = redispatch(
         EmailLog.objects.filter(
-            status=EmailLog.Status.QUEUED, updated_at__lt=timezone.now() - grace
+            Q(status=EmailLog.Status.QUEUED, updated_at__lt=min(now - grace, backlog))
+            | Q(status=EmailLog.Status.SENDING, updated_at__lt=stale)
         ),
         order_email_send_task,
         limit=limit,
@@ -87,35 +96,103 @@ def email_render(*, log: EmailLog) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def email_send(*, email_log_id: int, max_attempts: int = 6) -> EmailLog | None:
-    """Send a queued email once. Transient SMTP failures raise ``TransientError`` to retry."""
+class EmailOutcomeNotRecorded(Exception):
+    """The backend accepted the email but saving ``sent`` failed (the database went away)."""
+
+
+def _sender_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "localhost"
+
+
+def email_send(
+    *, email_log_id: int, max_attempts: int = 6, handed_over: bool = False
+) -> EmailLog | None:
+    """Send a queued email once; transient backend failures raise ``TransientError``.
+
+    1. Lock the row; mark it ``sending`` and count the attempt; commit.
+    2. Hand the email to the backend, outside any transaction, with a ``Message-ID``
+       derived from the row (the same on every attempt).
+    3. Record ``sent`` (retried a few times if the database drops); if that still
+       fails, ``EmailOutcomeNotRecorded``: the task retries with ``handed_over=True``,
+       which only records the outcome and never sends again.
+
+    A row found ``sending`` by another run is left alone while that run may still be
+    going (``TransientError``: look again later); once it is older than
+    ``EMAIL_SENDING_STALE_SECONDS`` its worker died between steps 1 and 3, the outcome
+    is unknown, and it is sent again with the same ``Message-ID`` (at least once).
+    """
     with transaction.atomic():
         log = EmailLog.objects.select_for_update().filter(pk=email_log_id).first()
-        if log is None or log.status == EmailLog.Status.SENT:
+        if log is None or log.status in (EmailLog.Status.SENT, EmailLog.Status.FAILED):
             return log
-        subject, text, html = email_render(log=log)
-        message = EmailMultiAlternatives(
-            subject, text, settings.DEFAULT_FROM_EMAIL, [log.recipient]
-        )
-        message.attach_alternative(html, "text/html")
+        if handed_over:
+            _record_sent(log)
+            return log
+        if log.status == EmailLog.Status.SENDING:
+            age = (timezone.now() - log.updated_at).total_seconds()
+            if age < settings.EMAIL_SENDING_STALE_SECONDS:
+                raise TransientError(f"email {log.pk} is being sent by another run")
+            logger.warning(
+                "email %s was left sending %.0f s ago (its worker died); the outcome is "
+                "unknown: sending again with the same Message-ID",
+                log.pk,
+                age,
+            )
+        log.status = EmailLog.Status.SENDING
         log.attempts += 1
+        log.save(update_fields=["status", "attempts", "updated_at"])
+    message = _message(log)
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:
+        return _record_failure(log, exc, max_attempts=max_attempts)
+    for attempt in range(settings.EMAIL_RECORD_ATTEMPTS):
         try:
-            message.send(fail_silently=False)
-        except Exception as exc:
-            log.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            if log.attempts >= max_attempts:
-                log.status = EmailLog.Status.FAILED
-            log.save(update_fields=["attempts", "last_error", "status", "updated_at"])
-            logger.warning("email %s attempt %s failed: %s", log.pk, log.attempts, exc)
-            if log.status == EmailLog.Status.FAILED:
-                return log
-            failed = True  # commit the attempt count, then retry with backoff
-        else:
-            log.status = EmailLog.Status.SENT
-            log.sent_at = timezone.now()
-            log.last_error = ""
-            log.save(update_fields=["status", "sent_at", "attempts", "last_error", "updated_at"])
-            failed = False
-    if failed:
-        raise TransientError(f"email {email_log_id} not sent yet")
+            with transaction.atomic():
+                _record_sent(EmailLog.objects.select_for_update().get(pk=log.pk))
+            break
+        except DATABASE_ERRORS as exc:
+            drop_broken_connections()
+            logger.warning("email %s sent; saving it failed (%s), trying again", log.pk, exc)
+            if attempt + 1 >= settings.EMAIL_RECORD_ATTEMPTS:
+                raise EmailOutcomeNotRecorded(f"email {log.pk} sent; saving it failed") from exc
+            time.sleep(min(2.0**attempt * 0.25, 2.0))
+    log.refresh_from_db()
     return log
+
+
+def _message(log: EmailLog) -> EmailMultiAlternatives:
+    subject, text, html = email_render(log=log)
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [log.recipient],
+        headers={"Message-ID": log.message_id(_sender_domain())},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _record_sent(log: EmailLog) -> None:
+    if log.status == EmailLog.Status.SENT:
+        return
+    log.status = EmailLog.Status.SENT
+    log.sent_at = timezone.now()
+    log.last_error = ""
+    log.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
+
+
+def _record_failure(log: EmailLog, exc: Exception, *, max_attempts: int) -> EmailLog:
+    """The backend refused it (nothing was sent): queued again, or failed for good."""
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    gave_up = log.attempts >= max_attempts
+    status = EmailLog.Status.FAILED if gave_up else EmailLog.Status.QUEUED
+    EmailLog.objects.filter(pk=log.pk).update(
+        status=status, last_error=error, updated_at=timezone.now()
+    )
+    logger.warning("email %s attempt %s failed: %s", log.pk, log.attempts, exc)
+    log.refresh_from_db()
+    if gave_up:
+        return log
+    raise TransientError(f"email {log.pk} not sent yet")

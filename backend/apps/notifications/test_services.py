@@ -125,3 +125,69 @@ def test_gives_up_after_max_attempts() -> None:
     log.refresh_from_db()
     assert log.status == EmailLog.Status.FAILED
     assert mail.outbox == []
+
+
+def _log() -> EmailLog:
+    order = _order()
+    return EmailLog.objects.create(
+        order=order, kind=EmailLog.Kind.ORDER_CONFIRMATION, recipient=order.email
+    )
+
+
+def test_the_row_is_marked_sending_before_the_backend_has_it_and_carries_a_stable_id() -> None:
+    log = _log()
+    seen: list[str] = []
+    real_send = mail.EmailMultiAlternatives.send
+
+    def send(self: mail.EmailMultiAlternatives, *args: object, **kwargs: object) -> int:
+        seen.append(EmailLog.objects.get(pk=log.pk).status)
+        return real_send(self, *args, **kwargs)
+
+    with mock.patch("django.core.mail.EmailMultiAlternatives.send", send):
+        services.email_send(email_log_id=log.pk)
+    assert seen == [EmailLog.Status.SENDING]
+    log.refresh_from_db()
+    assert (log.status, log.attempts) == (EmailLog.Status.SENT, 1)
+    assert mail.outbox[0].extra_headers["Message-ID"] == log.message_id("example.com")
+    assert log.message_id("example.com") == f"<order-email-{log.pk}.{log.order_id}@example.com>"
+
+
+def test_sent_but_not_recorded_is_recorded_by_the_retry_without_sending_again(
+    settings: object,
+) -> None:
+    """The database drops right after the backend accepted the email."""
+    from django.db import OperationalError
+
+    settings.EMAIL_RECORD_ATTEMPTS = 2  # type: ignore[attr-defined]
+    log = _log()
+    real_record = services._record_sent
+    failures = [OperationalError("connection lost")] * 2
+
+    def record(row: EmailLog) -> None:
+        if failures:
+            raise failures.pop()
+        real_record(row)
+
+    with mock.patch.object(services, "_record_sent", record), mock.patch("time.sleep"):
+        order_email_send_task.apply(args=(log.pk,))  # eager: the retry runs right away
+    log.refresh_from_db()
+    assert log.status == EmailLog.Status.SENT
+    assert len(mail.outbox) == 1  # the retry recorded it; it did not send it again
+    assert log.attempts == 1
+
+
+def test_a_row_another_run_is_sending_is_left_alone_until_it_is_stale(settings: object) -> None:
+    log = _log()
+    EmailLog.objects.filter(pk=log.pk).update(status=EmailLog.Status.SENDING, attempts=1)
+    with pytest.raises(TransientError):
+        services.email_send(email_log_id=log.pk)
+    assert mail.outbox == []
+    stale = settings.EMAIL_SENDING_STALE_SECONDS + 5  # type: ignore[attr-defined]
+    EmailLog.objects.filter(pk=log.pk).update(updated_at=timezone.now() - timedelta(seconds=stale))
+    with mock.patch("workers.enqueue.publish", return_value=True) as publish:
+        assert services.email_redispatch() == 1  # the sweep sends the stale one again
+    assert publish.call_args.args[1] == log.pk
+    services.email_send(email_log_id=log.pk)  # its worker died: outcome unknown, resent
+    log.refresh_from_db()
+    assert (log.status, log.attempts) == (EmailLog.Status.SENT, 2)
+    assert mail.outbox[0].extra_headers["Message-ID"] == log.message_id("example.com")

@@ -69,18 +69,30 @@ def bounded_all(
     calls: dict[str, Callable[[], Any]], *, deadline: float
 ) -> dict[str, Any | BaseException]:
     """Run several calls at once under one deadline; each value is a result or its error."""
+    return bounded_start(calls, deadline=deadline)()
+
+
+def bounded_start(
+    calls: dict[str, Callable[[], Any]], *, deadline: float, label: str = "the broker"
+) -> Callable[[], dict[str, Any | BaseException]]:
+    """Start several calls now; the returned function collects them (``bounded_all``),
+    waiting no longer than ``deadline`` from now."""
     futures = {name: _executor.submit(fn) for name, fn in calls.items()}
     ends_at = time.monotonic() + deadline
-    results: dict[str, Any | BaseException] = {}
-    for name, future in futures.items():
-        try:
-            results[name] = future.result(timeout=max(0.0, ends_at - time.monotonic()))
-        except FutureTimeout:
-            future.cancel()
-            results[name] = BrokerUnavailable(f"no answer from the broker within {deadline:g} s")
-        except Exception as exc:
-            results[name] = exc
-    return results
+
+    def collect() -> dict[str, Any | BaseException]:
+        results: dict[str, Any | BaseException] = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result(timeout=max(0.0, ends_at - time.monotonic()))
+            except FutureTimeout:
+                future.cancel()
+                results[name] = BrokerUnavailable(f"no answer from {label} within {deadline:g} s")
+            except Exception as exc:
+                results[name] = exc
+        return results
+
+    return collect
 
 
 def celery_app() -> Any:

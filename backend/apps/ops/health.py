@@ -1,4 +1,14 @@
-"""Liveness and readiness probes: /healthz (process alive), /readyz (dependencies)."""
+"""Liveness and readiness probes: /healthz (process alive), /readyz (dependencies).
+
+``/readyz`` answers within ``READYZ_DEADLINE_SECONDS`` (default 2 s) plus the
+database check: the cache and the broker are asked at once, each under that
+deadline, and a dependency that does not answer in time is named as down
+(``"reason": "timeout"``). It also says whether any worker finished a task lately
+(``workers``: the newest task result is older than ``WORKERS_SILENT_AFTER_SECONDS``
+means no worker has answered for a while). That check is reported but does not make
+the web process unready: a web process without workers still takes orders (their
+work waits in the database and the broker).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from utils.errors import require_get
@@ -39,6 +50,25 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+def workers_last_seen() -> dict[str, object]:
+    """When a worker last finished a task (its result row), and whether that is too long ago."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "reason": "tasks run eagerly in the web process"}
+    from django_celery_results.models import TaskResult
+
+    last = TaskResult.objects.order_by("-date_done").values_list("date_done", flat=True).first()
+    limit = settings.WORKERS_SILENT_AFTER_SECONDS
+    if last is None:
+        return {"ok": False, "reason": "no task result yet", "silent_after_seconds": limit}
+    silent = max(0.0, (timezone.now() - last).total_seconds())
+    return {
+        "ok": silent <= limit,
+        "last_task_done_at": last.isoformat(),
+        "silent_seconds": round(silent, 1),
+        "silent_after_seconds": limit,
+    }
+
+
 logger = logging.getLogger(__name__)
 
 CHECKS: dict[str, Callable[[], None]] = {
@@ -46,6 +76,9 @@ CHECKS: dict[str, Callable[[], None]] = {
     "cache": _check_cache,
     "broker": _check_broker,
 }
+# Asked at once, off the request thread, under the deadline (the database is asked on
+# the request's own connection).
+CONCURRENT = ("cache", "broker")
 
 
 @never_cache
@@ -57,22 +90,52 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_get
 def readyz(request: HttpRequest) -> JsonResponse:
+    from apps.ops.broker import BrokerUnavailable, bounded_all
+
+    deadline = settings.READYZ_DEADLINE_SECONDS
+    values = bounded_all(
+        {name: _timed(CHECKS[name]) for name in CONCURRENT if name in CHECKS}, deadline=deadline
+    )
+    for name, check in CHECKS.items():
+        if name not in values:
+            started = time.monotonic()
+            try:
+                check()
+            except Exception as exc:
+                values[name] = exc
+            else:
+                values[name] = time.monotonic() - started
     results: dict[str, dict[str, object]] = {}
     failed: list[str] = []
-    for name, check in CHECKS.items():
-        started = time.monotonic()
-        try:
-            check()
-        except Exception as exc:
-            failed.append(name)
-            # Only the exception's class: its text may name internal hosts and users.
-            logger.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
-            results[name] = {"ok": False, "reason": type(exc).__name__}
-        else:
+    for name in CHECKS:
+        value = values[name]
+        outcome = value if isinstance(value, BaseException) else None
+        elapsed = value if isinstance(value, float) else deadline
+        if outcome is None:
             results[name] = {"ok": True}
-        results[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
+        else:
+            failed.append(name)
+            reason = "timeout" if isinstance(outcome, BrokerUnavailable) else type(outcome).__name__
+            # Only the exception's class: its text may name internal hosts and users.
+            logger.warning("readiness check %s failed: %s: %s", name, reason, outcome)
+            results[name] = {"ok": False, "reason": reason}
+        results[name]["ms"] = round(elapsed * 1000, 1)
+    try:
+        workers: dict[str, object] = workers_last_seen()
+    except Exception as exc:  # the database is down: already named above
+        workers = {"ok": False, "reason": type(exc).__name__}
     if failed:
-        return JsonResponse(
-            {"error": "not_ready", "details": {"failed": failed, "checks": results}}, status=503
-        )
-    return JsonResponse({"status": "ok", "checks": results})
+        details = {"failed": failed, "checks": results, "workers": workers}
+        return JsonResponse({"error": "not_ready", "details": details}, status=503)
+    return JsonResponse({"status": "ok", "checks": results, "workers": workers})
+
+
+def _timed(check: Callable[[], None]) -> Callable[[], float]:
+    """``check`` returning how long it took (it raises when the dependency is down)."""
+
+    def run() -> float:
+        started = time.monotonic()
+        check()
+        return time.monotonic() - started
+
+    return run

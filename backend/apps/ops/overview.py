@@ -69,15 +69,29 @@ def _activity_part(now: datetime, history: dict[str, list[dict[str, Any]]]) -> d
     }
 
 
+def _cache_part(outcome: Any) -> dict[str, Any]:
+    if isinstance(outcome, BaseException):
+        reason = str(outcome) if isinstance(outcome, broker.BrokerUnavailable) else ""
+        return {"status": "unavailable", "reason": reason or type(outcome).__name__}
+    return {"status": "ok"}
+
+
 def overview_build(*, now: datetime | None = None) -> dict[str, Any]:
-    """Everything ops check first, in one answer that never waits long on the broker."""
+    """Everything ops check first, in one answer that never waits long on the broker
+    or the cache (both are asked at once, under one deadline)."""
+    from apps.ops.health import _check_cache
+
     now = now or timezone.now()
+    cache_check = broker.bounded_start(
+        {"cache": _check_cache}, deadline=broker.broker_timeout() + 1.0, label="the cache"
+    )
     stats, workers = services.broker_snapshot()
     history = selectors.queue_history(since=now - HISTORY_WINDOW)
     return {
         "generated_at": now,
         "queues": _queues_part(stats),
         "workers": _workers_part(workers),
+        "cache": _cache_part(cache_check()["cache"]),
         "tasks_last_hour": _tasks_part(now - TASK_WINDOW),
         "payments": {
             "stuck": selectors.payment_stuck_list(now=now).count(),

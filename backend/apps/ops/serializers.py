@@ -188,6 +188,7 @@ class StuckPaymentOutputSerializer(serializers.ModelSerializer):
             "currency",
             "attempts",
             "last_attempt_at",
+            "next_attempt_at",
             "created_at",
             "last_activity_at",
             "last_error",

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict
 
 from celery import Task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
@@ -154,6 +155,37 @@ def queue_oldest_age(*, timeout: float | None = None) -> dict[str, QueueAge]:
             age["reason"] = stat["oldest_age_reason"]
         ages[name] = age
     return ages
+
+
+def queue_backlog_seconds(queue: str, *, timeout: float | None = None) -> float | None:
+    """How long the oldest message waiting in ``queue`` has waited: 0.0 when it is empty
+    (or tasks run eagerly), None when that cannot be told (broker unreachable, or a
+    transport that does not say and a queue that is not empty). For the re-dispatch
+    sweeps: a row newer than this may still have its message in the queue."""
+    if broker.eager_reason():
+        return 0.0
+    try:
+        stat = queue_stats(timeout=timeout).get(queue)
+    except BrokerUnavailable:
+        return None
+    if stat is None or stat["depth"] == 0:
+        return 0.0
+    return stat["oldest_age_seconds"]
+
+
+def task_queue(task: Task) -> str:
+    """The queue ``CELERY_TASK_ROUTES`` send ``task`` to."""
+    return str(broker.celery_app().amqp.router.route({}, task.name)["queue"].name)
+
+
+def redispatch_backlog_cutoff(task: Task, *, now: datetime) -> datetime:
+    """For the re-dispatch sweeps: rows due before this are no longer waiting in
+    ``task``'s queue (FIFO: its oldest message was sent after them). When the age
+    cannot be read, ``REDISPATCH_BACKLOG_GUARD_SECONDS`` ago."""
+    age = queue_backlog_seconds(task_queue(task))
+    if age is None:
+        age = float(settings.REDISPATCH_BACKLOG_GUARD_SECONDS)
+    return now - timedelta(seconds=age)
 
 
 def workers_alive(*, timeout: float = 1.0) -> WorkersStatus:

@@ -49,3 +49,50 @@ def test_a_wrong_method_gets_a_405_in_the_error_shape(
     body = response.json()
     assert body["error"] == "method_not_allowed"
     assert method.upper() in body["details"]["message"]
+
+
+@pytest.mark.django_db
+def test_readyz_answers_within_its_deadline_naming_what_hangs(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch, settings: pytest.FixtureRequest
+) -> None:
+    import time
+
+    settings.READYZ_DEADLINE_SECONDS = 0.5  # type: ignore[attr-defined]
+
+    def hangs() -> None:
+        time.sleep(3)
+
+    monkeypatch.setitem(health.CHECKS, "cache", hangs)
+    monkeypatch.setitem(health.CHECKS, "broker", hangs)
+    started = time.monotonic()
+    response = api_client.get("/readyz")
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 503
+    details = response.json()["details"]
+    assert sorted(details["failed"]) == ["broker", "cache"]
+    assert details["checks"]["cache"]["reason"] == "timeout"
+    assert details["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_says_when_no_worker_finished_a_task_for_a_while(
+    api_client: APIClient, settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_celery_results.models import TaskResult
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # type: ignore[attr-defined]
+    monkeypatch.setitem(health.CHECKS, "broker", lambda: None)
+    assert api_client.get("/readyz").json()["workers"]["ok"] is False  # none yet
+    result = TaskResult.objects.create(task_id="t-1", status="SUCCESS")
+    TaskResult.objects.filter(pk=result.pk).update(date_done=timezone.now() - timedelta(minutes=1))
+    body = api_client.get("/readyz").json()
+    assert body["status"] == "ok"
+    assert body["workers"]["ok"] is True
+    TaskResult.objects.filter(pk=result.pk).update(date_done=timezone.now() - timedelta(hours=1))
+    response = api_client.get("/readyz")
+    assert response.status_code == 200  # reported; the web process still takes orders
+    assert response.json()["workers"]["ok"] is False
+    assert response.json()["workers"]["silent_seconds"] > 3000

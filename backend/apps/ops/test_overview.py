@@ -245,3 +245,32 @@ def test_eagerly_run_tasks_show_in_the_outcomes_when_their_results_are_stored(
     names = {(i["name"], i["state"]) for i in body["tasks_last_hour"]["items"]}
     assert ("apps.ops.tasks.worker_probe_complete_task", "SUCCESS") in names
     assert sum(body["activity"]["task_outcomes"]["SUCCESS"]) >= 1
+
+
+def test_overview_names_an_unreachable_cache_within_its_deadline(
+    staff_client: APIClient, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import threading
+
+    from apps.ops import health
+
+    released = threading.Event()
+    request.addfinalizer(released.set)
+    monkeypatch.setattr(health, "_check_cache", lambda: released.wait(timeout=30))
+    started = time.monotonic()
+    body = staff_client.get(URL).json()
+    assert time.monotonic() - started < 3
+    assert body["cache"] == {
+        "status": "unavailable",
+        "reason": "no answer from the cache within 2 s",
+    }
+    released.set()
+
+    def down() -> None:
+        raise ConnectionError("Error 111 connecting to 10.0.0.1:6379")
+
+    monkeypatch.setattr(health, "_check_cache", down)
+    body = staff_client.get(URL).json()
+    assert body["cache"] == {"status": "unavailable", "reason": "ConnectionError"}
+    monkeypatch.undo()
+    assert staff_client.get(URL).json()["cache"] == {"status": "ok"}

@@ -178,3 +178,32 @@ def test_only_project_idempotent_tasks_are_retryable() -> None:
     assert not registry.is_retryable("apps.ops.tasks.no_such_task")
     assert not registry.is_retryable("apps.ops;import os")
     assert not registry.is_retryable(None)
+
+
+def test_queue_backlog_seconds_reads_the_oldest_message_age(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """For the re-dispatch sweeps: 0 when the queue is empty, its oldest message's age,
+    or None when that cannot be told (broker down; a transport that does not say)."""
+    from apps.ops.broker import BrokerUnavailable
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(services.broker, "eager_reason", lambda: None)
+
+    def stats(age: float | None, depth: int) -> Any:
+        return lambda **_: {
+            "payments": {"depth": depth, "oldest_age_seconds": age, "oldest_age_reason": None}
+        }
+
+    monkeypatch.setattr(services, "queue_stats", stats(None, 0))
+    assert services.queue_backlog_seconds("payments") == 0.0
+    monkeypatch.setattr(services, "queue_stats", stats(42.5, 7))
+    assert services.queue_backlog_seconds("payments") == 42.5
+    monkeypatch.setattr(services, "queue_stats", stats(None, 7))
+    assert services.queue_backlog_seconds("payments") is None
+
+    def down(**_: Any) -> Any:
+        raise BrokerUnavailable("down")
+
+    monkeypatch.setattr(services, "queue_stats", down)
+    assert services.queue_backlog_seconds("payments") is None

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from celery.app import autoretry
 from django.core import mail
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from apps.notifications.models import EmailLog
 from apps.orders.factories import order_create
@@ -46,7 +46,8 @@ def capture(django_capture_on_commit_callbacks: Any) -> Callable[[Order], Paymen
 
 def test_capture_task_is_a_late_acked_base_task_on_the_payments_queue() -> None:
     assert isinstance(payment_capture_task, BaseTask)
-    assert payment_capture_task.autoretry_for == (TransientError,)
+    # A provider failure and a lost database connection alike retry with backoff.
+    assert payment_capture_task.autoretry_for == (TransientError, OperationalError, InterfaceError)
     assert payment_capture_task.acks_late is True
     route = app.amqp.router.route({}, payment_capture_task.name)
     assert route["queue"].name == "payments"
@@ -197,3 +198,81 @@ def test_a_capture_that_lands_after_cancellation_is_kept_and_refunded_in_full(
     assert any("after the order became cancelled" in note for note in notes)
     assert any(f"Refund {refund.id}" in note for note in notes)
     assert emails(order) == [("refund_issued", "sent")]  # no confirmation for a cancelled order
+
+
+def test_a_transient_failure_records_the_scheduled_retry_before_sending_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``next_attempt_at`` is written before the retry is published; the next attempt
+    clears it. Here the retry itself is not run (its publish is recorded instead)."""
+    from celery.app.task import Task
+
+    order = order_create(payment_method="tok_timeout")
+    payment = latest_payment(order)
+    seen: list[Any] = []
+
+    def published(self: Task, **kwargs: Any) -> None:
+        seen.append(Payment.objects.get(pk=payment.pk).next_attempt_at)
+        seen.append(kwargs["countdown"])
+        raise RuntimeError("retry published")
+
+    monkeypatch.setattr(Task, "retry", published)
+    payment_capture_task.apply(args=[str(payment.pk)])
+    marked, countdown = seen
+    assert marked is not None
+    stored = Payment.objects.get(pk=payment.pk)
+    assert stored.status == Payment.Status.PENDING
+    assert stored.next_attempt_at == marked
+    assert stored.last_attempt_at is not None
+    expected = stored.last_attempt_at.timestamp() + countdown
+    assert abs(marked.timestamp() - expected) < 2
+
+    monkeypatch.undo()
+    payment_capture_task.apply(args=[str(payment.pk)])  # tok_timeout: second attempt succeeds
+    stored.refresh_from_db()
+    assert stored.status == Payment.Status.CAPTURED
+    assert stored.next_attempt_at is None
+
+
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_a_lost_database_connection_is_retried_soon_with_the_same_key(
+    capture: Callable[[Order], Payment],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    error: type[Exception],
+) -> None:
+    """The charge succeeded, then applying it lost the connection: the retry presents the
+    same idempotency key, the provider answers the same charge, and it is applied."""
+    from apps.payments.services import payments as payment_services
+
+    original = payment_services.payment_apply_result
+    failures = [error("server closed the connection unexpectedly")]
+    countdowns: list[float] = []
+
+    def flaky(**kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return original(**kwargs)
+
+    monkeypatch.setattr(payment_services, "payment_apply_result", flaky)
+    real_backoff = autoretry.get_exponential_backoff_interval
+    monkeypatch.setattr(
+        autoretry, "get_exponential_backoff_interval", lambda **kw: real_backoff(**kw) + 1000
+    )
+    from celery.app.task import Task
+
+    real_retry = Task.retry
+
+    def retry(self: Task, *args: Any, **kwargs: Any) -> Any:
+        countdowns.append(kwargs["countdown"])
+        return real_retry(self, *args, **kwargs)
+
+    monkeypatch.setattr(Task, "retry", retry)
+    order = order_create()
+    payment = capture(order)
+    assert payment.status == Payment.Status.CAPTURED
+    assert payment.attempts == 2
+    charge = SandboxCharge.objects.get()
+    assert (charge.calls, charge.status) == (2, "succeeded")  # one charge, asked twice
+    assert countdowns == [settings.TASK_DB_RETRY_BACKOFF_MAX_SECONDS]  # capped: soon
+    assert order.status == Order.Status.PAID

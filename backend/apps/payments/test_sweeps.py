@@ -75,3 +75,72 @@ def test_redispatch_stops_at_the_first_broker_failure_and_loses_nothing() -> Non
     assert counts["payments"] == 0
     assert publish.call_count == 1  # it stopped instead of hammering a dead broker
     assert Payment.objects.filter(status="pending").count() == 3  # still there for next time
+
+
+def test_an_attempt_older_than_the_hard_time_limit_with_no_retry_scheduled_is_sent_again(
+    settings: Any,
+) -> None:
+    """Its worker died mid-attempt (the whole worker: nothing will redeliver it soon)."""
+    assert settings.REDISPATCH_STALE_ATTEMPT_SECONDS > settings.CELERY_TASK_TIME_LIMIT
+    # Killed at the start of an attempt, it is sent again within the bound + one sweep.
+    assert settings.REDISPATCH_STALE_ATTEMPT_SECONDS + settings.SWEEP_INTERVAL_SECONDS < 180
+    stale = settings.REDISPATCH_STALE_ATTEMPT_SECONDS
+    died = order_create().payments.get()
+    Payment.objects.filter(pk=died.pk).update(
+        created_at=_past(stale + 60), attempts=1, last_attempt_at=_past(stale + 5)
+    )
+    running = order_create().payments.get()  # within the hard time limit: may still run
+    Payment.objects.filter(pk=running.pk).update(
+        created_at=_past(stale + 60), attempts=1, last_attempt_at=_past(stale - 20)
+    )
+    waiting = order_create().payments.get()  # a retry is scheduled in the future
+    Payment.objects.filter(pk=waiting.pk).update(
+        created_at=_past(3600),
+        attempts=3,
+        last_attempt_at=_past(stale + 300),
+        next_attempt_at=timezone.now() + timedelta(seconds=200),
+    )
+    missed = order_create().payments.get()  # its retry is overdue: that message was lost
+    Payment.objects.filter(pk=missed.pk).update(
+        created_at=_past(3600),
+        attempts=2,
+        last_attempt_at=_past(400),
+        next_attempt_at=_past(settings.REDISPATCH_AFTER_SECONDS + 5),
+    )
+    with mock.patch("workers.enqueue.publish", return_value=True) as publish:
+        payment_work_redispatch()
+    args = {call.args[1] for call in publish.call_args_list}
+    assert args == {str(died.pk), str(missed.pk)}
+
+
+def test_work_queued_behind_a_backlog_is_not_published_again(settings: Any) -> None:
+    """The payments queue's oldest message waited 300 s: a payment created 120 s ago may
+    still be in it; one created 400 s ago is not (FIFO), so only that one is sent."""
+    queued = order_create().payments.get()
+    Payment.objects.filter(pk=queued.pk).update(created_at=_past(120))
+    lost = order_create().payments.get()
+    Payment.objects.filter(pk=lost.pk).update(created_at=_past(400))
+    died = order_create().payments.get()  # an attempt that died is not in the queue
+    Payment.objects.filter(pk=died.pk).update(
+        created_at=_past(130),
+        attempts=1,
+        last_attempt_at=_past(settings.REDISPATCH_STALE_ATTEMPT_SECONDS + 5),
+    )
+    with (
+        mock.patch("apps.ops.services.queue_backlog_seconds", return_value=300.0) as backlog,
+        mock.patch("workers.enqueue.publish", return_value=True) as publish,
+    ):
+        payment_work_redispatch()
+    assert backlog.call_args.args == ("payments",)
+    assert {call.args[1] for call in publish.call_args_list} == {str(lost.pk), str(died.pk)}
+
+    # The backlog age cannot be read (e.g. a transport that does not say): only rows
+    # overdue by the guard are sent.
+    with (
+        mock.patch("apps.ops.services.queue_backlog_seconds", return_value=None),
+        mock.patch("workers.enqueue.publish", return_value=True) as publish,
+    ):
+        payment_work_redispatch()
+    sent = {call.args[1] for call in publish.call_args_list}
+    assert settings.REDISPATCH_BACKLOG_GUARD_SECONDS > 400
+    assert sent == {str(died.pk)}

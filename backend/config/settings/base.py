@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import environ
-from celery.schedules import crontab
-from kombu import Exchange, Queue
+
+from config.settings.tasks import *  # noqa: F403
+from config.settings.tasks import CELERY_TASK_TIME_LIMIT
 
 # Values come from the environment only (no .env file is read): cookiecutter-django's way.
 env = environ.Env()
@@ -110,7 +111,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # --- Cache ----------------------------------------------------------------------
+# REDIS_URL is the default of both the cache (CACHE_URL) and the broker
+# (CELERY_BROKER_URL); each can point elsewhere (e.g. the broker at RabbitMQ).
 REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
+# After a failed cache call, throttles and the catalogue skip the cache this long.
+CACHE_RETRY_AFTER_SECONDS = env.float("CACHE_RETRY_AFTER_SECONDS", default=5.0)
 
 
 def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
@@ -128,7 +134,7 @@ def cache_settings(redis_url: str) -> dict[str, dict[str, object]]:
     }
 
 
-CACHES = cache_settings(REDIS_URL)
+CACHES = cache_settings(CACHE_URL)
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -243,89 +249,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# --- Celery --------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = "django-db"
-CELERY_RESULT_EXTENDED = True
-CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_TASK_EAGER_PROPAGATES = False
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# No STARTED row per task: it doubled the result-table writes of every task (the
-# stuck-work views read the domain rows: payments, refunds, emails, not task states).
-CELERY_TASK_TRACK_STARTED = False
-# Celery's Django fixup closes every database connection before and after each task
-# unless this is set; then it does so every this-many tasks only, and
-# workers/celery.py closes old or broken connections like a request does
-# (CONN_MAX_AGE, health checks). Reconnecting per task cost more than the task.
-CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
-CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing happens in requests: a broker that is down must cost at most ~1 s.
-CELERY_BROKER_CONNECTION_TIMEOUT = 1
-# Longer than any countdown or retry delay the project uses (max backoff 600 s),
-# so a late-acked message is not redelivered while its retry is still waiting.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
-    "socket_connect_timeout": 1,
-    "socket_timeout": 5,
-    "max_retries": 1,
-}
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name)
-    for name in ("default", "payments", "emails", "maintenance")
-]
-# First match wins: every app's sweeps run on "maintenance", whatever their app's queue.
-CELERY_TASK_ROUTES = {
-    "*_sweep_task": {"queue": "maintenance"},
-    "apps.payments.tasks.*": {"queue": "payments"},
-    "apps.notifications.tasks.*": {"queue": "emails"},
-    "apps.ops.tasks.*": {"queue": "maintenance"},
-    "apps.catalog.tasks.*": {"queue": "maintenance"},
-    "apps.core.tasks.*": {"queue": "maintenance"},
-}
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Retries of transient failures: exponential from this base, capped, with full jitter.
-TASK_RETRY_BACKOFF_SECONDS = env.int("TASK_RETRY_BACKOFF_SECONDS", default=2)
-TASK_RETRY_BACKOFF_MAX_SECONDS = env.int("TASK_RETRY_BACKOFF_MAX_SECONDS", default=600)
-TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=5)
-# Sweeps (each app's tasks.py): how often beat runs the minute sweeps, and when
-# a row whose task never ran (or went silent) is sent again.
-SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
-REDISPATCH_AFTER_SECONDS = env.int("REDISPATCH_AFTER_SECONDS", default=60)
-REDISPATCH_STALE_ATTEMPT_SECONDS = env.int("REDISPATCH_STALE_ATTEMPT_SECONDS", default=900)
-
-
-def _sweep(task: str, schedule: float | crontab, expires: float) -> dict[str, Any]:
-    """A beat entry on "maintenance"; a run that waited past ``expires`` is dropped."""
-    options = {"queue": "maintenance", "expires": expires}
-    return {"task": task, "schedule": schedule, "options": options}
-
-
-_MINUTE, _MINUTE_EXPIRES = float(SWEEP_INTERVAL_SECONDS), max(1.0, SWEEP_INTERVAL_SECONDS - 5.0)
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "payment-deadline-sweep": _sweep(
-        "apps.orders.tasks.order_expire_sweep_task", _MINUTE, _MINUTE_EXPIRES
-    ),
-    "payment-redispatch-sweep": _sweep(
-        "apps.payments.tasks.payment_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
-    ),
-    "email-redispatch-sweep": _sweep(
-        "apps.notifications.tasks.email_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
-    ),
-    "queue-sample": _sweep("apps.ops.tasks.queue_sample_task", _MINUTE, _MINUTE_EXPIRES),
-    "stock-reconcile": _sweep("apps.catalog.tasks.stock_reconcile_task", crontab(minute=7), 3000),
-    "purge": _sweep("apps.core.tasks.purge_sweep_task", crontab(hour=3, minute=17), 3600),
-}
+# --- Celery, retries and sweeps: config/settings/tasks.py (imported above) -------
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -335,6 +259,13 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# A row left "sending" this long lost its worker between the hand-over and the record:
+# sent again, with the same Message-ID (apps/notifications/services.py).
+EMAIL_SENDING_STALE_SECONDS = env.int(
+    "EMAIL_SENDING_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 10
+)
+# Tries at saving "sent" after the backend accepted an email (0.25 s, 0.5 s, ... apart).
+EMAIL_RECORD_ATTEMPTS = env.int("EMAIL_RECORD_ATTEMPTS", default=5)
 
 # --- Telemetry ------------------------------------------------------------------------
 # off | console | otlp | memory (tests). Telemetry can never fail a request or a task.
@@ -395,3 +326,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 OPS_STUCK_PAYMENT_MINUTES = env.int("OPS_STUCK_PAYMENT_MINUTES", default=10)
 OPS_QUEUED_EMAIL_MINUTES = env.int("OPS_QUEUED_EMAIL_MINUTES", default=10)
 OPS_BROKER_TIMEOUT_SECONDS = env.float("OPS_BROKER_TIMEOUT_SECONDS", default=1.0)
+READYZ_DEADLINE_SECONDS = env.float("READYZ_DEADLINE_SECONDS", default=2.0)
+# /readyz reports workers as silent when no task finished for this long (the minute
+# sweeps finish one a minute while beat and a worker run).
+WORKERS_SILENT_AFTER_SECONDS = env.int("WORKERS_SILENT_AFTER_SECONDS", default=300)

@@ -1,7 +1,8 @@
 """Integration tests (tests/): real PostgreSQL, Redis, and a real Celery worker."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import REDIS_URL, REST_FRAMEWORK, cache_settings, env
+from config.settings.base import CACHE_URL, REDIS_URL, REST_FRAMEWORK, cache_settings, env
+from config.settings.tasks import task_queues, transport_options
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/storefront_it")
@@ -11,10 +12,14 @@ DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")  # the file backend: set by the test
+EMAIL_TEST_DELAY_SECONDS = env.float("EMAIL_TEST_DELAY_SECONDS", default=0.0)
 REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/15"
-CACHES = cache_settings(REDIS_URL)
+CACHES = cache_settings(CACHE_URL or REDIS_URL)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL)
+CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = False
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_test_secret"
 OTEL_MODE = env.str("OTEL_MODE", default="off")

@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import SIMPLE_JWT, cache_settings, env
+from config.settings.tasks import task_queues, transport_options
 
 DEBUG = False
 # No default: django-environ refuses to start without them ("Set the ... variable").
@@ -18,10 +19,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY}
 
-# Throttle counters and the broker live in Redis so limits hold across processes.
+# Throttle counters live in Redis so limits hold across processes; the broker too,
+# unless CELERY_BROKER_URL names another (RabbitMQ: docs/operations.md).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CACHES = cache_settings(REDIS_URL)
+CACHES = cache_settings(env.str("CACHE_URL", default="") or REDIS_URL)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL)
+CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -13,9 +13,15 @@ from apps.payments.services.payments import (
     payment_apply_result,
     payment_capture,
     payment_retry,
+    payment_retry_scheduled,
     provider_for,
 )
-from apps.payments.services.refunds import refund_apply_result, refund_create, refund_process
+from apps.payments.services.refunds import (
+    refund_apply_result,
+    refund_create,
+    refund_process,
+    refund_retry_scheduled,
+)
 from apps.payments.services.results import Applied, PaymentOutcome, RefundOutcome
 from apps.payments.services.sweeps import payment_work_redispatch
 from apps.payments.services.webhooks import webhook_event_process, webhook_receive
@@ -27,11 +33,13 @@ __all__ = [
     "payment_apply_result",
     "payment_capture",
     "payment_retry",
+    "payment_retry_scheduled",
     "payment_work_redispatch",
     "provider_for",
     "refund_apply_result",
     "refund_create",
     "refund_process",
+    "refund_retry_scheduled",
     "webhook_event_process",
     "webhook_receive",
 ]

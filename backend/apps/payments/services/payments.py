@@ -16,6 +16,7 @@ Lock order everywhere: order, then payment (then refund, then stock).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -134,8 +135,16 @@ def _attempt_start(*, payment_id: Any) -> Payment | None:
             return None
         payment.attempts += 1
         payment.last_attempt_at = timezone.now()
-        payment.save(update_fields=["attempts", "last_attempt_at", "updated_at"])
+        payment.next_attempt_at = None  # this is the attempt that was scheduled
+        payment.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at", "updated_at"])
         return payment
+
+
+def payment_retry_scheduled(*, payment_id: Any, at: datetime) -> None:
+    """Record on a pending payment that its capture retries at ``at`` (before it is sent)."""
+    Payment.objects.filter(pk=payment_id, status=P.PENDING).update(
+        next_attempt_at=at, updated_at=timezone.now()
+    )
 
 
 def payment_apply_result(

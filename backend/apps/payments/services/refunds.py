@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -249,8 +250,14 @@ def _attempt_start(*, refund_id: Any) -> Refund | None:
             return None  # the provider accepted it already and will tell us by webhook
         refund.attempts += 1
         refund.last_attempt_at = timezone.now()
-        refund.save(update_fields=["attempts", "last_attempt_at"])
+        refund.next_attempt_at = None
+        refund.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
         return refund
+
+
+def refund_retry_scheduled(*, refund_id: Any, at: datetime) -> None:
+    """Record on a pending refund that it retries at ``at`` (before the retry is sent)."""
+    Refund.objects.filter(pk=refund_id, status=Refund.Status.PENDING).update(next_attempt_at=at)
 
 
 def refund_apply_result(

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.ops",
+    "apps.integrations",
 ]
 
 MIDDLEWARE = [
@@ -282,13 +283,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in ("default", "payments", "emails", "maintenance")
+    for name in ("default", "payments", "emails", "webhooks", "maintenance")
 ]
 # First match wins: every app's sweeps run on "maintenance", whatever their app's queue.
 CELERY_TASK_ROUTES = {
     "*_sweep_task": {"queue": "maintenance"},
     "apps.payments.tasks.*": {"queue": "payments"},
     "apps.notifications.tasks.*": {"queue": "emails"},
+    "apps.integrations.tasks.*": {"queue": "webhooks"},
     "apps.ops.tasks.*": {"queue": "maintenance"},
     "apps.catalog.tasks.*": {"queue": "maintenance"},
     "apps.core.tasks.*": {"queue": "maintenance"},
@@ -321,6 +323,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     ),
     "email-redispatch-sweep": _sweep(
         "apps.notifications.tasks.email_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
+    ),
+    "webhook-redispatch-sweep": _sweep(
+        "apps.integrations.tasks.webhook_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
     ),
     "queue-sample": _sweep("apps.ops.tasks.queue_sample_task", _MINUTE, _MINUTE_EXPIRES),
     "stock-reconcile": _sweep("apps.catalog.tasks.stock_reconcile_task", crontab(minute=7), 3000),
@@ -395,3 +400,4 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 OPS_STUCK_PAYMENT_MINUTES = env.int("OPS_STUCK_PAYMENT_MINUTES", default=10)
 OPS_QUEUED_EMAIL_MINUTES = env.int("OPS_QUEUED_EMAIL_MINUTES", default=10)
 OPS_BROKER_TIMEOUT_SECONDS = env.float("OPS_BROKER_TIMEOUT_SECONDS", default=1.0)
+from config.settings.domain import *  # noqa: E402, F403  (webhooks, accounts)

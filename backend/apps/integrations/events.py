@@ -8,6 +8,7 @@ What does not belong here: rows, HTTP, signing (services and transport).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from apps.integrations.models import EventType
@@ -24,6 +25,11 @@ STATUS_EVENTS: dict[str, str] = {
 }
 
 
+def _money(value: Any) -> str:
+    # An order just built in memory may still hold a field's int default (refunded_total=0).
+    return to_str(value if isinstance(value, Decimal) else Decimal(str(value)))
+
+
 def order_payload(order: Any) -> dict[str, Any]:
     """The order as a receiver needs it to act (ship, invoice, sync): lines included."""
     return {
@@ -33,10 +39,10 @@ def order_payload(order: Any) -> dict[str, Any]:
             "status": order.status,
             "email": order.email,
             "currency": order.currency,
-            "subtotal": to_str(order.subtotal),
-            "shipping_total": to_str(order.shipping_total),
-            "total": to_str(order.total),
-            "refunded_total": to_str(order.refunded_total),
+            "subtotal": _money(order.subtotal),
+            "shipping_total": _money(order.shipping_total),
+            "total": _money(order.total),
+            "refunded_total": _money(order.refunded_total),
             "shipping_method": order.shipping_method,
             "shipping_address": order.shipping_address,
             "carrier": order.carrier,
@@ -48,8 +54,8 @@ def order_payload(order: Any) -> dict[str, Any]:
                     "product_name": line.product_name,
                     "variant_name": line.variant_name,
                     "quantity": line.quantity,
-                    "unit_price": to_str(line.unit_price),
-                    "line_total": to_str(line.line_total),
+                    "unit_price": _money(line.unit_price),
+                    "line_total": _money(line.line_total),
                 }
                 for line in order.lines.all()
             ],

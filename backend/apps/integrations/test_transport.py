@@ -6,7 +6,6 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -92,13 +91,6 @@ def test_plain_http_needs_the_setting() -> None:
         transport.url_check("http://example.com/x")
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver(secret="whsec_x").start()
-    yield server
-    server.stop()
-
-
 def test_a_refused_destination_is_an_answer_with_an_error_and_no_request() -> None:
     with override_settings(WEBHOOK_ALLOWED_NETWORKS=[]):
         answer = transport.post(url="http://127.0.0.1:9/x", body=b"{}", headers={})
@@ -109,7 +101,9 @@ def test_a_refused_destination_is_an_answer_with_an_error_and_no_request() -> No
 def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
     receiver.statuses.extend([302])
     receiver.location = receiver.url + "/elsewhere"
-    headers = {"Storefront-Signature": signing.signature_header(body=b"{}", secret="whsec_x")}
+    headers = {
+        "Storefront-Signature": signing.signature_header(body=b"{}", secret="whsec_receiver")
+    }
     answer = transport.post(url=receiver.url, body=b"{}", headers=headers)
     assert answer.status_code == 302
     assert len(receiver.received) == 1  # the Location was never requested

@@ -191,6 +191,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         body=lambda w: {"quantity": 5, "reason": "receive"},
     ),
     ("variant-movements", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("variant")),
+    ("variant-low-stock-threshold", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("variant"), body=lambda w: {"threshold": 3}
+    ),
     # --- carts: a user's cart only for that user (staff included); guests by the cart id
     ("cart-list", "POST"): Entry(PUBLIC, 201, 200, 201, 201, body=lambda w: {}),
     ("cart-detail", "GET"): Entry(OWNED, 404, 200, 404, 404, kwargs=_pk("cart")),
@@ -259,6 +262,32 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("ops-payment-stuck", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
     ("metrics", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    # --- outbound webhooks: staff only
+    ("webhook-endpoint-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    ("webhook-endpoint-list", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=201,
+        body=lambda w: {"url": "https://erp.example.com/hooks", "events": ["order.paid"]},
+    ),
+    ("webhook-endpoint-detail", "GET"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_endpoint")
+    ),
+    ("webhook-endpoint-detail", "PATCH"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_endpoint"),
+        body=lambda w: {"description": "ERP"},
+    ),
+    ("webhook-endpoint-detail", "DELETE"): Entry(
+        STAFF, **STAFF_ONLY, staff=204, kwargs=_pk("webhook_endpoint")
+    ),
+    ("webhook-endpoint-rotate-secret", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_endpoint")
+    ),
+    ("webhook-delivery-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    ("webhook-delivery-detail", "GET"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_delivery")
+    ),
+    ("webhook-delivery-replay", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=202, kwargs=_pk("webhook_delivery")
+    ),
     # The dashboard page: admin session login (JWT does not apply); others are sent to it.
     ("ops-dashboard", "GET"): Entry(SESSION_STAFF, 302, 302, 302, 200),
     # --- documents and probes: public

@@ -69,7 +69,7 @@ class WebhookDelivery(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
-        SUCCEEDED = "succeeded"
+        DELIVERED = "delivered"
         FAILED = "failed"
 
     event = models.ForeignKey(OutboundEvent, on_delete=models.CASCADE, related_name="deliveries")

@@ -4,7 +4,7 @@
 and one delivery per subscribed endpoint commit with that change (nothing lost
 if the broker is down) and the delivery tasks are published after commit.
 ``delivery_attempt`` locks a delivery, POSTs the signed body once and either
-marks it succeeded, schedules the next attempt (exponential backoff with
+marks it delivered, schedules the next attempt (exponential backoff with
 jitter, for up to ``WEBHOOK_RETRY_WINDOW_SECONDS``) or marks it failed; an
 endpoint whose deliveries keep failing that long is disabled and ops is told.
 What does not belong here: HTTP details and the address guard (``transport``).
@@ -268,7 +268,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Webhoo
         delivery.last_error = error[:500]
         countdown: float | None = None
         if succeeded:
-            delivery.status = _S.SUCCEEDED
+            delivery.status = _S.DELIVERED
             delivery.delivered_at = current
             endpoint.consecutive_failures = 0
             endpoint.last_success_at = current

@@ -142,7 +142,7 @@ def test_a_delivery_posts_the_signed_event_and_succeeds(
 
     delivery.refresh_from_db()
     endpoint.refresh_from_db()
-    assert delivery.status == WebhookDelivery.Status.SUCCEEDED
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert delivery.attempts == 1
     assert delivery.last_status_code == 200
     assert endpoint.last_success_at is not None
@@ -197,7 +197,7 @@ def test_a_failed_attempt_is_logged_and_retried_later_with_backoff(
     assert 10 <= (delivery.next_attempt_at - later).total_seconds() <= 20
     services.delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
     delivery.refresh_from_db()
-    assert delivery.status == WebhookDelivery.Status.SUCCEEDED
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert list(DeliveryAttempt.objects.values_list("status_code", flat=True)) == [500, 503, 200]
     countdowns = [c for name, _, c in published if name == DELIVER]
     assert len(countdowns) == 2
@@ -271,7 +271,7 @@ def test_the_sweep_resends_a_delivery_whose_task_was_lost(
         next_attempt_at=timezone.now() - timedelta(minutes=5)
     )
     _delivery(make_endpoint())  # due now: its task is still on its way
-    done = _delivery(make_endpoint(), status=WebhookDelivery.Status.SUCCEEDED)
+    done = _delivery(make_endpoint(), status=WebhookDelivery.Status.DELIVERED)
     WebhookDelivery.objects.filter(pk=done.pk).update(
         next_attempt_at=timezone.now() - timedelta(minutes=5)
     )
@@ -290,7 +290,7 @@ def test_replay_sends_a_finished_delivery_again_and_refuses_a_pending_one(
     assert delivery.status == WebhookDelivery.Status.PENDING
     services.delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
-    assert delivery.status == WebhookDelivery.Status.SUCCEEDED
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert delivery.attempts == 10
     assert json.loads(receiver.received[0].body)["id"] == str(delivery.event_id)
 

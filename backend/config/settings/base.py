@@ -226,6 +226,8 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventStatusEnum": "apps.payments.models.WebhookEvent.Status",
         "CartStatusEnum": "apps.cart.models.Cart.Status",
         "EmailLogStatusEnum": "apps.notifications.models.EmailLog.Status",
+        "WebhookEventTypeEnum": "apps.integrations.models.EventType",
+        "WebhookDeliveryStatusEnum": "apps.integrations.models.WebhookDelivery.Status",
     },
 }
 

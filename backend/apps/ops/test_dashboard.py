@@ -61,7 +61,7 @@ def test_staff_see_every_section_rendered_on_the_server(staff: Any) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-refresh-seconds="2"' in html
-    for queue in ("default", "payments", "emails", "maintenance"):
+    for queue in ("default", "payments", "emails", "maintenance", "webhooks"):
         assert f'data-queue="{queue}"' in html
     assert "tasks run eagerly" in html  # the broker part says why it is unavailable
     assert (

@@ -285,7 +285,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
-    for name in ("default", "payments", "emails", "webhooks", "maintenance")
+    for name in ("default", "payments", "emails", "maintenance", "webhooks")
 ]
 # First match wins: every app's sweeps run on "maintenance", whatever their app's queue.
 CELERY_TASK_ROUTES = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -19,6 +19,14 @@ def delivery_list() -> QuerySet[WebhookDelivery]:
 
 def delivery_attempts(*, delivery: WebhookDelivery) -> QuerySet[DeliveryAttempt]:
     return DeliveryAttempt.objects.filter(delivery=delivery).order_by("number")
+
+
+def deliveries_needing_attention() -> QuerySet[WebhookDelivery]:
+    """Failed deliveries, and pending ones whose last attempt failed, newest first."""
+    return delivery_list().filter(
+        Q(status=WebhookDelivery.Status.FAILED)
+        | Q(status=WebhookDelivery.Status.PENDING, attempts__gt=0)
+    )
 
 
 def endpoints_disabled() -> QuerySet[WebhookEndpoint]:

@@ -114,3 +114,44 @@ def test_sparkline_points_scale_to_the_box() -> None:
     assert sparkline_points([]) == ""
     assert sparkline_points([0, 5, 10], width=100, height=22) == "0.0,21.0 50.0,11.0 100.0,1.0"
     assert sparkline_points([3], width=10, height=12) == "0.0,1.0 10.0,1.0"
+
+
+def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff: Any) -> None:
+    from apps.integrations.factories import WebhookEndpointFactory
+    from apps.integrations.models import OutboundEvent, WebhookDelivery
+
+    down = WebhookEndpointFactory.create(
+        url="https://erp.example.com/down",
+        is_active=False,
+        disabled_reason="deliveries failing since yesterday",
+        disabled_at=timezone.now(),
+    )
+    healthy = WebhookEndpointFactory.create(url="https://wms.example.com/ok")
+    event = OutboundEvent.objects.create(type="order.paid", payload={})
+    failing = WebhookDelivery.objects.create(
+        event=event,
+        endpoint=down,
+        status=WebhookDelivery.Status.FAILED,
+        attempts=30,
+        last_status_code=502,
+        last_error="HTTP 502",
+        next_attempt_at=timezone.now(),
+    )
+    fine = WebhookDelivery.objects.create(
+        event=event,
+        endpoint=healthy,
+        status=WebhookDelivery.Status.DELIVERED,
+        attempts=1,
+        next_attempt_at=timezone.now(),
+    )
+    client = Client()
+    client.force_login(staff)
+
+    html = client.get(URL).content.decode()
+
+    assert f'data-endpoint-id="{down.pk}"' in html
+    assert "deliveries failing since yesterday" in html
+    assert f'data-endpoint-id="{healthy.pk}"' not in html
+    assert f'data-delivery-id="{failing.pk}"' in html
+    assert "HTTP 502" in html
+    assert f'data-delivery-id="{fine.pk}"' not in html

@@ -21,3 +21,19 @@ WEBHOOK_RETRY_WINDOW_SECONDS = env.int("WEBHOOK_RETRY_WINDOW_SECONDS", default=2
 # (a countdown past the broker's visibility timeout would be delivered twice).
 WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=600.0)
 WEBHOOK_SUBSCRIPTION_CACHE_SECONDS = env.int("WEBHOOK_SUBSCRIPTION_CACHE_SECONDS", default=60)
+
+# --- Accounts -----------------------------------------------------------------------------
+# Links in account emails point at the shop's front end, which calls the API with the token.
+PASSWORD_RESET_URL = env.str(
+    "PASSWORD_RESET_URL",
+    default="http://localhost:3000/reset-password?uid={uid}&token={token}",
+)
+EMAIL_VERIFICATION_URL = env.str(
+    "EMAIL_VERIFICATION_URL", default="http://localhost:3000/verify-email?token={token}"
+)
+# Django's PasswordResetTokenGenerator reads this (seconds); the token is single-use anyway
+# (it is bound to the password hash and the last login).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+EMAIL_VERIFICATION_MAX_AGE_SECONDS = env.int("EMAIL_VERIFICATION_MAX_AGE_SECONDS", default=259200)
+# Whether a signed-in customer whose email is not verified may check out (guests always may).
+CHECKOUT_REQUIRES_VERIFIED_EMAIL = env.bool("CHECKOUT_REQUIRES_VERIFIED_EMAIL", default=False)

@@ -90,6 +90,21 @@ def _refresh(w: World) -> dict[str, str]:
     return {"refresh": str(RefreshToken.for_user(w.alice))}
 
 
+def _reset_confirm(w: World) -> dict[str, str]:
+    from django.contrib.auth.tokens import default_token_generator
+
+    from apps.accounts.emails import uid_encode
+
+    token = default_token_generator.make_token(w.alice)
+    return {"uid": uid_encode(w.alice), "token": token, "password": "a-reset-passphrase-31"}
+
+
+def _verify_email(w: World) -> dict[str, str]:
+    from apps.accounts.emails import verification_token
+
+    return {"token": verification_token(user=w.alice, email=w.alice.email)}
+
+
 def _checkout(w: World) -> dict[str, Any]:
     return dict(CHECKOUT_BODY)  # with an email, so that a guest's body is valid too
 
@@ -130,6 +145,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("auth-logout", "POST"): Entry(PUBLIC, 204, 204, 204, 204, body=_refresh),
     ("auth-me", "GET"): Entry(SELF, 401, 200, 200, 200),
     ("auth-me", "PATCH"): Entry(SELF, 401, 200, 200, 200, body=lambda w: {"first_name": "New"}),
+    ("auth-me", "DELETE"): Entry(
+        SELF, 401, 204, 204, 204, body=lambda w: {"password": PASSWORD}
+    ),
+    ("auth-me-export", "GET"): Entry(SELF, 401, 200, 200, 200),
+    ("auth-email", "POST"): Entry(
+        SELF, 401, 202, 202, 202,
+        body=lambda w: {"email": "changed@example.com", "password": PASSWORD},
+    ),
+    # Always 202: the answer never says whether the address has an account.
+    ("auth-password-reset", "POST"): Entry(
+        PUBLIC, 202, 202, 202, 202, body=lambda w: {"email": w.alice.email}
+    ),
+    ("auth-password-reset-confirm", "POST"): Entry(
+        PUBLIC, 204, 204, 204, 204, body=_reset_confirm
+    ),
+    ("auth-verify-email", "POST"): Entry(PUBLIC, 200, 200, 200, 200, body=_verify_email),
     ("auth-password", "POST"): Entry(
         SELF, 401, 204, 204, 204,
         body=lambda w: {"current_password": PASSWORD, "new_password": "another-long-passphrase-2"},

@@ -317,3 +317,25 @@ def test_a_new_endpoint_is_seen_by_the_next_event_despite_the_cache(
     with transaction.atomic():
         assert services.event_emit(event_type=EventType.ORDER_PAID, payload=dict) is None
     assert WebhookEndpoint.objects.filter(pk=endpoint.pk, deleted_at__isnull=False).exists()
+
+
+def test_refunding_a_cancelled_paid_order_is_an_order_refunded_event(
+    make_endpoint: Callable[..., WebhookEndpoint],
+    django_capture_on_commit_callbacks: Any,
+    staff: Any,
+) -> None:
+    from apps.payments.factories import order_paid
+    from apps.payments.services import refund_create
+
+    make_endpoint(events=[EventType.ORDER_CANCELLED, EventType.ORDER_REFUNDED])
+    order = order_paid()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        order_transition(order=locked, to_status=Order.Status.CANCELLED, actor=staff)
+        refund_create(order=locked, amount=None, restock=False, reason="Cancelled", actor=staff)
+
+    events = list(OutboundEvent.objects.order_by("created_at").values_list("type", flat=True))
+    assert events == ["order.cancelled", "order.refunded"]
+    refunded = OutboundEvent.objects.get(type="order.refunded")
+    assert refunded.payload["order"]["status"] == "cancelled"
+    assert refunded.payload["order"]["refunded_total"] == refunded.payload["order"]["total"]

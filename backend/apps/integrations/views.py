@@ -24,6 +24,7 @@ from apps.integrations.serializers import (
     EndpointWithSecretOutputSerializer,
     NoBodyInputSerializer,
 )
+from utils.schema import error_response
 
 
 class WebhookEndpointViewSet(
@@ -98,7 +99,15 @@ class WebhookDeliveryViewSet(
             return DeliveryDetailOutputSerializer
         return DeliveryOutputSerializer
 
-    @extend_schema(request=None, responses={202: DeliveryOutputSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: DeliveryOutputSerializer,
+            409: error_response(
+                "invalid_state: the delivery is still pending, or its endpoint is disabled."
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
         NoBodyInputSerializer(data=request.data).is_valid(raise_exception=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.integrations.models import DeliveryAttempt, EventType, WebhookDelivery, WebhookEndpoint
-from utils.serializers import InputSerializer
+from utils.serializers import InputSerializer, StrictBooleanField
 
 
 class EndpointInputSerializer(InputSerializer):
@@ -14,7 +14,7 @@ class EndpointInputSerializer(InputSerializer):
         child=serializers.ChoiceField(choices=EventType.choices), min_length=1, max_length=20
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False, default=True)
+    is_active = StrictBooleanField(required=False, default=True)
 
 
 class EndpointUpdateInputSerializer(InputSerializer):
@@ -26,7 +26,7 @@ class EndpointUpdateInputSerializer(InputSerializer):
         required=False,
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class EndpointOutputSerializer(serializers.ModelSerializer):

@@ -178,12 +178,20 @@ def event_emit(*, event_type: str, payload: Callable[[], dict[str, Any]]) -> Out
     endpoint_ids = _subscriptions().get(event_type, [])
     if not endpoint_ids:
         return None
+    # The cache only says whom to ask: the rows decide. A cached id whose row is gone (a
+    # database restored or emptied under a shared cache) must never fail the change
+    # that emits the event with a foreign-key violation at commit.
+    live = list(
+        WebhookEndpoint.objects.filter(
+            pk__in=endpoint_ids, is_active=True, deleted_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    if not live:
+        return None
     event = OutboundEvent.objects.create(type=event_type, payload=payload())
     now = timezone.now()
-    # Endpoint rows are never deleted, so a cached id is always a valid foreign key; one
-    # disabled since it was cached gets a delivery that its task marks failed.
     deliveries = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now) for pk in endpoint_ids]
+        [WebhookDelivery(event=event, endpoint_id=pk, next_attempt_at=now) for pk in live]
     )
     from apps.integrations.tasks import webhook_deliver_task
 

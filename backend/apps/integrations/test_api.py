@@ -47,6 +47,10 @@ def test_the_secret_is_shown_once_on_create_and_never_listed(staff_client: APICl
         ({"url": "ftp://erp.example.com/h", "events": ["order.paid"]}, "url"),
         ({"url": "https://u:p@erp.example.com/h", "events": ["order.paid"]}, "url"),
         ({"url": "https://erp.example.com/h", "events": ["order.paid"], "secret": "x"}, "secret"),
+        (
+            {"url": "https://erp.example.com/h", "events": ["order.paid"], "is_active": 0},
+            "is_active",
+        ),
     ],
 )
 def test_a_bad_endpoint_is_a_400_naming_the_field(

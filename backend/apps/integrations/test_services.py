@@ -100,9 +100,9 @@ def test_checkout_records_order_created_and_costs_no_query_without_endpoints(
     with_endpoint = checkout()
     events = OutboundEvent.objects.filter(type=EventType.ORDER_CREATED)
     assert events.count() == 2
-    # The event and its deliveries, plus the lines of the payload: three more, and only
-    # for a shop that has an endpoint listening.
-    assert with_endpoint - without == 3
+    # The live endpoints, the event and its deliveries, and the lines of the payload: four
+    # more, and only for a shop that has an endpoint listening.
+    assert with_endpoint - without == 4
 
 
 def test_stock_low_fires_once_when_the_threshold_is_crossed(
@@ -339,3 +339,20 @@ def test_refunding_a_cancelled_paid_order_is_an_order_refunded_event(
     refunded = OutboundEvent.objects.get(type="order.refunded")
     assert refunded.payload["order"]["status"] == "cancelled"
     assert refunded.payload["order"]["refunded_total"] == refunded.payload["order"]["total"]
+
+
+def test_a_cached_endpoint_whose_row_is_gone_never_fails_the_change(
+    make_endpoint: Callable[..., WebhookEndpoint], published: Published
+) -> None:
+    endpoint = make_endpoint(events=[EventType.ORDER_PAID])
+    with transaction.atomic():
+        services.event_emit(event_type=EventType.ORDER_PAID, payload=dict)  # cached now
+    WebhookDelivery.objects.all().delete()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()  # behind the cache's back
+
+    order = order_create()
+    _pay(order)  # no foreign key to a missing row: no event, no delivery
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert not WebhookDelivery.objects.exists()

@@ -125,3 +125,38 @@ def test_gives_up_after_max_attempts() -> None:
     log.refresh_from_db()
     assert log.status == EmailLog.Status.FAILED
     assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_an_account_email_is_retried_after_an_smtp_failure_and_sent_once() -> None:
+    from apps.accounts.factories import UserFactory
+
+    user = UserFactory.create(email="reset.me@example.com")
+    log = services.account_email_enqueue(
+        kind=EmailLog.Kind.PASSWORD_RESET, recipient="reset.me@example.com"
+    )
+    assert log.order_id is None
+    with (
+        mock.patch(
+            "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("smtp down")
+        ),
+        pytest.raises(TransientError),
+    ):
+        services.email_send(email_log_id=log.pk)
+    log.refresh_from_db()
+    assert (log.status, log.attempts) == (EmailLog.Status.QUEUED, 1)
+
+    services.email_send(email_log_id=log.pk)
+    services.email_send(email_log_id=log.pk)  # a duplicate task: nothing more
+
+    log.refresh_from_db()
+    assert (log.status, log.attempts, log.user_id) == (EmailLog.Status.SENT, 2, user.pk)
+    (message,) = mail.outbox
+    assert message.to == ["reset.me@example.com"]
+    assert "token=" in message.body
+    assert message.alternatives[0][1] == "text/html"
+
+
+def test_an_order_kind_is_not_an_account_email() -> None:
+    with pytest.raises(ValueError, match="not an account email"):
+        services.account_email_enqueue(kind=EmailLog.Kind.ORDER_CONFIRMATION, recipient="a@b.c")

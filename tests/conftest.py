@@ -190,7 +190,7 @@ def worker_factory(_test_db_name: str) -> Iterator[Callable[..., Worker]]:
 
     def start(
         *,
-        queues: str = "default,payments,emails,maintenance",
+        queues: str = "default,payments,emails,webhooks,maintenance",
         concurrency: int = 2,
         env: dict[str, str] | None = None,
     ) -> Worker:

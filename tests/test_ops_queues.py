@@ -69,7 +69,7 @@ def test_queue_depth_rises_while_no_worker_consumes_it() -> None:
         assert body["queues"]["status"] == "ok"
         assert depths["maintenance"] == before + 3
 
-        assert services.queue_sample_record() == 4
+        assert services.queue_sample_record() == 5
         sample = QueueSample.objects.get(queue="maintenance")
         assert sample.depth == before + 3
 

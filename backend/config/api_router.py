@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from apps.accounts.views import AddressViewSet, AuthViewSet
 from apps.cart.views import CartViewSet
 from apps.catalog.views import CategoryViewSet, ProductViewSet, VariantViewSet
+from apps.integrations.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from apps.ops.views import (
     OverviewViewSet,
     StuckPaymentViewSet,
@@ -56,6 +57,8 @@ router.register("ops/overview", OverviewViewSet, basename="ops-overview")
 router.register("ops/tasks", TaskResultViewSet, basename="ops-task")
 router.register("ops/webhooks", WebhookEventViewSet, basename="ops-webhook")
 router.register("ops/payments", StuckPaymentViewSet, basename="ops-payment")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 
 def resource_index() -> dict[str, str]:

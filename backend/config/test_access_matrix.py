@@ -90,6 +90,21 @@ def _refresh(w: World) -> dict[str, str]:
     return {"refresh": str(RefreshToken.for_user(w.alice))}
 
 
+def _reset_confirm(w: World) -> dict[str, str]:
+    from django.contrib.auth.tokens import default_token_generator
+
+    from apps.accounts.emails import uid_encode
+
+    token = default_token_generator.make_token(w.alice)
+    return {"uid": uid_encode(w.alice), "token": token, "password": "a-reset-passphrase-31"}
+
+
+def _verify_email(w: World) -> dict[str, str]:
+    from apps.accounts.emails import verification_token
+
+    return {"token": verification_token(user=w.alice, email=w.alice.email)}
+
+
 def _checkout(w: World) -> dict[str, Any]:
     return dict(CHECKOUT_BODY)  # with an email, so that a guest's body is valid too
 
@@ -130,6 +145,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("auth-logout", "POST"): Entry(PUBLIC, 204, 204, 204, 204, body=_refresh),
     ("auth-me", "GET"): Entry(SELF, 401, 200, 200, 200),
     ("auth-me", "PATCH"): Entry(SELF, 401, 200, 200, 200, body=lambda w: {"first_name": "New"}),
+    ("auth-me", "DELETE"): Entry(
+        SELF, 401, 204, 204, 204, body=lambda w: {"password": PASSWORD}
+    ),
+    ("auth-me-export", "GET"): Entry(SELF, 401, 200, 200, 200),
+    ("auth-email", "POST"): Entry(
+        SELF, 401, 202, 202, 202,
+        body=lambda w: {"email": "changed@example.com", "password": PASSWORD},
+    ),
+    # Always 202: the answer never says whether the address has an account.
+    ("auth-password-reset", "POST"): Entry(
+        PUBLIC, 202, 202, 202, 202, body=lambda w: {"email": w.alice.email}
+    ),
+    ("auth-password-reset-confirm", "POST"): Entry(
+        PUBLIC, 204, 204, 204, 204, body=_reset_confirm
+    ),
+    ("auth-verify-email", "POST"): Entry(PUBLIC, 200, 200, 200, 200, body=_verify_email),
     ("auth-password", "POST"): Entry(
         SELF, 401, 204, 204, 204,
         body=lambda w: {"current_password": PASSWORD, "new_password": "another-long-passphrase-2"},
@@ -191,6 +222,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         body=lambda w: {"quantity": 5, "reason": "receive"},
     ),
     ("variant-movements", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("variant")),
+    ("variant-low-stock-threshold", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("variant"), body=lambda w: {"threshold": 3}
+    ),
     # --- carts: a user's cart only for that user (staff included); guests by the cart id
     ("cart-list", "POST"): Entry(PUBLIC, 201, 200, 201, 201, body=lambda w: {}),
     ("cart-detail", "GET"): Entry(OWNED, 404, 200, 404, 404, kwargs=_pk("cart")),
@@ -259,6 +293,32 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("ops-payment-stuck", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
     ("metrics", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    # --- outbound webhooks: staff only
+    ("webhook-endpoint-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    ("webhook-endpoint-list", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=201,
+        body=lambda w: {"url": "https://erp.example.com/hooks", "events": ["order.paid"]},
+    ),
+    ("webhook-endpoint-detail", "GET"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_endpoint")
+    ),
+    ("webhook-endpoint-detail", "PATCH"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_endpoint"),
+        body=lambda w: {"description": "ERP"},
+    ),
+    ("webhook-endpoint-detail", "DELETE"): Entry(
+        STAFF, **STAFF_ONLY, staff=204, kwargs=_pk("webhook_endpoint")
+    ),
+    ("webhook-endpoint-rotate-secret", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_endpoint")
+    ),
+    ("webhook-delivery-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    ("webhook-delivery-detail", "GET"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("webhook_delivery")
+    ),
+    ("webhook-delivery-replay", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=202, kwargs=_pk("webhook_delivery")
+    ),
     # The dashboard page: admin session login (JWT does not apply); others are sent to it.
     ("ops-dashboard", "GET"): Entry(SESSION_STAFF, 302, 302, 302, 200),
     # --- documents and probes: public

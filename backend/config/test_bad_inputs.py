@@ -276,6 +276,8 @@ def _path(world: World, method: str, template: str) -> str:
         "/api/v1/products/{slug}/": {"slug": world.product.slug},
         "/api/v1/variants/{id}/": {"id": world.variant.pk},
         "/api/v1/variants/{id}/adjust-stock/": {"id": world.variant.pk},
+        "/api/v1/variants/{id}/low-stock-threshold/": {"id": world.variant.pk},
+        "/api/v1/webhook-endpoints/{id}/": {"id": world.webhook_endpoint.pk},
         "/api/v1/carts/{id}/items/{item_id}/": {"id": world.cart.pk, "item_id": world.item.pk},
     }
     if template.startswith("/api/v1/carts/{id}/"):

@@ -92,7 +92,7 @@ class Recorder:
             response.content,
             status_code=response.status_code,
             headers=dict(response.headers.items()),
-            content_type=response["Content-Type"],
+            content_type=response.headers.get("Content-Type"),  # none on a 204
         )
         self.openapi.validate_response(request, reply)
         self.seen.append((method, path, response.status_code))
@@ -267,6 +267,89 @@ def test_signed_in_customer_and_staff_flows_match_the_document(
         )
     record(staff, "get", "/api/v1/variants/", status=200)
     record(staff, "get", "/api/v1/ops/overview/", status=200)
+
+
+def test_account_and_webhook_flows_match_the_document(
+    record: Recorder,
+    variants: list[Variant],
+    staff_client: APIClient,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from django.core import mail
+
+    client = APIClient()
+    password = "a-long-passphrase-2024"
+    with django_capture_on_commit_callbacks(execute=True):
+        record(
+            client,
+            "post",
+            "/api/v1/auth/register/",
+            {"email": "acct@example.com", "password": password},
+            status=201,
+        )
+    token = mail.outbox[-1].body.split("token=")[1].split()[0]
+    record(client, "post", "/api/v1/auth/verify-email/", {"token": token}, status=200)
+    record(client, "post", "/api/v1/auth/password-reset/", {"email": "x@example.com"}, status=202)
+    record(
+        client,
+        "post",
+        "/api/v1/auth/password-reset/confirm/",
+        {"uid": "MQ", "token": "nope", "password": password},
+        status=400,
+    )
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {_token(client, record, 'acct@example.com', password)}"
+    )
+    record(
+        client,
+        "post",
+        "/api/v1/auth/me/email/",
+        {"email": "acct2@example.com", "password": password},
+        status=202,
+    )
+    record(client, "get", "/api/v1/auth/me/export/", status=200)
+
+    endpoint = record(
+        staff_client,
+        "post",
+        "/api/v1/webhook-endpoints/",
+        {"url": "https://erp.example.com/hooks", "events": ["stock.low"]},
+        status=201,
+    )
+    record(staff_client, "get", "/api/v1/webhook-endpoints/", status=200)
+    record(
+        staff_client,
+        "patch",
+        f"/api/v1/webhook-endpoints/{endpoint['id']}/",
+        {"events": ["order.paid", "stock.low"]},
+        status=200,
+    )
+    record(
+        staff_client,
+        "post",
+        f"/api/v1/webhook-endpoints/{endpoint['id']}/rotate-secret/",
+        status=200,
+    )
+    record(
+        staff_client,
+        "post",
+        f"/api/v1/variants/{variants[0].pk}/low-stock-threshold/",
+        {"threshold": 9},  # on hand 10: the next sale crosses it
+        status=200,
+    )
+    record(
+        staff_client,
+        "post",
+        f"/api/v1/variants/{variants[0].pk}/adjust-stock/",
+        {"quantity": -1, "reason": "adjust"},
+        status=200,
+    )
+    deliveries = record(staff_client, "get", "/api/v1/webhook-deliveries/", status=200)
+    assert deliveries["results"][0]["event_type"] == "stock.low"
+    delivery_id = deliveries["results"][0]["id"]
+    record(staff_client, "get", f"/api/v1/webhook-deliveries/{delivery_id}/", status=200)
+    record(staff_client, "post", f"/api/v1/webhook-deliveries/{delivery_id}/replay/", status=409)
+    record(client, "delete", "/api/v1/auth/me/", {"password": password}, status=204)
 
 
 def test_error_answers_match_the_document(

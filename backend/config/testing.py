@@ -22,6 +22,8 @@ from apps.accounts.models import Address, User
 from apps.cart.models import Cart, CartItem
 from apps.catalog.factories import make_product
 from apps.catalog.models import Category, Product, Variant
+from apps.integrations.factories import WebhookEndpointFactory
+from apps.integrations.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
 from apps.orders.factories import order_create
@@ -40,6 +42,7 @@ WRITABLE_APPS = (
     "notifications",
     "core",
     "ops",
+    "integrations",
     "token_blacklist",
     "django_celery_results",
 )
@@ -74,6 +77,8 @@ class World:
     probe: WorkerProbe
     task: TaskResult
     webhook_event: WebhookEvent
+    webhook_endpoint: WebhookEndpoint
+    webhook_delivery: WebhookDelivery  # failed: it may be replayed
 
 
 def world_build(*, alice: User, bob: User, staff: User) -> World:
@@ -106,6 +111,13 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         type="payment.succeeded",
         payload={"id": "evt_matrix_1", "type": "payment.succeeded", "data": {}},
     )
+    webhook_endpoint = WebhookEndpointFactory.create()
+    webhook_delivery = WebhookDelivery.objects.create(
+        event=OutboundEvent.objects.create(type="order.paid", payload={}),
+        endpoint=webhook_endpoint,
+        status=WebhookDelivery.Status.FAILED,
+        next_attempt_at=webhook_endpoint.created_at,
+    )
     return World(
         alice=alice,
         bob=bob,
@@ -128,6 +140,8 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         probe=probe,
         task=task,
         webhook_event=webhook_event,
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=webhook_delivery,
     )
 
 

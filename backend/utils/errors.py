@@ -93,6 +93,14 @@ class OutOfStockError(ApplicationError):
     message = "Not enough stock."
 
 
+class InvalidSignatureError(ApplicationError):
+    """A webhook whose signature is missing, malformed, wrong or outside the time window."""
+
+    code = "invalid_signature"
+    status_code = status.HTTP_400_BAD_REQUEST
+    message = "The webhook signature is missing or invalid."
+
+
 class PayloadTooLargeError(ApplicationError):
     code = "payload_too_large"
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE

@@ -156,6 +156,20 @@ class ErrorAwareAutoSchema(AutoSchema):
             if not headers:
                 del response["headers"]
 
+    def _get_request_body(self, direction: str = "request") -> Any:
+        # drf-spectacular documents a body on POST, PUT and PATCH only; a view whose DELETE
+        # reads one (``DELETE /auth/me/`` takes the password) says so with this attribute.
+        if self.method != "DELETE" or not getattr(self.view, "delete_reads_body", False):
+            return super()._get_request_body(direction)
+        declared = self.get_request_serializer()  # while the method is still DELETE
+        self.method = "POST"
+        self.__dict__["get_request_serializer"] = lambda: declared
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+            del self.__dict__["get_request_serializer"]
+
     def get_auth(self) -> list[dict[str, Any]]:
         auths: list[dict[str, Any]] = super().get_auth()
         if {} not in auths and self._permissions_grant(AnonymousUser()):

@@ -135,6 +135,20 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false``, nothing else (DRF's would take ``0``, ``"yes"``, ``"on"``)."""
+
+    default_error_messages = {
+        **serializers.BooleanField.default_error_messages,
+        "strict": "Must be true or false.",
+    }
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("strict")
+        return data
+
+
 class CountryField(serializers.CharField):
     """An ISO 3166-1 alpha-2 country code (django-countries' list), upper-cased."""
 

@@ -32,7 +32,8 @@ def test_celery_is_configured_from_django_settings() -> None:
     assert conf.result_extended is True
     assert conf.task_track_started is False  # one result write per task, not two
     assert conf.get("CELERY_DB_REUSE_MAX") >= 100  # connections outlive a task
-    assert {q.name for q in conf.task_queues} == {"default", "payments", "emails", "maintenance"}
+    queues = {"default", "payments", "emails", "maintenance", "webhooks"}
+    assert {q.name for q in conf.task_queues} == queues
     route = app.amqp.router.route({}, "apps.payments.tasks.payment_capture_task")
     assert route["queue"].name == "payments"
     assert conf.broker_transport_options["visibility_timeout"] > BaseTask.retry_backoff_max

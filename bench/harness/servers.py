@@ -216,7 +216,7 @@ def start_celery(
         "workers.celery",
         "worker",
         "-Q",
-        "payments,emails,maintenance,default",
+        "payments,emails,webhooks,maintenance,default",
         "--concurrency",
         str(concurrency),
         "--pool",

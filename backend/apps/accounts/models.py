@@ -38,6 +38,11 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
+    # When ``email`` was last proven to reach the user (a verification link); None: never.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    # An address asked for (with the password) and not verified yet; it replaces ``email``
+    # only once its verification link is used.
+    pending_email = models.EmailField(blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

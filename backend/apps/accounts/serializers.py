@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.accounts.models import Address, User
+from apps.orders.serializers import OrderOutputSerializer
 from utils.serializers import CountryField, InputSerializer, StrictInputMixin
 
 
@@ -36,10 +37,80 @@ class PasswordChangeInputSerializer(InputSerializer):
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
+class _PendingEmailField(serializers.EmailField):
+    """The address waiting for its verification, or null (none is pending)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return value or None
+
+
 class UserOutputSerializer(serializers.ModelSerializer):
+    email_verified = serializers.SerializerMethodField()
+    pending_email = _PendingEmailField()
+
     class Meta:
         model = User
-        fields = ["id", "email", "first_name", "last_name", "is_staff", "date_joined"]
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "is_staff",
+            "date_joined",
+            "email_verified",
+            "pending_email",
+        ]
+        read_only_fields = fields
+
+    def get_email_verified(self, user: User) -> bool:
+        return user.email_verified_at is not None
+
+
+class PasswordResetInputSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInputSerializer(InputSerializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class EmailVerifyInputSerializer(InputSerializer):
+    token = serializers.CharField(max_length=512)
+
+
+class EmailChangeInputSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class AccountDeleteInputSerializer(InputSerializer):
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class AcceptedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class AccountExportAccountSerializer(serializers.ModelSerializer):
+    pending_email = _PendingEmailField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "date_joined",
+            "last_login",
+            "email_verified_at",
+            "pending_email",
+        ]
         read_only_fields = fields
 
 
@@ -76,3 +147,12 @@ class AddressInputSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     def to_representation(self, instance: Any) -> Any:
         return AddressOutputSerializer(instance).data
+
+
+class AccountExportOutputSerializer(serializers.Serializer):
+    """Everything the shop keeps about the account, as JSON (the right of access)."""
+
+    exported_at = serializers.DateTimeField()
+    account = AccountExportAccountSerializer()
+    addresses = AddressOutputSerializer(many=True)
+    orders = OrderOutputSerializer(many=True)

@@ -1,4 +1,5 @@
-"""Auth endpoints (register, JWT token pair, refresh, logout, me, password) and addresses."""
+"""Auth endpoints (register, JWT token pair, refresh, logout, me, password, password reset,
+email verification and change, export and deletion of the account) and addresses."""
 
 from __future__ import annotations
 
@@ -21,9 +22,16 @@ from rest_framework_simplejwt.serializers import (
 from apps.accounts import selectors, services
 from apps.accounts.models import Address
 from apps.accounts.serializers import (
+    AcceptedOutputSerializer,
+    AccountDeleteInputSerializer,
+    AccountExportOutputSerializer,
     AddressInputSerializer,
     AddressOutputSerializer,
+    EmailChangeInputSerializer,
+    EmailVerifyInputSerializer,
     PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    PasswordResetInputSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
     TokenInputSerializer,
@@ -35,8 +43,24 @@ from utils.actors import request_user
 from utils.errors import AuthenticationError
 from utils.throttling import ScopedRateThrottle
 
-_PUBLIC_ACTIONS = {"register", "token", "token_refresh", "logout"}
-_THROTTLED_ACTIONS = {"register", "token", "token_refresh"}
+_PUBLIC_ACTIONS = {
+    "register",
+    "token",
+    "token_refresh",
+    "logout",
+    "password_reset",
+    "password_reset_confirm",
+    "verify_email",
+}
+_THROTTLED_ACTIONS = {
+    "register",
+    "token",
+    "token_refresh",
+    "password_reset",
+    "password_reset_confirm",
+    "verify_email",
+    "email",
+}
 
 
 class AuthViewSet(viewsets.GenericViewSet):
@@ -44,6 +68,7 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     throttle_scope = "auth"
     serializer_class = UserOutputSerializer
+    delete_reads_body = True  # DELETE /auth/me/ takes the password (utils.schema documents it)
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action in _PUBLIC_ACTIONS:
@@ -52,7 +77,8 @@ class AuthViewSet(viewsets.GenericViewSet):
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = super().get_throttles()
-        if self.action in _THROTTLED_ACTIONS:
+        deleting = self.action == "me" and self.request.method == "DELETE"
+        if self.action in _THROTTLED_ACTIONS or deleting:  # password guesses are throttled
             throttles.append(ScopedRateThrottle())
         return throttles
 
@@ -103,9 +129,24 @@ class AuthViewSet(viewsets.GenericViewSet):
     @extend_schema(
         methods=["PATCH"], request=UserUpdateInputSerializer, responses={200: UserOutputSerializer}
     )
-    @action(detail=False, methods=["get", "patch"])
+    @extend_schema(
+        methods=["DELETE"],
+        request=AccountDeleteInputSerializer,
+        responses={204: None},
+        description=(
+            "Delete the account (the password confirms it). Orders stay as financial "
+            "records with their personal data erased; addresses and carts are deleted; "
+            "every token stops working."
+        ),
+    )
+    @action(detail=False, methods=["get", "patch", "delete"])
     def me(self, request: Request) -> Response:
         user = request_user(request)
+        if request.method == "DELETE":
+            confirm = AccountDeleteInputSerializer(data=request.data)
+            confirm.is_valid(raise_exception=True)
+            services.user_delete(user=user, password=confirm.validated_data["password"])
+            return Response(status=status.HTTP_204_NO_CONTENT)
         if request.method == "PATCH":
             data = UserUpdateInputSerializer(data=request.data, partial=True)
             data.is_valid(raise_exception=True)
@@ -119,6 +160,59 @@ class AuthViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         services.user_password_change(user=request_user(request), **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: AccountExportOutputSerializer})
+    @action(detail=False, methods=["get"], url_path="me/export")
+    def me_export(self, request: Request) -> Response:
+        export = selectors.user_export(user=request_user(request))
+        return Response(AccountExportOutputSerializer(export).data)
+
+    @extend_schema(
+        request=PasswordResetInputSerializer,
+        responses={202: AcceptedOutputSerializer},
+        description=(
+            "Always 202, whether or not the address has an account: if it has one, an email "
+            "with a single-use link (uid and token) is sent."
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="password-reset")
+    def password_reset(self, request: Request) -> Response:
+        data = PasswordResetInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"])
+        body = {"detail": "If the address has an account, a reset link is on its way."}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: None})
+    @action(detail=False, methods=["post"], url_path="password-reset/confirm")
+    def password_reset_confirm(self, request: Request) -> Response:
+        data = PasswordResetConfirmInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=EmailVerifyInputSerializer, responses={200: UserOutputSerializer})
+    @action(detail=False, methods=["post"], url_path="verify-email")
+    def verify_email(self, request: Request) -> Response:
+        data = EmailVerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.email_verify(token=data.validated_data["token"])
+        return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(
+        request=EmailChangeInputSerializer,
+        responses={202: UserOutputSerializer},
+        description=(
+            "Ask to change the address (the password confirms it). A verification link goes "
+            "to the new address; the change takes effect when it is used."
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="me/email")
+    def email(self, request: Request) -> Response:
+        data = EmailChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.email_change_request(user=request_user(request), **data.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_202_ACCEPTED)
 
 
 class AddressViewSet(

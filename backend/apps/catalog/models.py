@@ -79,6 +79,8 @@ class Stock(models.Model):
         Variant, on_delete=models.CASCADE, primary_key=True, related_name="stock"
     )
     on_hand = models.IntegerField(default=0)
+    # A change that takes on_hand from above this to it or below is a ``stock.low`` event.
+    low_stock_threshold = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

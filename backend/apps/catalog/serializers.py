@@ -189,6 +189,21 @@ class StockAdjustInputSerializer(InputSerializer):
         return value
 
 
+class StockThresholdInputSerializer(InputSerializer):
+    threshold = StrictIntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        allow_null=True,
+        help_text="On hand at or below this is a `stock.low` webhook event; null: no alert.",
+    )
+
+
+class StockThresholdOutputSerializer(serializers.Serializer):
+    variant_id = serializers.IntegerField()
+    on_hand = serializers.IntegerField()
+    low_stock_threshold = serializers.IntegerField(allow_null=True)
+
+
 class StockMovementOutputSerializer(serializers.ModelSerializer):
     variant_id = serializers.IntegerField(read_only=True)
     order_id = serializers.UUIDField(read_only=True, allow_null=True)

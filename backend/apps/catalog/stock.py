@@ -20,7 +20,10 @@ from django.db.models.functions import Coalesce
 
 from apps.accounts.models import User
 from apps.catalog.cache import catalog_changed
-from apps.catalog.models import Stock, StockMovement
+from apps.catalog.models import Stock, StockMovement, Variant
+from apps.integrations.events import stock_low_payload
+from apps.integrations.models import EventType
+from apps.integrations.services import event_emit
 from utils.errors import OutOfStockError
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ def stock_apply(
         row.on_hand += qty
         updated.append(row)
     Stock.objects.bulk_update(updated, ["on_hand"])
+    _stock_low_emit(rows, changes)
     catalog_changed()  # availability in cached product pages changes after commit
     StockMovement.objects.bulk_create(
         [
@@ -101,6 +105,38 @@ def stock_apply(
         ]
     )
     return rows
+
+
+def _stock_low_emit(rows: Mapping[int, Stock], changes: Mapping[int, int]) -> None:
+    """A ``stock.low`` event per variant this change took from above its threshold to it
+    or below (once per crossing, not on every sale under the threshold)."""
+    for variant_id in sorted(changes):
+        row = rows[variant_id]
+        threshold = row.low_stock_threshold
+        if threshold is None or not (row.on_hand - changes[variant_id] > threshold >= row.on_hand):
+            continue
+
+        def payload(row: Stock = row) -> dict[str, Any]:
+            sku = Variant.objects.filter(pk=row.variant_id).values_list("sku", flat=True).first()
+            return stock_low_payload(
+                variant_id=row.variant_id,
+                sku=sku or "",
+                on_hand=row.on_hand,
+                threshold=row.low_stock_threshold or 0,
+            )
+
+        event_emit(event_type=EventType.STOCK_LOW, payload=payload)
+
+
+def stock_threshold_set(*, variant_id: int, threshold: int | None) -> Stock:
+    """Set (or clear, with None) the level at which a variant's stock counts as low."""
+    with transaction.atomic():
+        row = stock_lock(variant_ids=[variant_id]).get(variant_id)
+        if row is None:
+            row = Stock.objects.create(variant_id=variant_id, on_hand=0)
+        row.low_stock_threshold = threshold
+        row.save(update_fields=["low_stock_threshold", "updated_at"])
+    return row
 
 
 def stock_reconcile(*, limit: int = 1000) -> list[dict[str, int]]:

@@ -28,10 +28,13 @@ from apps.catalog.serializers import (
     ProductOutputSerializer,
     StockAdjustInputSerializer,
     StockMovementOutputSerializer,
+    StockThresholdInputSerializer,
+    StockThresholdOutputSerializer,
     VariantInputSerializer,
     VariantStaffOutputSerializer,
     VariantUpdateInputSerializer,
 )
+from apps.catalog.stock import stock_threshold_set
 from utils.actors import request_actor
 from utils.permissions import PublicReadStaffWrite, is_staff
 from utils.schema import error_response
@@ -159,6 +162,17 @@ class VariantViewSet(StaffWriteViewSet):
         return Response(
             VariantStaffOutputSerializer(selectors.variant_get(variant_id=variant.pk)).data
         )
+
+    @extend_schema(
+        request=StockThresholdInputSerializer, responses={200: StockThresholdOutputSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="low-stock-threshold")
+    def low_stock_threshold(self, request: Request, pk: str | None = None) -> Response:
+        variant = self.get_object()
+        data = StockThresholdInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = stock_threshold_set(variant_id=variant.pk, threshold=data.validated_data["threshold"])
+        return Response(StockThresholdOutputSerializer(row).data)
 
     @extend_schema(
         request=None,

@@ -43,6 +43,7 @@ def test_beat_schedule_runs_every_sweep_on_the_maintenance_queue() -> None:
         "payment-deadline-sweep",
         "payment-redispatch-sweep",
         "email-redispatch-sweep",
+        "webhook-redispatch-sweep",
         "queue-sample",
         "stock-reconcile",
         "purge",

@@ -38,4 +38,4 @@ class EmailLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description="order", ordering="order__number")
     def order_number(self, obj: EmailLog) -> str:
-        return obj.order.number
+        return obj.order.number if obj.order is not None else "-"  # an account email

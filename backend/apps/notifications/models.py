@@ -1,4 +1,9 @@
-"""Email log: one row per email the shop means to send, created before it is sent."""
+"""Email log: one row per email the shop means to send, created before it is sent.
+
+Order emails name their order (one per order, kind and reference); account emails
+(password reset, email verification) have no order and a unique ``reference`` per
+kind instead.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,23 @@ class EmailLog(models.Model):
         ORDER_CANCELLED = "order_cancelled"
         ORDER_FULFILLED = "order_fulfilled"
         REFUND_ISSUED = "refund_issued"
+        PASSWORD_RESET = "password_reset"
+        EMAIL_VERIFICATION = "email_verification"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
         SENDING = "sending"  # handed (or about to be handed) to the mail backend
         SENT = "sent"
         FAILED = "failed"
+        # Nothing to send after all (a reset asked for an address without an account).
+        SKIPPED = "skipped"
 
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="emails")
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     # Distinguishes several emails of one kind (e.g. the refund id); "" when one per order.
     reference = models.CharField(max_length=64, blank=True, default="")
@@ -39,6 +53,11 @@ class EmailLog(models.Model):
             models.UniqueConstraint(
                 fields=["order", "kind", "reference"], name="notifications_one_email_per_kind"
             ),
+            models.UniqueConstraint(
+                fields=["kind", "reference"],
+                condition=models.Q(order__isnull=True),
+                name="notifications_one_account_email_per_reference",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -47,4 +66,6 @@ class EmailLog(models.Model):
     def message_id(self, domain: str) -> str:
         """The ``Message-ID`` of this email, the same on every attempt: a resend after an
         unknown outcome is recognisable (and can be deduplicated) downstream."""
+        if self.order_id is None:  # an account email (reset, verification)
+            return f"<account-email-{self.pk}.{self.reference}@{domain}>"
         return f"<order-email-{self.pk}.{self.order_id}@{domain}>"

@@ -1,6 +1,7 @@
-"""Emails about orders: queue one (a durable row first), then send it at most once.
+"""Emails about orders and accounts: queue one (a durable row first), then send it once.
 
-``email_enqueue`` is called inside the transaction that caused the email; the
+``email_enqueue`` (order emails) and ``account_email_enqueue`` (password reset,
+email verification) are called inside the transaction that caused the email; the
 ``EmailLog`` row commits with it and the send task is published after commit.
 ``email_send`` locks the row and does nothing if it was already sent, so a
 task delivered twice sends once. What does not belong here: template content.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +34,10 @@ SUBJECTS = {
     EmailLog.Kind.ORDER_CANCELLED: "Your order {number} was cancelled",
     EmailLog.Kind.ORDER_FULFILLED: "Your order {number} is on its way",
     EmailLog.Kind.REFUND_ISSUED: "A refund for order {number} was issued",
+    EmailLog.Kind.PASSWORD_RESET: "Reset your password",
+    EmailLog.Kind.EMAIL_VERIFICATION: "Confirm your email address",
 }
+ACCOUNT_KINDS = frozenset({EmailLog.Kind.PASSWORD_RESET, EmailLog.Kind.EMAIL_VERIFICATION})
 
 
 def email_enqueue(*, order: Any, kind: str, reference: str = "") -> EmailLog:
@@ -47,6 +52,20 @@ def email_enqueue(*, order: Any, kind: str, reference: str = "") -> EmailLog:
         from apps.notifications.tasks import order_email_send_task
 
         enqueue_on_commit(order_email_send_task, log.pk)
+    return log
+
+
+def account_email_enqueue(*, kind: str, recipient: str, user: Any = None) -> EmailLog:
+    """Record an account email (no order; a fresh reference each time) and send it after
+    commit. Its content (a token, a link) is made when it is sent, never stored."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"{kind} is not an account email")
+    log = EmailLog.objects.create(
+        kind=kind, reference=uuid.uuid4().hex, recipient=recipient, user=user
+    )
+    from apps.notifications.tasks import order_email_send_task
+
+    enqueue_on_commit(order_email_send_task, log.pk)
     return log
 
 
@@ -75,7 +94,12 @@ def email_redispatch(*, limit: int = 200) -> int:
     return sent
 
 
-def _context(log: EmailLog) -> dict[str, Any]:
+def _context(log: EmailLog) -> dict[str, Any] | None:
+    """What the templates need; None when there is nothing to send (see ``SKIPPED``)."""
+    if log.order_id is None:
+        from apps.accounts.emails import account_email_context
+
+        return account_email_context(log)
     from apps.orders.models import Order
 
     order = Order.objects.prefetch_related("lines").get(pk=log.order_id)
@@ -87,10 +111,13 @@ def _context(log: EmailLog) -> dict[str, Any]:
     return {"order": order, "lines": list(order.lines.all()), "refund": refund, "kind": log.kind}
 
 
-def email_render(*, log: EmailLog) -> tuple[str, str, str]:
-    """Subject, text body and HTML body of an email."""
+def email_render(*, log: EmailLog) -> tuple[str, str, str] | None:
+    """Subject, text body and HTML body of an email (None: nothing to send)."""
     context = _context(log)
-    subject = SUBJECTS[EmailLog.Kind(log.kind)].format(number=context["order"].number)
+    if context is None:
+        return None
+    order = context.get("order")
+    subject = SUBJECTS[EmailLog.Kind(log.kind)].format(number=getattr(order, "number", ""))
     text = render_to_string(f"notifications/email/{log.kind}.txt", context)
     html = render_to_string(f"notifications/email/{log.kind}.html", context)
     return subject, text, html
@@ -123,7 +150,8 @@ def email_send(
     """
     with transaction.atomic():
         log = EmailLog.objects.select_for_update().filter(pk=email_log_id).first()
-        if log is None or log.status in (EmailLog.Status.SENT, EmailLog.Status.FAILED):
+        done = (EmailLog.Status.SENT, EmailLog.Status.FAILED, EmailLog.Status.SKIPPED)
+        if log is None or log.status in done:
             return log
         if handed_over:
             _record_sent(log)
@@ -138,10 +166,15 @@ def email_send(
                 log.pk,
                 age,
             )
+        rendered = email_render(log=log)
+        if rendered is None:  # nothing to send (e.g. a reset asked for an unknown address)
+            log.status = EmailLog.Status.SKIPPED
+            log.save(update_fields=["status", "user", "updated_at"])
+            return log
         log.status = EmailLog.Status.SENDING
         log.attempts += 1
-        log.save(update_fields=["status", "attempts", "updated_at"])
-    message = _message(log)
+        log.save(update_fields=["status", "attempts", "user", "updated_at"])
+    message = _message(log, rendered)
     try:
         message.send(fail_silently=False)
     except Exception as exc:
@@ -161,8 +194,8 @@ def email_send(
     return log
 
 
-def _message(log: EmailLog) -> EmailMultiAlternatives:
-    subject, text, html = email_render(log=log)
+def _message(log: EmailLog, rendered: tuple[str, str, str]) -> EmailMultiAlternatives:
+    subject, text, html = rendered
     message = EmailMultiAlternatives(
         subject,
         text,

@@ -81,9 +81,9 @@ def test_task_delivered_twice_sends_once() -> None:
     assert len(mail.outbox) == 1
 
 
-def test_every_kind_renders_text_and_html() -> None:
+def test_every_order_kind_renders_text_and_html() -> None:
     order = _order()
-    for kind in EmailLog.Kind.values:
+    for kind in set(EmailLog.Kind.values) - services.ACCOUNT_KINDS:
         log = EmailLog(order=order, kind=kind, recipient=order.email)
         subject, text, html = services.email_render(log=log)
         assert order.number in subject
@@ -191,3 +191,38 @@ def test_a_row_another_run_is_sending_is_left_alone_until_it_is_stale(settings: 
     log.refresh_from_db()
     assert (log.status, log.attempts) == (EmailLog.Status.SENT, 2)
     assert mail.outbox[0].extra_headers["Message-ID"] == log.message_id("example.com")
+
+
+@pytest.mark.django_db
+def test_an_account_email_is_retried_after_an_smtp_failure_and_sent_once() -> None:
+    from apps.accounts.factories import UserFactory
+
+    user = UserFactory.create(email="reset.me@example.com")
+    log = services.account_email_enqueue(
+        kind=EmailLog.Kind.PASSWORD_RESET, recipient="reset.me@example.com"
+    )
+    assert log.order_id is None
+    with (
+        mock.patch(
+            "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("smtp down")
+        ),
+        pytest.raises(TransientError),
+    ):
+        services.email_send(email_log_id=log.pk)
+    log.refresh_from_db()
+    assert (log.status, log.attempts) == (EmailLog.Status.QUEUED, 1)
+
+    services.email_send(email_log_id=log.pk)
+    services.email_send(email_log_id=log.pk)  # a duplicate task: nothing more
+
+    log.refresh_from_db()
+    assert (log.status, log.attempts, log.user_id) == (EmailLog.Status.SENT, 2, user.pk)
+    (message,) = mail.outbox
+    assert message.to == ["reset.me@example.com"]
+    assert "token=" in message.body
+    assert message.alternatives[0][1] == "text/html"
+
+
+def test_an_order_kind_is_not_an_account_email() -> None:
+    with pytest.raises(ValueError, match="not an account email"):
+        services.account_email_enqueue(kind=EmailLog.Kind.ORDER_CONFIRMATION, recipient="a@b.c")

@@ -22,7 +22,7 @@ CLOSED_BROKER = "redis://127.0.0.1:1/0"
 def _purge_memory_queues() -> None:
     with app.connection_for_read("memory://") as conn:
         channel: Any = conn.default_channel
-        for queue in ("default", "payments", "emails", "maintenance"):
+        for queue in ("default", "payments", "emails", "maintenance", "webhooks"):
             channel.queue_purge(queue)
 
 

@@ -17,6 +17,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
+from apps.integrations import selectors as integration_selectors
+from apps.integrations.serializers import DeliveryOutputSerializer, EndpointOutputSerializer
 from apps.ops import selectors
 from apps.ops.overview import overview_build
 from apps.ops.serializers import (
@@ -154,6 +156,8 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     failed = selectors.task_result_list().filter(status="FAILURE")[:LIST_SIZE]
     webhooks = selectors.webhook_event_list().filter(status__in=unprocessed)[:LIST_SIZE]
     stuck = selectors.payment_stuck_list()[:LIST_SIZE]
+    deliveries = integration_selectors.deliveries_needing_attention()[:LIST_SIZE]
+    disabled = integration_selectors.endpoints_disabled()[:LIST_SIZE]
     return {
         "overview": overview,
         "queues": _queues(overview),
@@ -165,6 +169,9 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "failed_tasks": TaskResultOutputSerializer(failed, many=True).data,
         "webhook_events": WebhookEventOutputSerializer(webhooks, many=True).data,
         "stuck_payments": StuckPaymentOutputSerializer(stuck, many=True).data,
+        # Outbound webhooks (apps.integrations): replay is POST .../replay/ on the API.
+        "deliveries": DeliveryOutputSerializer(deliveries, many=True).data,
+        "disabled_endpoints": EndpointOutputSerializer(disabled, many=True).data,
         "refresh_seconds": _refresh_seconds(request),
         "urls": {
             "overview": reverse("ops-overview-list"),

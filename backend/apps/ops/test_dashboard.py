@@ -62,7 +62,7 @@ def test_staff_see_every_section_rendered_on_the_server(staff: Any) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-refresh-seconds="2"' in html
-    for queue in ("default", "payments", "emails", "maintenance"):
+    for queue in ("default", "payments", "emails", "maintenance", "webhooks"):
         assert f'data-queue="{queue}"' in html
     assert "tasks run eagerly" in html  # the broker part says why it is unavailable
     assert (
@@ -163,3 +163,44 @@ def test_the_page_charts_the_last_hour_per_minute(staff: Any) -> None:
     assert len(payments) == 1  # one sample: one dash
     assert 'latest <span class="total">7<' in queues  # a reading, not a sum
     assert 'data-series="emails"' not in queues.split("<ul")[0]  # no samples: no line
+
+
+def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff: Any) -> None:
+    from apps.integrations.factories import WebhookEndpointFactory
+    from apps.integrations.models import OutboundEvent, WebhookDelivery
+
+    down = WebhookEndpointFactory.create(
+        url="https://erp.example.com/down",
+        is_active=False,
+        disabled_reason="deliveries failing since yesterday",
+        disabled_at=timezone.now(),
+    )
+    healthy = WebhookEndpointFactory.create(url="https://wms.example.com/ok")
+    event = OutboundEvent.objects.create(type="order.paid", payload={})
+    failing = WebhookDelivery.objects.create(
+        event=event,
+        endpoint=down,
+        status=WebhookDelivery.Status.FAILED,
+        attempts=30,
+        last_status_code=502,
+        last_error="HTTP 502",
+        next_attempt_at=timezone.now(),
+    )
+    fine = WebhookDelivery.objects.create(
+        event=event,
+        endpoint=healthy,
+        status=WebhookDelivery.Status.DELIVERED,
+        attempts=1,
+        next_attempt_at=timezone.now(),
+    )
+    client = Client()
+    client.force_login(staff)
+
+    html = client.get(URL).content.decode()
+
+    assert f'data-endpoint-id="{down.pk}"' in html
+    assert "deliveries failing since yesterday" in html
+    assert f'data-endpoint-id="{healthy.pk}"' not in html
+    assert f'data-delivery-id="{failing.pk}"' in html
+    assert "HTTP 502" in html
+    assert f'data-delivery-id="{fine.pk}"' not in html

@@ -87,7 +87,8 @@ def test_overview_counts_stuck_work_and_recent_task_outcomes(staff_client: APICl
     assert drifts["unresolved"] == 1
     assert drifts["items"][0]["sku"] == "DRIFT-1"
     assert drifts["items"][0]["difference"] == 2
-    assert body["queue_history"]["queues"] == ["default", "payments", "emails", "maintenance"]
+    queues = ["default", "payments", "emails", "maintenance", "webhooks"]
+    assert body["queue_history"]["queues"] == queues
 
 
 def test_overview_in_eager_mode_says_there_is_no_broker(staff_client: APIClient) -> None:
@@ -108,7 +109,7 @@ def test_overview_reads_queue_depths_from_the_broker(
 
     assert body["queues"]["status"] == "ok"
     depths = {item["name"]: item["depth"] for item in body["queues"]["items"]}
-    assert depths == {"default": 0, "payments": 0, "emails": 0, "maintenance": 3}
+    assert depths == {"default": 0, "payments": 0, "emails": 0, "maintenance": 3, "webhooks": 0}
     maintenance = next(i for i in body["queues"]["items"] if i["name"] == "maintenance")
     assert maintenance["oldest_age_seconds"] is None
     assert "memory transport" in maintenance["oldest_age_reason"]

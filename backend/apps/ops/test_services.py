@@ -85,7 +85,7 @@ def test_published_messages_carry_sent_at_and_their_id_can_be_captured(
 
 def test_queue_depths_and_oldest_age_when_the_broker_is_down(broker_down: str) -> None:
     depths = services.queue_depths()
-    assert set(depths) == {"default", "payments", "emails", "maintenance"}
+    assert set(depths) == {"default", "payments", "emails", "maintenance", "webhooks"}
     assert all("127.0.0.1:1" in value["unavailable"] for value in depths.values())  # type: ignore[index]
     ages = services.queue_oldest_age()
     assert ages["emails"]["age_seconds"] is None
@@ -112,10 +112,10 @@ def test_queue_sample_record_writes_one_row_per_queue_and_purges_a_day_old(
 
     written = services.queue_sample_record()
 
-    assert written == 4
+    assert written == 5
     assert not QueueSample.objects.filter(pk=old.pk).exists()
     depths = dict(QueueSample.objects.values_list("queue", "depth"))
-    assert depths == {"default": 0, "payments": 2, "emails": 0, "maintenance": 0}
+    assert depths == {"default": 0, "payments": 2, "emails": 0, "maintenance": 0, "webhooks": 0}
 
 
 @pytest.mark.django_db

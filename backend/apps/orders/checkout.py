@@ -107,6 +107,9 @@ def order_checkout(
     open), 409 ``cart_empty``, 409 ``out_of_stock`` (``details.variants``) or 400
     ``validation_error``; nothing changes then. The capture task is sent after commit.
     """
+    unverified = user is not None and not user.email_verified_at
+    if unverified and settings.CHECKOUT_REQUIRES_VERIFIED_EMAIL:
+        raise EmailNotVerifiedError()
     checkout = _Checkout(
         cart_id=cart_id,
         buyer=user,
@@ -201,6 +204,14 @@ def _payment_create(*, order: Order, provider: str, token: str) -> Payment:
 
     enqueue_on_commit(payment_capture_task, str(payment.id))
     return payment
+
+
+class EmailNotVerifiedError(ApplicationError):
+    """403: this shop wants a verified address to check out (CHECKOUT_REQUIRES_VERIFIED_EMAIL)."""
+
+    code = "email_not_verified"
+    status_code = status.HTTP_403_FORBIDDEN
+    message = "Verify your email address before checking out."
 
 
 def _email_resolve(*, user: User | None, email: str | None) -> str:

@@ -158,3 +158,32 @@ def order_expire_overdue(*, limit: int = 200) -> list[str]:
     if cancelled:
         logger.info("deadline sweep cancelled %d orders", len(cancelled))
     return cancelled
+
+
+_ADDRESS_KEPT = ("country",)  # where the goods went decides the tax: a financial fact
+
+
+def _address_scrub(address: Any) -> Any:
+    if not isinstance(address, dict):
+        return address
+    return {key: (value if key in _ADDRESS_KEPT else "") for key, value in address.items()}
+
+
+def orders_anonymise_for_user(*, user: User) -> int:
+    """Detach a deleted account's orders and erase the personal data on them.
+
+    Kept (financial records): number, status, amounts, currency, lines, payments,
+    refunds, events and the destination country. Erased: the link to the user, the
+    email (a placeholder that cannot receive mail) and every other address field.
+    Returns how many orders were changed. Runs in the caller's transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("orders_anonymise_for_user() must run inside transaction.atomic()")
+    orders = list(Order.objects.select_for_update().filter(user=user).order_by("pk"))
+    for order in orders:
+        order.user = None
+        order.email = f"deleted-{order.pk.hex[:16]}@deleted.invalid"
+        order.shipping_address = _address_scrub(order.shipping_address)
+        order.billing_address = _address_scrub(order.billing_address)
+    Order.objects.bulk_update(orders, ["user", "email", "shipping_address", "billing_address"])
+    return len(orders)

@@ -2,7 +2,8 @@
 
 Callers lock the order (``select_for_update``) inside ``transaction.atomic()``
 and then call ``order_transition``; it refuses a move that is not allowed with
-409 ``invalid_state`` and writes an ``OrderEvent`` (who, from, to, trace id).
+409 ``invalid_state`` and writes an ``OrderEvent`` (who, from, to, trace id), and
+the outbound webhook event of the move (``order.paid`` ...) in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.integrations.events import STATUS_EVENTS, order_payload
+from apps.integrations.models import EventType
+from apps.integrations.services import event_emit
 from apps.orders.models import Order, OrderEvent
 from utils.errors import InvalidStateError
 from utils.telemetry import current_trace_id
@@ -81,7 +85,11 @@ def order_transition(
         setattr(order, stamp, timezone.now())
         fields.append(stamp)
     order.save(update_fields=fields)
-    return _event(order, from_status, actor=actor, actor_kind=actor_kind, note=note)
+    event = _event(order, from_status, actor=actor, actor_kind=actor_kind, note=note)
+    outbound = STATUS_EVENTS.get(to_status)
+    if outbound is not None:
+        event_emit(event_type=outbound, payload=lambda: order_payload(order))
+    return event
 
 
 def order_created_record(
@@ -94,7 +102,9 @@ def order_created_record(
     """Record the first event of a new order ("" -> its initial status)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_created_record() must run inside transaction.atomic()")
-    return _event(order, "", actor=actor, actor_kind=actor_kind, note=note)
+    event = _event(order, "", actor=actor, actor_kind=actor_kind, note=note)
+    event_emit(event_type=EventType.ORDER_CREATED, payload=lambda: order_payload(order))
+    return event
 
 
 def order_event_record(

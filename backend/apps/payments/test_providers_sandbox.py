@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from apps.payments.models import SandboxCharge, SandboxRefund
-from apps.payments.providers import get_provider, provider_names, signing
+from apps.payments.providers import get_provider, provider_names
 from apps.payments.providers.base import (
     ChargeResult,
     ChargeStatus,
@@ -24,6 +24,7 @@ from apps.payments.providers.base import (
     WebhookPayloadError,
 )
 from apps.payments.providers.sandbox import SandboxProvider, sandbox_event_body, sandbox_sign
+from utils import signing
 from utils.errors import NotFoundError
 
 SECRET = "whsec_sandbox_test_secret"

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.ops",
+    "apps.integrations",
 ]
 
 MIDDLEWARE = [
@@ -231,6 +232,8 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventStatusEnum": "apps.payments.models.WebhookEvent.Status",
         "CartStatusEnum": "apps.cart.models.Cart.Status",
         "EmailLogStatusEnum": "apps.notifications.models.EmailLog.Status",
+        "WebhookEventTypeEnum": "apps.integrations.models.EventType",
+        "WebhookDeliveryStatusEnum": "apps.integrations.models.WebhookDelivery.Status",
     },
 }
 
@@ -330,3 +333,4 @@ READYZ_DEADLINE_SECONDS = env.float("READYZ_DEADLINE_SECONDS", default=2.0)
 # /readyz reports workers as silent when no task finished for this long (the minute
 # sweeps finish one a minute while beat and a worker run).
 WORKERS_SILENT_AFTER_SECONDS = env.int("WORKERS_SILENT_AFTER_SECONDS", default=300)
+from config.settings.domain import *  # noqa: E402, F403  (webhooks, accounts)

@@ -32,3 +32,6 @@ REST_FRAMEWORK = {
         ("anon", "user", "auth", "checkout", "payment"), "100000/min"
     ),
 }
+# The webhook receiver of the integration tests listens on 127.0.0.1 over plain HTTP.
+WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+WEBHOOK_ALLOW_HTTP = True

@@ -50,7 +50,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-QUEUE_NAMES = ("default", "payments", "emails", "maintenance")
+QUEUE_NAMES = ("default", "payments", "emails", "maintenance", "webhooks")
 
 
 def is_amqp(broker_url: str) -> bool:
@@ -95,6 +95,7 @@ CELERY_TASK_ROUTES = {
     "*_sweep_task": {"queue": "maintenance"},
     "apps.payments.tasks.*": {"queue": "payments"},
     "apps.notifications.tasks.*": {"queue": "emails"},
+    "apps.integrations.tasks.*": {"queue": "webhooks"},
     "apps.ops.tasks.*": {"queue": "maintenance"},
     "apps.catalog.tasks.*": {"queue": "maintenance"},
     "apps.core.tasks.*": {"queue": "maintenance"},
@@ -135,6 +136,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     ),
     "email-redispatch-sweep": _sweep(
         "apps.notifications.tasks.email_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
+    ),
+    "webhook-redispatch-sweep": _sweep(
+        "apps.integrations.tasks.webhook_redispatch_sweep_task", _MINUTE, _MINUTE_EXPIRES
     ),
     "queue-sample": _sweep("apps.ops.tasks.queue_sample_task", _MINUTE, _MINUTE_EXPIRES),
     "stock-reconcile": _sweep("apps.catalog.tasks.stock_reconcile_task", crontab(minute=7), 3000),

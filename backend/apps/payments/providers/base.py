@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from rest_framework import status
 
 from utils.errors import ApplicationError
+from utils.errors import InvalidSignatureError as InvalidSignatureError  # re-exported
 
 # --- Exceptions -------------------------------------------------------------------------
 
@@ -60,14 +61,6 @@ class ProviderUnavailableError(PaymentProviderError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message, reason="provider_unavailable")
-
-
-class InvalidSignatureError(ApplicationError):
-    """A webhook whose signature is missing, malformed, wrong or outside the time window."""
-
-    code = "invalid_signature"
-    status_code = status.HTTP_400_BAD_REQUEST
-    message = "The webhook signature is missing or invalid."
 
 
 class WebhookPayloadError(ApplicationError):

@@ -16,7 +16,7 @@ Tokens (``payment_method`` / ``token``):
 Every charge is a ``SandboxCharge`` row keyed by idempotency key, shared by all
 processes: a repeated request with the same key returns the same charge and
 never charges twice, and tests count real charges. Webhooks are signed like
-Stripe's (``apps.payments.providers.signing``) with ``SANDBOX_WEBHOOK_SECRET`` in
+Stripe's (``utils.signing``) with ``SANDBOX_WEBHOOK_SECRET`` in
 the ``X-Sandbox-Signature`` header; the body is
 ``{"id": "evt_...", "type": "payment.succeeded" | "payment.failed" |
 "refund.succeeded", "data": {"payment_id", "amount": "12.50", "currency": "EUR",
@@ -37,7 +37,6 @@ from django.db import transaction
 from django.db.models import Sum
 
 from apps.payments.models import SandboxCharge, SandboxRefund
-from apps.payments.providers import signing
 from apps.payments.providers.base import (
     ChargeResult,
     ChargeStatus,
@@ -51,6 +50,7 @@ from apps.payments.providers.base import (
     RefundStatus,
     WebhookPayloadError,
 )
+from utils import signing
 from utils.decimal_utils import MoneyError, parse_money, to_str
 
 SUCCEEDING_TOKENS = frozenset({"tok_visa", "tok_mastercard"})

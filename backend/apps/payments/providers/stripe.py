@@ -45,8 +45,8 @@ from apps.payments.providers.base import (
     RefundStatus,
     WebhookPayloadError,
 )
-from apps.payments.providers.signing import TOLERANCE_SECONDS
 from utils.decimal_utils import CENT, quantize
+from utils.signing import TOLERANCE_SECONDS
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,9 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import stock_apply
+from apps.integrations.events import order_payload
+from apps.integrations.models import EventType
+from apps.integrations.services import event_emit
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
 from apps.orders.models import Order, OrderEvent, OrderLine
@@ -330,6 +333,8 @@ def _refund_succeeded(
     else:  # a cancelled order keeps its status; the refund is on its timeline
         order.save(update_fields=["refunded_total", "updated_at"])
         order_event_record(order=order, note=note, actor=refund.created_by, actor_kind=actor_kind)
+        # The transition emits order.refunded itself; a cancelled order's refund is one too.
+        event_emit(event_type=EventType.ORDER_REFUNDED, payload=lambda: order_payload(order))
     _restock(order, refund)
     email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))
     return RefundOutcome(refund, Applied.APPLIED)

@@ -1,4 +1,5 @@
-"""Stripe's webhook signing scheme, for providers that reuse it (the sandbox).
+"""Stripe's webhook signing scheme: the sandbox provider verifies it on incoming payment
+webhooks, and outbound merchant webhooks (apps.integrations) sign with it.
 
 Header value: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``; several
 ``v1`` entries may be present (secret rotation). The HMAC is computed over the raw
@@ -14,7 +15,7 @@ import hmac
 import re
 import time
 
-from apps.payments.providers.base import InvalidSignatureError
+from utils.errors import InvalidSignatureError
 
 TOLERANCE_SECONDS = 300
 SCHEME = "v1"

@@ -94,6 +94,13 @@ def _checkout(w: World) -> dict[str, Any]:
     return dict(CHECKOUT_BODY)  # with an email, so that a guest's body is valid too
 
 
+def _voucher() -> str:
+    from apps.pricing.models import Voucher
+
+    Voucher.objects.get_or_create(code="MATRIX10", defaults={"kind": "percentage", "value": 10})
+    return "matrix10"
+
+
 def _webhook_body(w: World) -> bytes:
     payment = w.payment
     return sandbox_event_body(
@@ -207,6 +214,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
         OWNED, 404, 200, 404, 404, kwargs=lambda w: {"pk": w.cart.pk, "item_id": w.item.pk}
     ),
     ("cart-claim", "POST"): Entry(OWNED, 401, 200, 404, 404, kwargs=_pk("cart"), body=lambda w: {}),
+    ("cart-shipping-methods", "GET"): Entry(OWNED, 404, 200, 404, 404, kwargs=_pk("cart")),
+    ("cart-voucher", "POST"): Entry(
+        OWNED, 404, 200, 404, 404, kwargs=_pk("cart"), body=lambda w: {"code": _voucher()}
+    ),
+    ("cart-voucher", "DELETE"): Entry(OWNED, 404, 200, 404, 404, kwargs=_pk("cart")),
     ("cart-checkout-checkout", "POST"): Entry(
         OWNED, 404, 201, 404, 404, kwargs=_pk("cart"), body=_checkout
     ),

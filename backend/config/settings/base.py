@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.cart",
     "apps.orders",
+    "apps.pricing",
     "apps.payments",
     "apps.notifications",
     "apps.ops",
@@ -374,10 +375,12 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 CATALOG_CACHE_SECONDS = env.float("CATALOG_CACHE_SECONDS", default=2.0)
 CART_MAX_QUANTITY_PER_LINE = env.int("CART_MAX_QUANTITY_PER_LINE", default=99)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
-SHIPPING_METHODS = {
-    "standard": env.str("SHIPPING_STANDARD_PRICE", default="4.90"),
-    "express": env.str("SHIPPING_EXPRESS_PRICE", default="12.90"),
-}
+# Pricing (apps/pricing): shipping methods, tax rates, vouchers and promotions are rows.
+# Catalogue prices are entered gross (tax included, EU style) or net (US style).
+PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
+# Where the cart estimates tax before a shipping address is known.
+DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="DE")
+TAX_PROVIDER = env.str("TAX_PROVIDER", default="apps.pricing.tax.FlatRateTaxProvider")
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["sandbox", "stripe"])
 IDEMPOTENCY_KEY_TTL_HOURS = 24

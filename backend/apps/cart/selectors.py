@@ -246,7 +246,7 @@ class ShippingOption:
 
 def cart_shipping_options(*, cart_id: Any, user: User | None, country: str) -> list[ShippingOption]:
     """The methods that serve ``country`` and this cart's weight and subtotal, each priced
-    by ``price_cart`` as checkout would (5 queries)."""
+    by ``price_cart`` as checkout would (5 queries, 6 with the caller's user row)."""
     cart = cart_get(cart_id=cart_id, user=user)
     items = list(cart_item_list(cart=cart))
     now = timezone.now()

@@ -25,17 +25,9 @@ def _clear_cache() -> Iterator[None]:
 def _default_shipping(request: pytest.FixtureRequest) -> None:
     """Every test with a database ships anywhere, standard 4.90 or express 12.90 (what the
     old SHIPPING_METHODS setting gave); tests of zones add their own."""
-    marker = request.node.get_closest_marker("django_db")
-    wanted = {"db", "transactional_db"} & set(request.fixturenames)
-    if marker is None and not wanted:
-        return
-    transactional = "transactional_db" in wanted or bool(
-        marker is not None and marker.kwargs.get("transaction")
-    )
-    request.getfixturevalue("transactional_db" if transactional else "db")
-    from apps.pricing.factories import shipping_default_create
+    from apps.pricing.factories import shipping_default_for
 
-    shipping_default_create()
+    shipping_default_for(request)
 
 
 @pytest.fixture

@@ -40,6 +40,19 @@ def shipping_default_create() -> ShippingZone:
     return zone
 
 
+def shipping_default_for(request: Any) -> None:
+    """For an autouse fixture: the default shipping for a test that has a database."""
+    marker = request.node.get_closest_marker("django_db")
+    wanted = {"db", "transactional_db"} & set(request.fixturenames)
+    if marker is None and not wanted:
+        return
+    transactional = "transactional_db" in wanted or bool(
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    shipping_default_create()
+
+
 def tax_class_get(code: str = "standard") -> TaxClass:
     tax_class, _ = TaxClass.objects.get_or_create(code=code, defaults={"name": code.title()})
     return tax_class

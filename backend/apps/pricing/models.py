@@ -48,7 +48,7 @@ class ShippingMethod(models.Model):
     name = models.CharField(max_length=100)
     rule = models.CharField(max_length=16, choices=Rule.choices, default=Rule.FLAT)
     price = models.DecimalField(
-        max_digits=12, decimal_places=2, help_text="The flat price (rule flat)."
+        max_digits=12, decimal_places=2, default=0, help_text="The flat price (rule flat)."
     )
     # [{"up_to": "50.00" | 2000, "price": "4.90"}, ...] ascending; the last may have up_to null.
     tiers = models.JSONField(default=list, blank=True)

@@ -122,6 +122,11 @@ _RULES: dict[type[models.Model], tuple[_Convert, Callable[[Any], None]]] = {
 }  # fmt: skip
 
 
+def pricing_rule_check(obj: models.Model) -> None:
+    """The cross-row rules of ``obj``'s kind (the admin's forms call this too)."""
+    _RULES[type(obj)][1](obj)
+
+
 def pricing_rule_save(
     *, model: type[models.Model], instance: models.Model | None, data: dict[str, Any]
 ) -> models.Model:

@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
                 ('code', models.SlugField(help_text='Stable: what checkout sends.', max_length=32)),
                 ('name', models.CharField(max_length=100)),
                 ('rule', models.CharField(choices=[('flat', 'Flat'), ('subtotal', 'Subtotal'), ('weight', 'Weight')], default='flat', max_length=16)),
-                ('price', models.DecimalField(decimal_places=2, help_text='The flat price (rule flat).', max_digits=12)),
+                ('price', models.DecimalField(decimal_places=2, default=0, help_text='The flat price (rule flat).', max_digits=12)),
                 ('tiers', models.JSONField(blank=True, default=list)),
                 ('free_over', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
                 ('min_days', models.PositiveIntegerField(default=1)),

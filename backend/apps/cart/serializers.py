@@ -48,7 +48,7 @@ class ShippingMethodsQuerySerializer(InputSerializer):
     )
 
 
-class ShippingMethodOutputSerializer(serializers.Serializer):
+class ShippingOptionOutputSerializer(serializers.Serializer):
     code = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
     zone = serializers.CharField(read_only=True)

@@ -26,8 +26,8 @@ from apps.cart.serializers import (
     CartOutputSerializer,
     CartPricingQuerySerializer,
     CartVoucherInputSerializer,
-    ShippingMethodOutputSerializer,
     ShippingMethodsQuerySerializer,
+    ShippingOptionOutputSerializer,
 )
 from utils.actors import request_actor, request_user
 from utils.schema import error_response
@@ -97,7 +97,7 @@ class CartViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[_CART_ID, ShippingMethodsQuerySerializer],
-        responses={200: ShippingMethodOutputSerializer(many=True)},
+        responses={200: ShippingOptionOutputSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], url_path="shipping-methods")
     def shipping_methods(self, request: Request, pk: str | None = None) -> Response:
@@ -109,7 +109,7 @@ class CartViewSet(viewsets.GenericViewSet):
             user=request_actor(request),
             country=query.validated_data.get("country") or settings.DEFAULT_COUNTRY,
         )
-        return Response(ShippingMethodOutputSerializer(options, many=True).data)
+        return Response(ShippingOptionOutputSerializer(options, many=True).data)
 
     @extend_schema(
         methods=["POST"],

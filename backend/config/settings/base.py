@@ -226,6 +226,9 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventStatusEnum": "apps.payments.models.WebhookEvent.Status",
         "CartStatusEnum": "apps.cart.models.Cart.Status",
         "EmailLogStatusEnum": "apps.notifications.models.EmailLog.Status",
+        "VoucherKindEnum": "apps.pricing.models.DiscountKind",
+        "PromotionKindEnum": ["percentage", "fixed"],
+        "DiscountLineKindEnum": ["voucher", "promotion"],
     },
 }
 
@@ -375,10 +378,9 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 CATALOG_CACHE_SECONDS = env.float("CATALOG_CACHE_SECONDS", default=2.0)
 CART_MAX_QUANTITY_PER_LINE = env.int("CART_MAX_QUANTITY_PER_LINE", default=99)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
-# Pricing (apps/pricing): shipping methods, tax rates, vouchers and promotions are rows.
-# Catalogue prices are entered gross (tax included, EU style) or net (US style).
+# Pricing (apps/pricing; shipping, rates, vouchers, sales are rows): catalogue prices are
+# gross (EU style) or net (US style); the cart estimates tax for DEFAULT_COUNTRY.
 PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
-# Where the cart estimates tax before a shipping address is known.
 DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="DE")
 TAX_PROVIDER = env.str("TAX_PROVIDER", default="apps.pricing.tax.FlatRateTaxProvider")
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)

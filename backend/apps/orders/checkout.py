@@ -1,8 +1,10 @@
 """Checkout: one transaction turns an open cart into an order, or changes nothing.
 
-Lock order (the project-wide one): cart, then stock rows in ascending variant id.
-The stock rows are taken last, after the order rows are written, so that a
-popular variant's row is held for as short a time as possible.
+Lock order (the project-wide one): cart, the cart's voucher (its use taken), then stock
+rows in ascending variant id. The stock rows are taken last, after the order rows are
+written, so that a popular variant's row is held for as short a time as possible.
+Prices, discounts, shipping and tax come from ``apps.pricing.calculate.price_cart``,
+the function the cart GET shows its totals with; the order keeps its result.
 Every write is a bulk statement, so the number of queries does not grow with the
 number of lines. The payment capture task is published after commit; the
 ``pending`` Payment row is the durable record of that work (the re-dispatch sweep
@@ -105,7 +107,8 @@ def order_checkout(
     """Check out the cart: stock taken, order + lines + pending payment created, cart closed.
 
     Refuses with 404 (cart not reachable by this caller), 409 ``invalid_state`` (cart not
-    open), 409 ``cart_empty``, 409 ``out_of_stock`` (``details.variants``) or 400
+    open), 409 ``cart_empty``, 409 ``out_of_stock`` (``details.variants``), 409
+    ``shipping_unavailable``, a voucher's refusal (``voucher_*``) or 400
     ``validation_error``; nothing changes then. The capture task is sent after commit.
     """
     checkout = _Checkout(

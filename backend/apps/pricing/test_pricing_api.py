@@ -10,7 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -326,8 +328,9 @@ def test_budgets_with_a_voucher_and_a_promotion(
     customer_client.post(_cart_url(cart, "voucher/"), {"code": "welcome10"}, format="json")
 
     # user, cart + voucher, lines, promotions, tax rates
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(5), CaptureQueriesContext(connection) as ctx:
         shown = customer_client.get(_cart_url(cart), {"country": "DE"})
+    print(f"cart GET with a voucher and a sale, {line_count} lines: {len(ctx)} queries")
     assert shown.json()["voucher"]["applied"] is True
     # + the shipping methods
     with django_assert_max_num_queries(6):
@@ -336,8 +339,9 @@ def test_budgets_with_a_voucher_and_a_promotion(
         customer_client.get(_cart_url(cart, "shipping-methods/"), {"country": "DE"})
     body = _body()
     del body["email"]
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(18), CaptureQueriesContext(connection) as ctx:
         response = customer_client.post(checkout_url(cart), body, format="json")
     assert response.status_code == 201, response.content
+    print(f"checkout with a voucher and a sale, {line_count} lines: {len(ctx)} queries")
     assert len(response.json()["discounts"]) == 2
     assert len(response.json()["lines"]) == line_count

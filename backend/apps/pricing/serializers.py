@@ -30,6 +30,15 @@ class StrictDecimalField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only (DRF's would take 0, 1, "yes", "on" too)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.")
+        return data
+
+
 def _ids(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_ID), max_length=500, **kwargs
@@ -45,7 +54,7 @@ def _percent(**kwargs: Any) -> serializers.DecimalField:
 class ShippingZoneInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=100)
     countries = serializers.ListField(child=CountryField(), max_length=250, required=False)
-    is_rest_of_world = serializers.BooleanField(required=False)
+    is_rest_of_world = StrictBooleanField(required=False)
 
 
 class ShippingZoneOutputSerializer(serializers.ModelSerializer):
@@ -73,7 +82,7 @@ class ShippingMethodInputSerializer(InputSerializer):
     free_over = MoneyField(required=False, allow_null=True)
     min_days = StrictIntegerField(min_value=0, max_value=365, required=False)
     max_days = StrictIntegerField(min_value=0, max_value=365, required=False)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
     position = StrictIntegerField(min_value=0, max_value=10_000, required=False)
 
 
@@ -139,8 +148,8 @@ class VoucherInputSerializer(InputSerializer):
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
     usage_limit = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
-    once_per_customer = serializers.BooleanField(required=False)
-    is_active = serializers.BooleanField(required=False)
+    once_per_customer = StrictBooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class VoucherOutputSerializer(serializers.ModelSerializer):
@@ -169,7 +178,7 @@ class PromotionInputSerializer(InputSerializer):
     category_ids = _ids(required=False)
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class PromotionOutputSerializer(serializers.ModelSerializer):

@@ -21,6 +21,15 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_shipping(request: pytest.FixtureRequest) -> None:
+    """Every test with a database ships anywhere, standard 4.90 or express 12.90 (what the
+    old SHIPPING_METHODS setting gave); tests of zones add their own."""
+    from apps.pricing.factories import shipping_default_for
+
+    shipping_default_for(request)
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

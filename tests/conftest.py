@@ -85,6 +85,16 @@ def _flush_redis() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _default_shipping(request: pytest.FixtureRequest) -> None:
+    """As in the unit tier: a test with a database ships anywhere (standard, express)."""
+    if _PROBLEM:
+        return
+    from apps.pricing.factories import shipping_default_for
+
+    shipping_default_for(request)
+
+
 def _worker_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     from django.conf import settings
 

@@ -26,6 +26,14 @@ from apps.ops.views import (
 )
 from apps.orders.views import CartCheckoutViewSet, OrderViewSet
 from apps.payments.views import OrderPaymentViewSet, PaymentViewSet, PaymentWebhookView
+from apps.pricing.views import (
+    PromotionViewSet,
+    ShippingMethodViewSet,
+    ShippingZoneViewSet,
+    TaxClassViewSet,
+    TaxRateViewSet,
+    VoucherViewSet,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -52,6 +60,12 @@ router.register("variants", VariantViewSet, basename="variant")
 router.register("auth", AuthViewSet, basename="auth")
 router.register("addresses", AddressViewSet, basename="address")
 router.register("payments", PaymentViewSet, basename="payment")
+router.register("pricing/shipping-zones", ShippingZoneViewSet, basename="shipping-zone")
+router.register("pricing/shipping-methods", ShippingMethodViewSet, basename="shipping-method")
+router.register("pricing/tax-classes", TaxClassViewSet, basename="tax-class")
+router.register("pricing/tax-rates", TaxRateViewSet, basename="tax-rate")
+router.register("pricing/vouchers", VoucherViewSet, basename="voucher")
+router.register("pricing/promotions", PromotionViewSet, basename="promotion")
 router.register("ops/probes", WorkerProbeViewSet, basename="ops-probe")
 router.register("ops/overview", OverviewViewSet, basename="ops-overview")
 router.register("ops/tasks", TaskResultViewSet, basename="ops-task")

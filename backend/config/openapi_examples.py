@@ -40,13 +40,23 @@ ORDER: dict[str, Any] = {
             "name": "Classic Tee",
             "variant_name": "M",
             "unit_price": "19.90",
+            "undiscounted_unit_price": "19.90",
             "quantity": 2,
-            "line_total": "39.80",
+            "discount": "3.98",
+            "net": "30.10",
+            "tax_rate": "19.00",
+            "tax": "5.72",
+            "line_total": "35.82",
         }
     ],
     "subtotal": "39.80",
+    "discount": "3.98",
     "shipping": "4.90",
-    "total": "44.70",
+    "tax": "6.50",
+    "total": "40.72",
+    "prices_include_tax": True,
+    "voucher_code": "WELCOME10",
+    "discounts": [{"kind": "voucher", "code": "WELCOME10", "name": "WELCOME10", "amount": "3.98"}],
     "refunded_total": "0.00",
     "shipping_method": "standard",
     "shipping_address": SHIPPING_ADDRESS,
@@ -55,7 +65,7 @@ ORDER: dict[str, Any] = {
         "id": "9d8c7b6a-5f4e-4d3c-9b2a-1e0f9a8b7c6d",
         "provider": "sandbox",
         "status": "pending",
-        "amount": "44.70",
+        "amount": "40.72",
         "currency": "EUR",
     },
     "payment_deadline": "2026-12-01T12:30:00Z",
@@ -83,13 +93,30 @@ CART: dict[str, Any] = {
             "variant_name": "M",
             "quantity": 2,
             "unit_price": "19.90",
-            "line_total": "39.80",
+            "undiscounted_unit_price": "19.90",
+            "discount": "3.98",
+            "tax_rate": "19.00",
+            "tax": "5.72",
+            "line_total": "35.82",
             "currency": "EUR",
             "available": 25,
             "warnings": [],
         }
     ],
     "subtotal": "39.80",
+    "summary": {
+        "subtotal": "39.80",
+        "discount": "3.98",
+        "shipping": "4.90",
+        "tax": "6.50",
+        "total": "40.72",
+        "currency": "EUR",
+        "prices_include_tax": True,
+        "tax_country": "DE",
+        "tax_estimated": False,
+        "shipping_method": "standard",
+    },
+    "voucher": {"code": "WELCOME10", "applied": True, "problem": None},
     "item_count": 2,
     "created_at": "2026-12-01T11:55:00Z",
     "updated_at": "2026-12-01T11:58:00Z",
@@ -113,6 +140,37 @@ EXAMPLES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("post", "/api/v1/carts/{id}/items/"): {
         "request": {"Two of variant 1": {"variant_id": 1, "quantity": 2}},
         "200": {"The cart with the line": CART},
+    },
+    ("get", "/api/v1/carts/{id}/"): {
+        "200": {"Priced for Germany, standard shipping, with WELCOME10": CART},
+    },
+    ("post", "/api/v1/carts/{id}/voucher/"): {
+        "request": {"The demo voucher": {"code": "welcome10"}},
+        "200": {"The cart with the voucher": CART},
+    },
+    ("get", "/api/v1/carts/{id}/shipping-methods/"): {
+        "200": {
+            "To Germany (seed_demo's EU zone)": [
+                {
+                    "code": "standard",
+                    "name": "Standard",
+                    "zone": "EU",
+                    "price": "4.90",
+                    "currency": "EUR",
+                    "min_days": 2,
+                    "max_days": 4,
+                },
+                {
+                    "code": "express",
+                    "name": "Express",
+                    "zone": "EU",
+                    "price": "12.90",
+                    "currency": "EUR",
+                    "min_days": 1,
+                    "max_days": 2,
+                },
+            ]
+        },
     },
     ("patch", "/api/v1/carts/{id}/items/{item_id}/"): {
         "request": {"Three instead": {"quantity": 3}},
@@ -172,6 +230,8 @@ EXAMPLES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
 # Query parameters: a price range that is a range, over the demo catalogue's prices.
 PARAMETER_EXAMPLES: dict[tuple[str, str], dict[str, str]] = {
     ("get", "/api/v1/products/"): {"min_price": "10.00", "max_price": "50.00"},
+    ("get", "/api/v1/carts/{id}/"): {"country": "DE", "shipping_method": "standard"},
+    ("get", "/api/v1/carts/{id}/shipping-methods/"): {"country": "DE"},
 }
 
 

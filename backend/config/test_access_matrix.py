@@ -109,6 +109,86 @@ def _checkout(w: World) -> dict[str, Any]:
     return dict(CHECKOUT_BODY)  # with an email, so that a guest's body is valid too
 
 
+def _voucher() -> str:
+    from apps.pricing.models import Voucher
+
+    Voucher.objects.get_or_create(code="MATRIX10", defaults={"kind": "percentage", "value": 10})
+    return "matrix10"
+
+
+def _rule(kind: str) -> Kwargs:
+    """A pricing rule of this kind to address (created on demand, before the snapshot)."""
+
+    def make(w: World) -> dict[str, Any]:
+        from apps.pricing import factories
+        from apps.pricing.models import ShippingMethod, ShippingZone
+
+        zone, _ = ShippingZone.objects.get_or_create(name="Matrix", defaults={"countries": ["JP"]})
+        objects: dict[str, Callable[[], Any]] = {
+            "zone": lambda: zone,
+            "method": lambda: ShippingMethod.objects.get_or_create(
+                zone=zone, code="matrix", defaults={"name": "M", "price": "1.00"}
+            )[0],
+            "class": lambda: factories.tax_class_get("matrix"),
+            "rate": lambda: factories.tax_rate_create("JP", "10.00"),
+            "voucher": lambda: factories.voucher_create("MATRIXV"),
+            "promotion": lambda: factories.promotion_create("Matrix sale"),
+        }
+        return {"pk": objects[kind]().pk}
+
+    return make
+
+
+def _zone_id(w: World) -> int:
+    from apps.pricing.models import ShippingZone
+
+    return ShippingZone.objects.get_or_create(name="Matrix", defaults={"countries": ["JP"]})[0].pk
+
+
+def _tax_rate_body(w: World) -> dict[str, Any]:
+    from apps.pricing.factories import tax_class_get
+
+    tax_class_get("standard")
+    return {"country": "JP", "tax_class": "standard", "rate": "10.00"}
+
+
+_PRICING_BODIES: dict[str, Body] = {
+    "shipping-zone": lambda w: {"name": "Matrix new", "countries": ["KR"]},
+    "shipping-method": lambda w: {"zone": _zone_id(w), "code": "new", "name": "N", "price": "2.00"},
+    "tax-class": lambda w: {"code": "matrix-new", "name": "New"},
+    "tax-rate": _tax_rate_body,
+    "voucher": lambda w: {"code": "MATRIXNEW", "kind": "percentage", "value": "5"},
+    "promotion": lambda w: {"name": "New sale", "kind": "fixed", "value": "1.00"},
+}
+_PRICING_KINDS = {
+    "shipping-zone": "zone",
+    "shipping-method": "method",
+    "tax-class": "class",
+    "tax-rate": "rate",
+    "voucher": "voucher",
+    "promotion": "promotion",
+}
+
+
+def _pricing_entries() -> dict[tuple[str, str], Entry]:
+    entries: dict[tuple[str, str], Entry] = {}
+    for name, kind in _PRICING_KINDS.items():
+        entries[(f"{name}-list", "GET")] = Entry(STAFF, **STAFF_ONLY, staff=200)
+        entries[(f"{name}-list", "POST")] = Entry(
+            STAFF, **STAFF_ONLY, staff=201, body=_PRICING_BODIES[name]
+        )
+        entries[(f"{name}-detail", "GET")] = Entry(
+            STAFF, **STAFF_ONLY, staff=200, kwargs=_rule(kind)
+        )
+        entries[(f"{name}-detail", "PATCH")] = Entry(
+            STAFF, **STAFF_ONLY, staff=200, kwargs=_rule(kind), body=lambda w: {}
+        )
+        entries[(f"{name}-detail", "DELETE")] = Entry(
+            STAFF, **STAFF_ONLY, staff=204, kwargs=_rule(kind)
+        )
+    return entries
+
+
 def _webhook_body(w: World) -> bytes:
     payment = w.payment
     return sandbox_event_body(
@@ -241,6 +321,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
         OWNED, 404, 200, 404, 404, kwargs=lambda w: {"pk": w.cart.pk, "item_id": w.item.pk}
     ),
     ("cart-claim", "POST"): Entry(OWNED, 401, 200, 404, 404, kwargs=_pk("cart"), body=lambda w: {}),
+    ("cart-shipping-methods", "GET"): Entry(OWNED, 404, 200, 404, 404, kwargs=_pk("cart")),
+    ("cart-voucher", "POST"): Entry(
+        OWNED, 404, 200, 404, 404, kwargs=_pk("cart"), body=lambda w: {"code": _voucher()}
+    ),
+    ("cart-voucher", "DELETE"): Entry(OWNED, 404, 200, 404, 404, kwargs=_pk("cart")),
     ("cart-checkout-checkout", "POST"): Entry(
         OWNED, 404, 201, 404, 404, kwargs=_pk("cart"), body=_checkout
     ),
@@ -327,6 +412,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("healthz", "GET"): Entry(PUBLIC, 200, 200, 200, 200),
     ("readyz", "GET"): Entry(PUBLIC, 200, 200, 200, 200),
 }
+MATRIX.update(_pricing_entries())  # staff-only pricing rules: /pricing/...
 # fmt: on
 
 

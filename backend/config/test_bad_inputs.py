@@ -263,6 +263,22 @@ OPEN_BODIES = {("POST", "/api/v1/payments/webhooks/{provider}/")}
 WRITE_OPERATIONS = [op for op in _operations_with_a_body() if op not in OPEN_BODIES]
 
 
+def _pricing_rule(collection: str) -> Any:
+    from apps.pricing import factories
+    from apps.pricing.models import ShippingMethod, ShippingZone
+
+    zone = ShippingZone.objects.get(is_rest_of_world=True)  # the default test shipping
+    makers: dict[str, Callable[[], Any]] = {
+        "shipping-zones": lambda: zone,
+        "shipping-methods": lambda: ShippingMethod.objects.filter(zone=zone).first(),
+        "tax-classes": lambda: factories.tax_class_get("standard"),
+        "tax-rates": lambda: factories.tax_rate_create("DE", "19.00"),
+        "vouchers": lambda: factories.voucher_create("BADINPUT"),
+        "promotions": lambda: factories.promotion_create("Bad input sale"),
+    }
+    return makers[collection]()
+
+
 def _path(world: World, method: str, template: str) -> str:
     order = {
         "cancel": world.pending_order,
@@ -280,7 +296,9 @@ def _path(world: World, method: str, template: str) -> str:
         "/api/v1/webhook-endpoints/{id}/": {"id": world.webhook_endpoint.pk},
         "/api/v1/carts/{id}/items/{item_id}/": {"id": world.cart.pk, "item_id": world.item.pk},
     }
-    if template.startswith("/api/v1/carts/{id}/"):
+    if template.startswith("/api/v1/pricing/"):
+        kwargs = {"id": _pricing_rule(template.split("/")[4]).pk}
+    elif template.startswith("/api/v1/carts/{id}/"):
         kwargs = values.get(template, {"id": world.cart.pk})
     elif template.startswith("/api/v1/orders/{id}/"):
         kwargs = {"id": order[template.rstrip("/").rsplit("/", 1)[-1]].pk}

@@ -439,3 +439,72 @@ def test_every_example_reaches_its_operation(document: dict[str, Any]) -> None:
     for (method, path), values in PARAMETER_EXAMPLES.items():
         parameters = {p["name"]: p for p in document["paths"][path][method]["parameters"]}
         assert {name: parameters[name]["schema"]["example"] for name in values} == values
+
+
+def test_pricing_flow_and_its_refusals_match_the_document(
+    record: Recorder, variants: list[Variant], staff_client: APIClient
+) -> None:
+    from apps.pricing.factories import promotion_create, tax_rate_create, voucher_create
+
+    tee, _ = variants
+    tax_rate_create("DE", "19.00")
+    promotion_create("Tee sale", product_ids=[tee.product_id])
+    voucher_create("WELCOME10", min_subtotal="10.00")
+    voucher_create("SPENT", usage_limit=1, used_count=1)
+    guest = APIClient()
+    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
+    base = f"/api/v1/carts/{cart['id']}/"
+    record(guest, "post", f"{base}items/", {"variant_id": tee.pk, "quantity": 2}, status=200)
+    record(guest, "get", f"{base}shipping-methods/", status=200, query={"country": "DE"})
+    record(guest, "post", f"{base}voucher/", {"code": "nope"}, status=400)
+    record(guest, "post", f"{base}voucher/", {"code": "spent"}, status=409)
+    priced = record(guest, "post", f"{base}voucher/", {"code": "welcome10"}, status=200)
+    assert priced["voucher"]["applied"] is True
+    shown = record(
+        guest, "get", base, status=200, query={"country": "DE", "shipping_method": "standard"}
+    )
+    record(guest, "get", base, status=409, query={"shipping_method": "teleport"})
+    record(
+        guest,
+        "post",
+        f"{base}checkout/",
+        {**CHECKOUT_BODY, "shipping_method": "teleport"},
+        status=409,
+    )
+    order = record(guest, "post", f"{base}checkout/", CHECKOUT_BODY, status=201)
+    assert order["total"] == shown["summary"]["total"]
+    assert [d["kind"] for d in order["discounts"]] == ["promotion", "voucher"]
+
+    for path, body in [
+        ("shipping-zones", {"name": "Nordics", "countries": ["SE", "NO"]}),
+        ("tax-classes", {"code": "reduced", "name": "Reduced"}),
+        ("vouchers", {"code": "STAFF5", "kind": "fixed", "value": "5.00"}),
+        ("promotions", {"name": "Flash", "kind": "percentage", "value": "15"}),
+    ]:
+        made = record(staff_client, "post", f"/api/v1/pricing/{path}/", body, status=201)
+        record(staff_client, "get", f"/api/v1/pricing/{path}/", status=200)
+        record(staff_client, "patch", f"/api/v1/pricing/{path}/{made['id']}/", {}, status=200)
+    zone = record(staff_client, "get", "/api/v1/pricing/shipping-zones/", status=200)
+    method = record(
+        staff_client,
+        "post",
+        "/api/v1/pricing/shipping-methods/",
+        {"zone": zone["results"][0]["id"], "code": "post", "name": "Post", "price": "3.00"},
+        status=201,
+    )
+    gone = staff_client.delete(f"/api/v1/pricing/shipping-methods/{method['id']}/")
+    assert gone.status_code == 204  # no body to validate
+    record(
+        staff_client,
+        "post",
+        "/api/v1/pricing/tax-rates/",
+        {"country": "SE", "tax_class": "reduced", "rate": "12.00"},
+        status=201,
+    )
+    record(
+        staff_client,
+        "post",
+        "/api/v1/pricing/vouchers/",
+        {"code": "BAD", "kind": "percentage", "value": "150"},
+        status=400,
+    )

@@ -25,6 +25,10 @@ class Cart(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     currency = models.CharField(max_length=3, default="EUR")
+    # The voucher the customer entered (POST /carts/{id}/voucher/); checked again at checkout.
+    voucher = models.ForeignKey(
+        "pricing.Voucher", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

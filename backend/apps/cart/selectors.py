@@ -17,12 +17,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
-from utils.decimal_utils import line_total, money_sum
+from apps.pricing import selectors as pricing
+from apps.pricing.calculate import price_cart
+from apps.pricing.errors import ShippingUnavailableError
+from apps.pricing.info import CartInfo, LineInfo, PricedCart
 from utils.errors import NotFoundError
 
 
@@ -39,6 +44,8 @@ def cart_get(*, cart_id: Any, user: User | None, for_update: bool = False) -> Ca
     except (TypeError, ValueError) as exc:
         raise NotFoundError("Cart not found.") from exc
     queryset: QuerySet[Cart] = Cart.objects.filter(cart_access_filter(user=user))
+    if not for_update:
+        queryset = queryset.select_related("voucher")
     if for_update:
         queryset = queryset.select_for_update()
     cart = queryset.filter(pk=cart_uuid).first()
@@ -70,8 +77,12 @@ class CartLine:
     product_slug: str
     variant_name: str
     quantity: int
-    unit_price: Decimal
-    line_total: Decimal
+    unit_price: Decimal  # after the promotion
+    undiscounted_unit_price: Decimal
+    discount: Decimal  # promotion + voucher, for the whole line
+    tax_rate: Decimal
+    tax: Decimal
+    line_total: Decimal  # gross, after discounts
     currency: str
     available: int
     warnings: list[str]
@@ -81,19 +92,23 @@ class CartLine:
 class CartDetail:
     cart: Cart
     lines: list[CartLine]
-    subtotal: Decimal
+    priced: PricedCart
     item_count: int
 
     @property
     def id(self) -> uuid.UUID:
         return self.cart.id
 
+    @property
+    def subtotal(self) -> Decimal:
+        return self.priced.subtotal
+
 
 def cart_item_list(*, cart: Cart) -> QuerySet[CartItem]:
     """The cart's lines with variant, product and ``available`` (stock on hand) in one query."""
     return (
         CartItem.objects.filter(cart=cart)
-        .select_related("variant__product")
+        .select_related("variant__product__tax_class")
         .annotate(available=Coalesce("variant__stock__on_hand", Value(0)))
         .order_by("id")
     )
@@ -113,10 +128,67 @@ def cart_line_warnings(*, cart: Cart, item: CartItem, available: int) -> list[st
     return warnings
 
 
-def cart_detail_build(*, cart: Cart, items: Iterable[CartItem]) -> CartDetail:
-    """Price the lines (items from ``cart_item_list``) without another query."""
+def _tax_class_code(item: CartItem) -> str:
+    tax_class = item.variant.product.tax_class  # select_related by cart_item_list
+    return tax_class.code if tax_class is not None else "standard"
+
+
+def cart_info_build(
+    *, cart: Cart, items: Iterable[CartItem], country: str | None, now: Any
+) -> CartInfo:
+    """The typed pricing input for these items (from ``cart_item_list``): the running
+    promotions and the destination's tax rates are read here (2 queries, none when the
+    cart is empty); without a country, the shop's default country is an estimate."""
+    items = list(items)
+    destination = country or settings.DEFAULT_COUNTRY
+    return CartInfo(
+        currency=cart.currency,
+        lines=tuple(
+            LineInfo(
+                line_id=item.pk,
+                variant_id=item.variant_id,
+                product_id=item.variant.product_id,
+                category_id=item.variant.product.category_id,
+                quantity=item.quantity,
+                unit_price=item.variant.price,
+                weight_grams=item.variant.weight_grams,
+                tax_class=_tax_class_code(item),
+            )
+            for item in items
+        ),
+        promotions=pricing.promotions_running(now=now) if items else (),
+        tax_rates=pricing.tax_rates_for(country=destination) if items else {},
+        prices_include_tax=settings.PRICES_INCLUDE_TAX,
+        country=destination,
+        country_is_estimate=country is None,
+    )
+
+
+def cart_detail_build(
+    *,
+    cart: Cart,
+    items: Iterable[CartItem],
+    country: str | None = None,
+    shipping_method: str | None = None,
+) -> CartDetail:
+    """Price the lines (items from ``cart_item_list``) with ``price_cart``: 2 queries for
+    the promotions and tax rates, 1 for a named shipping method, 1 for a voucher not
+    already loaded with the cart. 409 ``shipping_unavailable`` for a method that does not
+    serve the country or the cart."""
+    items = list(items)
+    now = timezone.now()
+    info = cart_info_build(cart=cart, items=items, country=country, now=now)
+    method = None
+    if shipping_method is not None:
+        method = pricing.shipping_method_for(country=info.country, code=shipping_method)
+        if method is None:
+            raise ShippingUnavailableError(
+                details={"shipping_method": shipping_method, "country": info.country}
+            )
+    voucher = pricing.voucher_info(cart.voucher) if cart.voucher_id and cart.voucher else None
+    priced = price_cart(info, method=method, voucher=voucher, now=now)
     lines: list[CartLine] = []
-    for item in items:
+    for item, line in zip(items, priced.lines, strict=True):
         variant = item.variant
         available = int(getattr(item, "available", 0))
         lines.append(
@@ -128,25 +200,77 @@ def cart_detail_build(*, cart: Cart, items: Iterable[CartItem]) -> CartDetail:
                 product_slug=variant.product.slug,
                 variant_name=variant.name,
                 quantity=item.quantity,
-                unit_price=variant.price,
-                line_total=line_total(variant.price, item.quantity),
+                unit_price=line.unit_price,
+                undiscounted_unit_price=line.undiscounted_unit_price,
+                discount=line.discount,
+                tax_rate=line.tax_rate,
+                tax=line.tax,
+                line_total=line.gross,
                 currency=variant.currency,
                 available=available,
                 warnings=cart_line_warnings(cart=cart, item=item, available=available),
             )
         )
     return CartDetail(
-        cart=cart,
-        lines=lines,
-        subtotal=money_sum(line.line_total for line in lines),
-        item_count=sum(line.quantity for line in lines),
+        cart=cart, lines=lines, priced=priced, item_count=sum(line.quantity for line in lines)
     )
 
 
-def cart_detail_get(*, cart_id: Any, user: User | None) -> CartDetail:
-    """The cart and its priced lines, if the caller may reach it (2 queries)."""
+def cart_detail_get(
+    *,
+    cart_id: Any,
+    user: User | None,
+    country: str | None = None,
+    shipping_method: str | None = None,
+) -> CartDetail:
+    """The cart and its priced lines, if the caller may reach it (at most 5 queries)."""
     cart = cart_get(cart_id=cart_id, user=user)
-    return cart_detail_build(cart=cart, items=cart_item_list(cart=cart))
+    return cart_detail_build(
+        cart=cart,
+        items=cart_item_list(cart=cart),
+        country=country,
+        shipping_method=shipping_method,
+    )
+
+
+@dataclass(frozen=True)
+class ShippingOption:
+    code: str
+    name: str
+    zone: str
+    price: Decimal
+    currency: str
+    min_days: int
+    max_days: int
+
+
+def cart_shipping_options(*, cart_id: Any, user: User | None, country: str) -> list[ShippingOption]:
+    """The methods that serve ``country`` and this cart's weight and subtotal, each priced
+    by ``price_cart`` as checkout would (5 queries, 6 with the caller's user row)."""
+    cart = cart_get(cart_id=cart_id, user=user)
+    items = list(cart_item_list(cart=cart))
+    now = timezone.now()
+    info = cart_info_build(cart=cart, items=items, country=country, now=now)
+    voucher = pricing.voucher_info(cart.voucher) if cart.voucher is not None else None
+    options = []
+    for method in pricing.shipping_methods_for(country=country):
+        try:
+            priced = price_cart(info, method=method, voucher=voucher, now=now)
+        except ShippingUnavailableError:
+            continue
+        assert priced.shipping is not None  # a method was given: price_cart priced it
+        options.append(
+            ShippingOption(
+                code=method.code,
+                name=method.name,
+                zone=method.zone_name,
+                price=priced.shipping.gross,
+                currency=cart.currency,
+                min_days=method.min_days,
+                max_days=method.max_days,
+            )
+        )
+    return options
 
 
 def cart_open_for_user(*, user: User | None, for_update: bool = False) -> Cart | None:

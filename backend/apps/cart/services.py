@@ -30,6 +30,9 @@ from apps.cart.selectors import (
 )
 from apps.catalog.models import Variant
 from apps.catalog.selectors import variant_for_cart
+from apps.pricing.errors import VoucherError, voucher_used_up
+from apps.pricing.selectors import voucher_by_code
+from apps.pricing.services import voucher_used_by
 from utils.errors import InvalidStateError, NotFoundError, OutOfStockError, ValidationError
 
 
@@ -276,3 +279,37 @@ def cart_claim(*, cart_id: Any, user: User) -> CartDetail:
     guest.save(update_fields=["status", "updated_at"])
     _touch(target)
     return cart_detail_build(cart=target, items=cart_item_list(cart=target))
+
+
+@transaction.atomic
+def cart_voucher_apply(*, cart_id: Any, user: User | None, code: str) -> CartDetail:
+    """Put a voucher on the cart if it applies to it now; else a 4xx and no change.
+
+    A guest's once-per-customer use is checked at checkout (the e-mail is known then).
+    """
+    cart = cart_lock_open(cart_id=cart_id, user=user)
+    voucher = voucher_by_code(code)
+    if voucher is None or not voucher.is_active:
+        raise VoucherError(details={"code": code})
+    if (
+        user is not None
+        and voucher.once_per_customer
+        and voucher_used_by(voucher=voucher, user=user, email="")
+    ):
+        raise voucher_used_up("You have already used this voucher.")
+    cart.voucher = voucher
+    detail = cart_detail_build(cart=cart, items=cart_item_list(cart=cart))
+    if detail.priced.voucher_refusal is not None:
+        raise VoucherError.from_refusal(detail.priced.voucher_refusal)
+    cart.save(update_fields=["voucher", "updated_at"])
+    return detail
+
+
+@transaction.atomic
+def cart_voucher_remove(*, cart_id: Any, user: User | None) -> CartDetail:
+    """Take the voucher off the cart (a no-op if there is none)."""
+    cart = cart_lock_open(cart_id=cart_id, user=user)
+    if cart.voucher_id is not None:
+        cart.voucher = None
+        cart.save(update_fields=["voucher", "updated_at"])
+    return cart_detail_build(cart=cart, items=cart_item_list(cart=cart))

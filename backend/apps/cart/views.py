@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status, viewsets
@@ -23,6 +24,10 @@ from apps.cart.serializers import (
     CartItemAddInputSerializer,
     CartItemUpdateInputSerializer,
     CartOutputSerializer,
+    CartPricingQuerySerializer,
+    CartVoucherInputSerializer,
+    ShippingMethodsQuerySerializer,
+    ShippingOptionOutputSerializer,
 )
 from utils.actors import request_actor, request_user
 from utils.schema import error_response
@@ -32,6 +37,10 @@ _CART_ID = OpenApiParameter(
     "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The cart id (guest token)."
 )
 _ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+_SHIPPING_UNAVAILABLE = error_response(
+    "shipping_unavailable: the method does not serve this country, weight or subtotal "
+    "(details.shipping_method, country)."
+)
 _CHANGE_ERRORS = {
     409: error_response(
         "out_of_stock (details.variants lists variant_id, requested, available) or "
@@ -74,9 +83,67 @@ class CartViewSet(viewsets.GenericViewSet):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(parameters=[_CART_ID], responses={200: CartOutputSerializer})
+    @extend_schema(
+        parameters=[_CART_ID, CartPricingQuerySerializer],
+        responses={200: CartOutputSerializer, 409: _SHIPPING_UNAVAILABLE},
+    )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        detail = selectors.cart_detail_get(cart_id=pk, user=request_actor(request))
+        query = CartPricingQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        detail = selectors.cart_detail_get(
+            cart_id=pk, user=request_actor(request), **query.validated_data
+        )
+        return Response(CartOutputSerializer(detail).data)
+
+    @extend_schema(
+        parameters=[_CART_ID, ShippingMethodsQuerySerializer],
+        responses={200: ShippingOptionOutputSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="shipping-methods")
+    def shipping_methods(self, request: Request, pk: str | None = None) -> Response:
+        """The methods that can ship this cart to the country, each priced for this cart."""
+        query = ShippingMethodsQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        options = selectors.cart_shipping_options(
+            cart_id=pk,
+            user=request_actor(request),
+            country=query.validated_data.get("country") or settings.DEFAULT_COUNTRY,
+        )
+        return Response(ShippingOptionOutputSerializer(options, many=True).data)
+
+    @extend_schema(
+        methods=["POST"],
+        parameters=[_CART_ID],
+        request=CartVoucherInputSerializer,
+        responses={
+            200: CartOutputSerializer,
+            400: error_response(
+                "voucher_invalid (no such active code), voucher_expired (outside its window; "
+                "details.starts_at/ends_at), voucher_not_applicable (details.missing: "
+                "min_subtotal with short_by, or eligible_products) or validation_error."
+            ),
+            409: error_response(
+                "voucher_used_up (its usage limit, or this customer's one use) or "
+                "invalid_state (the cart is not open)."
+            ),
+        },
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        parameters=[_CART_ID],
+        request=None,
+        responses={200: CartOutputSerializer, 409: error_response("invalid_state")},
+    )
+    @action(detail=True, methods=["post", "delete"])
+    def voucher(self, request: Request, pk: str | None = None) -> Response:
+        if request.method == "DELETE":
+            detail = services.cart_voucher_remove(cart_id=pk, user=request_actor(request))
+            return Response(CartOutputSerializer(detail).data)
+        data = CartVoucherInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        detail = services.cart_voucher_apply(
+            cart_id=pk, user=request_actor(request), code=data.validated_data["code"]
+        )
         return Response(CartOutputSerializer(detail).data)
 
     @extend_schema(

@@ -32,7 +32,7 @@ class CategoryAdmin(admin.ModelAdmin):
 class VariantInline(admin.TabularInline):
     model = Variant
     extra = 0
-    fields = ["sku", "name", "price", "currency", "position", "is_active"]
+    fields = ["sku", "name", "price", "currency", "weight_grams", "position", "is_active"]
     show_change_link = True
     can_delete = False
 

@@ -56,6 +56,15 @@ STAFF_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "sandboxrefund": _VIEW,
     },
     "cart": {"cart": _VIEW, "cartitem": _VIEW},
+    "pricing": {
+        "shippingzone": _MANAGE,
+        "shippingmethod": _MANAGE,
+        "taxclass": _MANAGE,
+        "taxrate": _MANAGE,
+        "voucher": _MANAGE,
+        "voucherusage": _VIEW,
+        "promotion": _MANAGE,
+    },
     "notifications": {"emaillog": _VIEW},
     "ops": {
         "workerprobe": _VIEW,

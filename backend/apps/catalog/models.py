@@ -37,6 +37,10 @@ class Product(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True, default="")
+    # None: taxed as the "standard" class of the destination country.
+    tax_class = models.ForeignKey(
+        "pricing.TaxClass", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -56,6 +60,7 @@ class Variant(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
+    weight_grams = models.PositiveIntegerField(default=0, help_text="Shipping weight in grams.")
     is_active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -70,6 +70,7 @@ def test_variant_added_in_the_admin_gets_a_stock_row(admin_client: Client) -> No
             "attributes": "{}",
             "price": "3.00",
             "currency": "EUR",
+            "weight_grams": 250,
             "position": 0,
             "is_active": "on",
             "stock-TOTAL_FORMS": 0,

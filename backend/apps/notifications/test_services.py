@@ -226,3 +226,26 @@ def test_an_account_email_is_retried_after_an_smtp_failure_and_sent_once() -> No
 def test_an_order_kind_is_not_an_account_email() -> None:
     with pytest.raises(ValueError, match="not an account email"):
         services.account_email_enqueue(kind=EmailLog.Kind.ORDER_CONFIRMATION, recipient="a@b.c")
+
+
+def test_the_confirmation_names_the_discounts_and_the_tax() -> None:
+    order = _order()
+    Order.objects.filter(pk=order.pk).update(
+        discount_total=Decimal("4.00"),
+        tax_total=Decimal("6.38"),
+        total=Decimal("40.88"),
+        discounts=[
+            {"kind": "promotion", "code": "", "name": "Winter sale", "amount": "2.00"},
+            {"kind": "voucher", "code": "WELCOME10", "name": "WELCOME10", "amount": "2.00"},
+        ],
+    )
+    order.refresh_from_db()
+    services.email_enqueue(order=order, kind=EmailLog.Kind.ORDER_CONFIRMATION)
+    body = mail.outbox[0].body
+    assert "Winter sale: -2.00 EUR" in body
+    assert "Voucher WELCOME10: -2.00 EUR" in body
+    assert "Including tax: 6.38 EUR" in body
+    assert "Total:    40.88 EUR" in body
+    html = mail.outbox[0].alternatives[0][0]  # type: ignore[attr-defined]
+    assert "Voucher WELCOME10" in html
+    assert "6.38 EUR" in html

@@ -12,7 +12,19 @@ from django.contrib import admin
 from apps.orders.models import Order, OrderEvent, OrderLine
 from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
-_LINE_FIELDS = ("sku", "product_name", "variant_name", "unit_price", "quantity", "line_total")
+_LINE_FIELDS = (
+    "sku",
+    "product_name",
+    "variant_name",
+    "undiscounted_unit_price",
+    "unit_price",
+    "quantity",
+    "discount",
+    "net",
+    "tax_rate",
+    "tax",
+    "line_total",
+)
 _EVENT_FIELDS = (
     "created_at",
     "from_status",
@@ -49,7 +61,21 @@ class OrderAdmin(ReadOnlyAdmin):
         (None, {"fields": ("number", "status", "user", "email", "cart")}),
         (
             "Money",
-            {"fields": ("currency", "subtotal", "shipping_total", "total", "refunded_total")},
+            {
+                "fields": (
+                    "currency",
+                    "subtotal",
+                    "discount_total",
+                    "shipping_total",
+                    "shipping_tax",
+                    "tax_total",
+                    "total",
+                    "refunded_total",
+                    "prices_include_tax",
+                    "voucher_code",
+                    "discounts",
+                )
+            },
         ),
         (
             "Shipping",

@@ -1,8 +1,10 @@
 """Checkout: one transaction turns an open cart into an order, or changes nothing.
 
-Lock order (the project-wide one): cart, then stock rows in ascending variant id.
-The stock rows are taken last, after the order rows are written, so that a
-popular variant's row is held for as short a time as possible.
+Lock order (the project-wide one): cart, the cart's voucher (its use taken), then stock
+rows in ascending variant id. The stock rows are taken last, after the order rows are
+written, so that a popular variant's row is held for as short a time as possible.
+Prices, discounts, shipping and tax come from ``apps.pricing.calculate.price_cart``,
+the function the cart GET shows its totals with; the order keeps its result.
 Every write is a bulk statement, so the number of queries does not grow with the
 number of lines. The payment capture task is published after commit; the
 ``pending`` Payment row is the durable record of that work (the re-dispatch sweep
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,7 +28,7 @@ from rest_framework import status
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
-from apps.cart.selectors import cart_get
+from apps.cart.selectors import cart_get, cart_info_build
 from apps.cart.services import cart_lock_open
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import stock_apply, stock_lock
@@ -35,7 +37,12 @@ from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.orders.selectors import order_token_hash
 from apps.orders.transitions import order_created_record
 from apps.payments.models import Payment
-from utils.decimal_utils import line_total, money_sum, parse_money
+from apps.pricing.calculate import price_cart
+from apps.pricing.errors import ShippingUnavailableError, VoucherError, voucher_used_up
+from apps.pricing.info import PricedCart, PricedLine
+from apps.pricing.models import Voucher
+from apps.pricing.selectors import shipping_method_for, voucher_info
+from apps.pricing.services import voucher_take, voucher_usage_record
 from utils.errors import ApplicationError, InvalidStateError, OutOfStockError, ValidationError
 from workers.enqueue import enqueue_on_commit
 
@@ -72,16 +79,12 @@ class _Checkout:
     shipping_address: dict[str, Any]
     billing_address: dict[str, Any] | None
     shipping_method: str
-    shipping: Decimal
     payment_provider: str
     payment_token: str
 
-
-@dataclass(frozen=True)
-class _Totals:
-    subtotal: Decimal
-    shipping: Decimal
-    total: Decimal
+    @property
+    def country(self) -> str:
+        return str(self.shipping_address["country"])
 
 
 def order_number_new() -> str:
@@ -104,7 +107,8 @@ def order_checkout(
     """Check out the cart: stock taken, order + lines + pending payment created, cart closed.
 
     Refuses with 404 (cart not reachable by this caller), 409 ``invalid_state`` (cart not
-    open), 409 ``cart_empty``, 409 ``out_of_stock`` (``details.variants``) or 400
+    open), 409 ``cart_empty``, 409 ``out_of_stock`` (``details.variants``), 409
+    ``shipping_unavailable``, a voucher's refusal (``voucher_*``) or 400
     ``validation_error``; nothing changes then. The capture task is sent after commit.
     """
     unverified = user is not None and not user.email_verified_at
@@ -117,7 +121,6 @@ def order_checkout(
         shipping_address=shipping_address,
         billing_address=billing_address,
         shipping_method=shipping_method,
-        shipping=_shipping_price(shipping_method),
         payment_provider=payment_provider,
         payment_token=payment_token,
     )
@@ -144,9 +147,14 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
             _refuse_closed_cart(checkout)
             raise
         items = _cart_items(cart)
-        totals = _totals(items, currency=cart.currency, shipping=checkout.shipping)
-        order, access_token = _order_create(checkout, cart=cart, number=number, totals=totals)
-        lines = OrderLine.objects.bulk_create([_line(order, item) for item in items])
+        _ensure_one_currency(items, currency=cart.currency)
+        priced, voucher = _price(checkout, cart=cart, items=items)
+        order, access_token = _order_create(checkout, cart=cart, number=number, priced=priced)
+        lines = OrderLine.objects.bulk_create(
+            [_line(order, item, line) for item, line in zip(items, priced.lines, strict=True)]
+        )
+        if voucher is not None:
+            _voucher_use(checkout, voucher=voucher, order=order)
         order_created_record(order=order, actor=buyer, actor_kind=OrderEvent.ActorKind.CUSTOMER)
         payment = _payment_create(
             order=order, provider=checkout.payment_provider, token=checkout.payment_token
@@ -167,8 +175,46 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
     return CheckoutResult(order=order, lines=lines, payment=payment, access_token=access_token)
 
 
+def _price(
+    checkout: _Checkout, *, cart: Cart, items: list[CartItem]
+) -> tuple[PricedCart, Voucher | None]:
+    """The cart priced by ``price_cart`` for the shipping address, as the cart showed it:
+    4 queries (promotions, tax rates, shipping methods, the voucher's use taken)."""
+    now = timezone.now()
+    info = cart_info_build(cart=cart, items=items, country=checkout.country, now=now)
+    method = shipping_method_for(country=checkout.country, code=checkout.shipping_method)
+    if method is None:
+        raise ShippingUnavailableError(
+            details={"shipping_method": checkout.shipping_method, "country": checkout.country}
+        )
+    voucher = voucher_take(voucher_id=cart.voucher_id) if cart.voucher_id is not None else None
+    voucher_data = None
+    if voucher is not None:  # its used_count already counts this checkout
+        voucher_data = replace(voucher_info(voucher), used_count=voucher.used_count - 1)
+    priced = price_cart(info, method=method, voucher=voucher_data, now=now)
+    if priced.voucher_refusal is not None:
+        raise VoucherError.from_refusal(priced.voucher_refusal)
+    if priced.total <= 0:
+        raise InvalidStateError(
+            "There is nothing to pay for.", details={"total": str(priced.total)}
+        )
+    return priced, voucher
+
+
+def _voucher_use(checkout: _Checkout, *, voucher: Voucher, order: Order) -> None:
+    try:
+        voucher_usage_record(
+            voucher=voucher, order=order, user=checkout.buyer, email=checkout.email
+        )
+    except IntegrityError as exc:
+        # The unique (voucher, customer) key: this customer's one use is taken (perhaps
+        # by a checkout that committed while this one waited for the voucher's row).
+        # Raised on, the whole checkout rolls back.
+        raise voucher_used_up("You have already used this voucher.") from exc
+
+
 def _order_create(
-    checkout: _Checkout, *, cart: Cart, number: str, totals: _Totals
+    checkout: _Checkout, *, cart: Cart, number: str, priced: PricedCart
 ) -> tuple[Order, str | None]:
     """The order row; a guest's order also gets an access token (only its hash is kept)."""
     access_token = secrets.token_urlsafe(32) if checkout.buyer is None else None
@@ -178,9 +224,18 @@ def _order_create(
         cart=cart,
         email=checkout.email,
         currency=cart.currency,
-        subtotal=totals.subtotal,
-        shipping_total=totals.shipping,
-        total=totals.total,
+        subtotal=priced.subtotal,
+        discount_total=priced.discount,
+        shipping_total=priced.shipping_total,
+        shipping_tax=priced.shipping.tax if priced.shipping else Decimal("0.00"),
+        tax_total=priced.tax,
+        total=priced.total,
+        prices_include_tax=priced.prices_include_tax,
+        voucher_code=priced.voucher_code or "",
+        discounts=[
+            {"kind": d.kind, "code": d.code, "name": d.name, "amount": str(d.amount)}
+            for d in priced.discounts
+        ],
         shipping_method=checkout.shipping_method,
         shipping_address=checkout.shipping_address,
         billing_address=checkout.billing_address,
@@ -222,12 +277,6 @@ def _email_resolve(*, user: User | None, email: str | None) -> str:
     raise ValidationError("email", "This field is required for a guest checkout.")
 
 
-def _shipping_price(method: str) -> Decimal:
-    if method not in settings.SHIPPING_METHODS:
-        raise ValidationError("shipping_method", f'"{method}" is not a valid choice.')
-    return parse_money(settings.SHIPPING_METHODS[method])
-
-
 def _refuse_closed_cart(checkout: _Checkout) -> None:
     """409 for a cart that is no longer open, naming the order it became (if any)."""
     cart = cart_get(cart_id=checkout.cart_id, user=checkout.buyer)
@@ -241,7 +290,9 @@ def _refuse_closed_cart(checkout: _Checkout) -> None:
 
 def _cart_items(cart: Cart) -> list[CartItem]:
     items = list(
-        CartItem.objects.filter(cart=cart).select_related("variant__product").order_by("variant_id")
+        CartItem.objects.filter(cart=cart)
+        .select_related("variant__product__tax_class")
+        .order_by("variant_id")
     )
     if not items:
         raise CartEmptyError()
@@ -268,20 +319,15 @@ def _ensure_available(items: list[CartItem], locked: dict[int, Stock]) -> None:
         raise OutOfStockError("Not enough stock for some items.", details={"variants": short})
 
 
-def _totals(items: list[CartItem], *, currency: str, shipping: Decimal) -> _Totals:
+def _ensure_one_currency(items: list[CartItem], *, currency: str) -> None:
     currencies = {item.variant.currency for item in items} | {currency}
     if len(currencies) > 1:
         raise InvalidStateError(
             "The cart mixes currencies.", details={"currencies": sorted(currencies)}
         )
-    subtotal = money_sum(line_total(item.variant.price, item.quantity) for item in items)
-    total = money_sum([subtotal, shipping])
-    if total <= 0:
-        raise InvalidStateError("There is nothing to pay for.", details={"total": str(total)})
-    return _Totals(subtotal=subtotal, shipping=shipping, total=total)
 
 
-def _line(order: Order, item: CartItem) -> OrderLine:
+def _line(order: Order, item: CartItem, priced: PricedLine) -> OrderLine:
     variant = item.variant
     return OrderLine(
         order=order,
@@ -289,7 +335,12 @@ def _line(order: Order, item: CartItem) -> OrderLine:
         sku=variant.sku,
         product_name=variant.product.name,
         variant_name=variant.name,
-        unit_price=variant.price,
+        unit_price=priced.unit_price,
+        undiscounted_unit_price=priced.undiscounted_unit_price,
         quantity=item.quantity,
-        line_total=line_total(variant.price, item.quantity),
+        discount=priced.discount,
+        net=priced.net,
+        tax_rate=priced.tax_rate,
+        tax=priced.tax,
+        line_total=priced.gross,
     )

@@ -42,6 +42,16 @@ class Order(models.Model):
     currency = models.CharField(max_length=3)
     subtotal = models.DecimalField(max_digits=12, decimal_places=2)
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2)
+    # Snapshots of apps.pricing.calculate.price_cart at checkout (see docs/architecture.md).
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipping_tax = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    prices_include_tax = models.BooleanField(default=True)
+    voucher_code = models.CharField(max_length=32, blank=True, default="")
+    # The discount lines, named: [{"kind": "voucher"|"promotion", "code": "WELCOME10",
+    # "name": "...", "amount": "4.99"}]. A snapshot on the row, so reading an order costs
+    # no extra query (the order endpoints' budgets) and refunds and emails can name them.
+    discounts = models.JSONField(default=list, blank=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     refunded_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     shipping_method = models.CharField(max_length=32)
@@ -86,9 +96,14 @@ class OrderLine(models.Model):
     sku = models.CharField(max_length=64)
     product_name = models.CharField(max_length=200)
     variant_name = models.CharField(max_length=200)
-    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)  # after the promotion
+    undiscounted_unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     quantity = models.PositiveIntegerField()
-    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    net = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    tax = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)  # gross = net + tax
 
     class Meta:
         ordering = ["id"]

@@ -56,12 +56,11 @@ class CheckoutInputSerializer(InputSerializer):
     billing_address = OrderAddressInputSerializer(
         required=False, allow_null=True, default=None, help_text="null: same as shipping."
     )
-    shipping_method = serializers.ChoiceField(choices=[])
+    shipping_method = serializers.SlugField(
+        max_length=32,
+        help_text="A code from GET /carts/{id}/shipping-methods/?country=… for this address.",
+    )
     payment = CheckoutPaymentInputSerializer()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["shipping_method"].choices = list(settings.SHIPPING_METHODS)  # type: ignore[attr-defined]
 
 
 class OrderCancelInputSerializer(InputSerializer):
@@ -92,8 +91,13 @@ class OrderAddressOutputSerializer(serializers.Serializer):
 
 class OrderLineOutputSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="product_name", read_only=True)
-    unit_price = MoneyField(read_only=True)
-    line_total = MoneyField(read_only=True)
+    unit_price = MoneyField(read_only=True, help_text="After the promotion.")
+    undiscounted_unit_price = MoneyField(read_only=True)
+    discount = MoneyField(read_only=True, help_text="Promotion and voucher, for the line.")
+    net = MoneyField(read_only=True)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
+    tax = MoneyField(read_only=True)
+    line_total = MoneyField(read_only=True, help_text="Gross: net + tax.")
 
     class Meta:
         model = OrderLine
@@ -104,10 +108,22 @@ class OrderLineOutputSerializer(serializers.ModelSerializer):
             "name",
             "variant_name",
             "unit_price",
+            "undiscounted_unit_price",
             "quantity",
+            "discount",
+            "net",
+            "tax_rate",
+            "tax",
             "line_total",
         ]
         read_only_fields = fields
+
+
+class OrderDiscountOutputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["voucher", "promotion"], read_only=True)
+    code = serializers.CharField(read_only=True, help_text='The voucher code; "" for a sale.')
+    name = serializers.CharField(read_only=True)
+    amount = MoneyField(read_only=True)
 
 
 class OrderPaymentOutputSerializer(serializers.ModelSerializer):
@@ -131,8 +147,11 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     # guest's token too.
 
     subtotal = MoneyField(read_only=True)
-    shipping = MoneyField(source="shipping_total", read_only=True)
+    discount = MoneyField(source="discount_total", read_only=True)
+    shipping = MoneyField(source="shipping_total", read_only=True, help_text="Before discount.")
+    tax = MoneyField(source="tax_total", read_only=True)
     total = MoneyField(read_only=True)
+    discounts = OrderDiscountOutputSerializer(many=True, read_only=True)
     refunded_total = MoneyField(read_only=True)
     lines = serializers.SerializerMethodField()
     shipping_address = OrderAddressOutputSerializer(read_only=True)
@@ -150,8 +169,13 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "currency",
             "lines",
             "subtotal",
+            "discount",
             "shipping",
+            "tax",
             "total",
+            "prices_include_tax",
+            "voucher_code",
+            "discounts",
             "refunded_total",
             "shipping_method",
             "shipping_address",

@@ -2,8 +2,8 @@
 
 Each function is one transaction. The order is re-read under ``select_for_update``
 and its status changed only through ``order_transition``. Lock order: order, then
-payment/refund (inside ``refund_create``), then stock. Emails are queued as
-``EmailLog`` rows in the same transaction and sent after commit.
+payment/refund (inside ``refund_create``) or the voucher (its use given back), then
+stock. Emails are queued as ``EmailLog`` rows in the same transaction and sent after commit.
 What does not belong here: capture, refunds and webhooks (``apps.payments``).
 """
 
@@ -24,6 +24,7 @@ from apps.notifications.services import email_enqueue
 from apps.orders.checkout import CheckoutResult, order_checkout
 from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.orders.transitions import actor_kind, order_transition
+from apps.pricing.services import voucher_release
 
 __all__ = [
     "CheckoutResult",
@@ -57,6 +58,8 @@ def order_cancel(*, order: Order, actor: User | None, reason: str = "") -> Order
         )
         if was_paid:
             _refund_start(order=locked, actor=actor, reason=note)
+        else:
+            _voucher_give_back(locked)
         _stock_release(order=locked, actor=actor)
         email_enqueue(order=locked, kind=EmailLog.Kind.ORDER_CANCELLED)
     return locked
@@ -79,6 +82,7 @@ def order_expire(*, order_id: Any) -> bool:
             actor_kind=OrderEvent.ActorKind.SYSTEM,
             note="Not paid before the payment deadline.",
         )
+        _voucher_give_back(order)
         _stock_release(order=order, actor=None)
         email_enqueue(order=order, kind=EmailLog.Kind.ORDER_CANCELLED)
     return True
@@ -106,6 +110,13 @@ def order_fulfil(*, order: Order, actor: User | None, carrier: str, tracking_num
 def _lock(order: Order) -> Order:
     """The order re-read under a row lock (its status may have changed meanwhile)."""
     return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _voucher_give_back(order: Order) -> None:
+    """An order cancelled before payment gives its voucher use back (a paid one keeps it:
+    the customer was charged with the discount, and a refund does not re-open the code)."""
+    if order.voucher_code:
+        voucher_release(order=order)
 
 
 def _stock_release(*, order: Order, actor: User | None) -> None:

@@ -119,7 +119,9 @@ def _child() -> dict[str, Any]:
     from apps.catalog.models import Stock, StockMovement
     from apps.orders.factories import checkout_url
     from apps.orders.models import Order
+    from apps.pricing.factories import shipping_default_create
 
+    shipping_default_create()
     variant = variant_create(sku="LAST-FIVE", stock=STOCK)
     carts = [cart_create(lines=[(variant, 1)]) for _ in range(CARTS)]
     many = _concurrently([checkout_url(cart) for cart in carts])

@@ -39,7 +39,14 @@ from utils.throttling import ScopedRateThrottle
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _CHECKOUT_CONFLICT = error_response(
-    "invalid_state, out_of_stock (details.variants), cart_empty or idempotency_in_progress"
+    "invalid_state, out_of_stock (details.variants), cart_empty, idempotency_in_progress, "
+    "shipping_unavailable (the method does not serve the address's country, or the "
+    "cart's weight or subtotal; details.shipping_method, country) or voucher_used_up "
+    "(the cart's voucher reached its usage limit, or this customer used it already)"
+)
+_CHECKOUT_INVALID = error_response(
+    "validation_error, or the cart's voucher no longer applies: voucher_invalid, "
+    "voucher_expired or voucher_not_applicable (details.missing)"
 )
 _ORDER_CONFLICT = error_response("invalid_state: not allowed from the order's status")
 _IDEMPOTENCY_CONFLICT = error_response(
@@ -67,7 +74,12 @@ class CartCheckoutViewSet(viewsets.GenericViewSet):
         summary="Check out a cart",
         request=CheckoutInputSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: OrderOutputSerializer, 409: _CHECKOUT_CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
+        responses={
+            201: OrderOutputSerializer,
+            400: _CHECKOUT_INVALID,
+            409: _CHECKOUT_CONFLICT,
+            422: _IDEMPOTENCY_CONFLICT,
+        },
     )
     @action(detail=True, methods=["post"])
     @idempotent(anonymous_scope="cart")

@@ -81,6 +81,8 @@ class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # The tax inside ``amount``: amount x the order's tax / total, half-up to the cent.
+    tax_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=500, blank=True, default="")
     restock = models.BooleanField(default=False)

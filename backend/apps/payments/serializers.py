@@ -65,6 +65,9 @@ class RestockLineOutputSerializer(serializers.Serializer):
 
 class RefundOutputSerializer(serializers.ModelSerializer):
     amount = MoneyField(read_only=True)
+    tax_amount = MoneyField(
+        read_only=True, help_text="The tax inside amount, prorated on the order's tax."
+    )
     restock_lines = RestockLineOutputSerializer(many=True, read_only=True)
     order = serializers.UUIDField(source="order_id", read_only=True)
     payment = serializers.UUIDField(source="payment_id", read_only=True)
@@ -76,6 +79,7 @@ class RefundOutputSerializer(serializers.ModelSerializer):
             "order",
             "payment",
             "amount",
+            "tax_amount",
             "currency",
             "status",
             "reason",

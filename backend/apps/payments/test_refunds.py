@@ -286,3 +286,23 @@ def test_a_refund_retries_while_the_provider_is_down_then_fails(
     payment = latest_payment(order)
     assert payment.status == Payment.Status.CAPTURED
     assert payment.refunded_amount == Decimal("0.00")
+
+
+def test_refunds_record_the_prorated_tax_and_together_give_back_exactly_the_orders_tax(
+    refund: Callable[..., Any], two_lines: tuple[Variant, Variant]
+) -> None:
+    tee, mug = two_lines
+    order = order_paid(lines=[(tee, 2), (mug, 1)])  # total 27.50
+    Order.objects.filter(pk=order.pk).update(tax_total=Decimal("4.39"))
+
+    first = refund(order, {"amount": "10.00", "reason": "late"})
+    second = refund(order, {"amount": "7.77", "reason": "later"})
+    rest = refund(order, {"reason": "all of it"})
+
+    assert [r.status_code for r in (first, second, rest)] == [202, 202, 202]
+    assert [first.json()["tax_amount"], second.json()["tax_amount"]] == ["1.60", "1.24"]
+    # 10.00 x 4.39 / 27.50 = 1.596 -> 1.60; 7.77 x 4.39 / 27.50 = 1.240 -> 1.24
+    assert rest.json()["amount"] == "9.73"
+    assert rest.json()["tax_amount"] == "1.55"  # 4.39 - 1.60 - 1.24: the rest, exactly
+    total_tax = sum(Refund.objects.filter(order=order).values_list("tax_amount", flat=True))
+    assert total_tax == Decimal("4.39")

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.cart",
     "apps.orders",
+    "apps.pricing",
     "apps.payments",
     "apps.notifications",
     "apps.ops",
@@ -234,6 +235,9 @@ SPECTACULAR_SETTINGS = {
         "EmailLogStatusEnum": "apps.notifications.models.EmailLog.Status",
         "WebhookEventTypeEnum": "apps.integrations.models.EventType",
         "WebhookDeliveryStatusEnum": "apps.integrations.models.WebhookDelivery.Status",
+        "VoucherKindEnum": "apps.pricing.models.DiscountKind",
+        "PromotionKindEnum": ["percentage", "fixed"],
+        "DiscountLineKindEnum": ["voucher", "promotion"],
     },
 }
 
@@ -308,10 +312,11 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 CATALOG_CACHE_SECONDS = env.float("CATALOG_CACHE_SECONDS", default=2.0)
 CART_MAX_QUANTITY_PER_LINE = env.int("CART_MAX_QUANTITY_PER_LINE", default=99)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
-SHIPPING_METHODS = {
-    "standard": env.str("SHIPPING_STANDARD_PRICE", default="4.90"),
-    "express": env.str("SHIPPING_EXPRESS_PRICE", default="12.90"),
-}
+# Pricing (apps/pricing; shipping, rates, vouchers, sales are rows): catalogue prices are
+# gross (EU style) or net (US style); the cart estimates tax for DEFAULT_COUNTRY.
+PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
+DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="DE")
+TAX_PROVIDER = env.str("TAX_PROVIDER", default="apps.pricing.tax.FlatRateTaxProvider")
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["sandbox", "stripe"])
 IDEMPOTENCY_KEY_TTL_HOURS = 24

@@ -45,7 +45,7 @@ from apps.payments.providers.base import (
     RefundStatus,
 )
 from apps.payments.services.results import Applied, RefundOutcome
-from utils.decimal_utils import ZERO, money_sum, to_str
+from utils.decimal_utils import ZERO, money_sum, quantize, to_str
 from utils.errors import InvalidStateError, NotFoundError, ValidationError
 from workers.base import TransientError
 from workers.enqueue import enqueue_on_commit
@@ -108,6 +108,7 @@ def refund_create(
             payment=payment,
             order=locked,
             amount=requested,
+            tax_amount=refund_tax(order=locked, amount=requested, last=requested == left),
             currency=payment.currency,
             reason=reason[:500],
             restock=bool(plan),
@@ -119,6 +120,19 @@ def refund_create(
         enqueue_on_commit(refund_process_task, str(refund.id))
     refund.refresh_from_db()  # where tasks run eagerly (dev), the refund may be done already
     return refund
+
+
+def refund_tax(*, order: Order, amount: Decimal, last: bool) -> Decimal:
+    """The tax inside a refund of ``amount``: prorated, amount x order tax / order total,
+    half-up to the cent. The refund of all that is left takes the order's tax minus what
+    earlier refunds took, so an order's refunds give back exactly its tax."""
+    if order.tax_total <= 0 or order.total <= 0:
+        return ZERO
+    if last:
+        earlier = Refund.objects.filter(order=order).exclude(status=Refund.Status.FAILED)
+        taken = money_sum(earlier.values_list("tax_amount", flat=True))
+        return max(ZERO, quantize(order.tax_total - taken))
+    return min(order.tax_total, quantize(amount * order.tax_total / order.total))
 
 
 def _returned_by_variant(order: Order, pending: Sequence[Refund]) -> dict[int, int]:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.catalog.demo import demo_accounts_ensure, demo_catalogue_seed
+from apps.pricing.demo import demo_pricing_seed
 
 DEFAULT_PRODUCTS = 24
 MAX_PRODUCTS = 100_000
@@ -59,6 +60,13 @@ class Command(BaseCommand):
             f"Demo catalogue: {result.categories_created} categories, "
             f"{result.products_created} products, {result.variants_created} variants created; "
             f"{result.units_received} units received ({time.monotonic() - started:.1f}s)."
+        )
+        pricing = demo_pricing_seed()
+        self.stdout.write(
+            f"Demo pricing: {pricing.zones_created} shipping zones, {pricing.rates_created} "
+            f"VAT rates created; voucher WELCOME10 "
+            f"{'created' if pricing.voucher_created else 'already there'}; sale 'Mug week' "
+            f"{'created' if pricing.sale_created else 'already there'}."
         )
         if options["no_accounts"]:
             return

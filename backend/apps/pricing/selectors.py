@@ -1,0 +1,107 @@
+"""Reads that fill the typed pricing inputs (``apps.pricing.info``), a query each.
+
+The cart and checkout call these, then the pure ``calculate.price_cart``. Zones and
+methods are few, so the methods are read whole and matched to the country here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q
+
+from apps.pricing.info import PromotionInfo, ShippingMethodInfo, Tier, VoucherInfo
+from apps.pricing.models import Promotion, ShippingMethod, Voucher
+from apps.pricing.tax import tax_provider
+
+
+def _ids(values: object) -> frozenset[int]:
+    if not isinstance(values, list):
+        return frozenset()
+    return frozenset(int(value) for value in values if isinstance(value, int))
+
+
+def promotions_running(*, now: datetime) -> tuple[PromotionInfo, ...]:
+    """The active promotions whose window contains ``now`` (one query)."""
+    rows = Promotion.objects.filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        is_active=True,
+    )
+    return tuple(
+        PromotionInfo(
+            id=row.pk,
+            name=row.name,
+            kind=row.kind,
+            value=row.value,
+            variant_ids=_ids(row.variant_ids),
+            product_ids=_ids(row.product_ids),
+            category_ids=_ids(row.category_ids),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+        )
+        for row in rows
+    )
+
+
+def tax_rates_for(*, country: str) -> dict[str, Decimal]:
+    return tax_provider().rates_for(country=country)
+
+
+def voucher_info(voucher: Voucher) -> VoucherInfo:
+    return VoucherInfo(
+        id=voucher.pk,
+        code=voucher.code,
+        kind=voucher.kind,
+        value=voucher.value,
+        product_ids=_ids(voucher.product_ids),
+        category_ids=_ids(voucher.category_ids),
+        min_subtotal=voucher.min_subtotal,
+        starts_at=voucher.starts_at,
+        ends_at=voucher.ends_at,
+        usage_limit=voucher.usage_limit,
+        used_count=voucher.used_count,
+        once_per_customer=voucher.once_per_customer,
+        is_active=voucher.is_active,
+    )
+
+
+def voucher_by_code(code: str) -> Voucher | None:
+    return Voucher.objects.filter(code=code.strip().upper()).first()
+
+
+def _method_info(method: ShippingMethod) -> ShippingMethodInfo:
+    tiers = tuple(
+        Tier(
+            up_to=None if tier.get("up_to") is None else Decimal(str(tier["up_to"])),
+            price=Decimal(str(tier["price"])),
+        )
+        for tier in (method.tiers or [])
+    )
+    return ShippingMethodInfo(
+        id=method.pk,
+        code=method.code,
+        name=method.name,
+        zone_name=method.zone.name,
+        rule=method.rule,
+        price=method.price,
+        tiers=tiers,
+        free_over=method.free_over,
+        min_days=method.min_days,
+        max_days=method.max_days,
+        is_active=method.is_active,
+    )
+
+
+def shipping_methods_for(*, country: str) -> list[ShippingMethodInfo]:
+    """The active methods of the zone that lists ``country`` (else of the rest-of-world
+    zone), in display order (one query)."""
+    methods = list(ShippingMethod.objects.filter(is_active=True).select_related("zone"))
+    listed = [m for m in methods if country in (m.zone.countries or [])]
+    chosen = listed or [m for m in methods if m.zone.is_rest_of_world]
+    return [_method_info(method) for method in chosen]
+
+
+def shipping_method_for(*, country: str, code: str) -> ShippingMethodInfo | None:
+    return next((m for m in shipping_methods_for(country=country) if m.code == code), None)

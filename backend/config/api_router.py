@@ -24,7 +24,12 @@ from apps.ops.views import (
     WorkerProbeViewSet,
 )
 from apps.orders.views import CartCheckoutViewSet, OrderViewSet
-from apps.payments.views import OrderPaymentViewSet, PaymentViewSet, PaymentWebhookView
+from apps.payments.views import (
+    OrderPaymentViewSet,
+    PaymentViewSet,
+    PaymentWebhookView,
+    SandboxAuthenticationView,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -114,5 +119,10 @@ urlpatterns += [
         "payments/webhooks/<str:provider>/",
         PaymentWebhookView.as_view(),
         name="payment-webhook",
+    ),
+    path(
+        "payments/sandbox/authenticate/<str:charge_id>/",
+        SandboxAuthenticationView.as_view(),
+        name="payment-sandbox-authenticate",
     ),
 ]

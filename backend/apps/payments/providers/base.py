@@ -62,12 +62,31 @@ class ProviderUnavailableError(PaymentProviderError):
         super().__init__(message, reason="provider_unavailable")
 
 
+# The stable ``details.reason`` of an ``invalid_signature`` refusal (docs/api.md).
+SIGNATURE_REASONS = (
+    "secret_not_configured",
+    "missing_header",
+    "malformed_header",
+    "signature_mismatch",
+    "timestamp_out_of_tolerance",
+)
+
+
 class InvalidSignatureError(ApplicationError):
-    """A webhook whose signature is missing, malformed, wrong or outside the time window."""
+    """A webhook whose signature is missing, malformed, wrong or outside the time window.
+
+    ``details.reason`` is one of ``SIGNATURE_REASONS``, never a library's free text.
+    """
 
     code = "invalid_signature"
     status_code = status.HTTP_400_BAD_REQUEST
     message = "The webhook signature is missing or invalid."
+
+    def __init__(self, *, reason: str) -> None:
+        if reason not in SIGNATURE_REASONS:
+            raise ValueError(f"undocumented signature refusal reason {reason!r}")
+        super().__init__(details={"reason": reason})
+        self.reason = reason
 
 
 class WebhookPayloadError(ApplicationError):
@@ -86,6 +105,7 @@ class ChargeStatus(StrEnum):
     # Waiting for the customer or the provider: a webhook settles it.
     REQUIRES_ACTION = "requires_action"
     FAILED = "failed"  # only from fetch_status(); charge() raises PaymentDeclinedError
+    CANCELED = "canceled"  # only from fetch_status() / cancel()
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,9 @@ class ChargeResult:
     reference: str  # the provider's id of the charge (Stripe: the PaymentIntent id)
     failure_code: str = ""
     failure_message: str = ""
+    # While REQUIRES_ACTION: what the client needs to continue (never logged).
+    client_secret: str = field(default="", repr=False)
+    next_action: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 class RefundStatus(StrEnum):
@@ -110,7 +133,11 @@ class RefundResult:
 class EventKind(StrEnum):
     PAYMENT_SUCCEEDED = "payment_succeeded"
     PAYMENT_FAILED = "payment_failed"
+    PAYMENT_REQUIRES_ACTION = "payment_requires_action"
+    PAYMENT_CANCELED = "payment_canceled"
     REFUND_SUCCEEDED = "refund_succeeded"
+    REFUND_FAILED = "refund_failed"
+    REFUND_PENDING = "refund_pending"  # accepted, not settled yet: recorded, not applied
     UNHANDLED = "unhandled"  # stored for the record, never applied
 
 
@@ -131,6 +158,9 @@ class ProviderEvent:
     refund_id: str = ""  # our Refund id, when echoed
     refund_reference: str = ""  # the provider's id of the refund
     refunded_total: Decimal | None = None  # cumulative, when that is all the provider says
+    # payment_requires_action: what the client needs to continue (never logged).
+    client_secret: str = field(default="", repr=False)
+    next_action: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 # --- Interface --------------------------------------------------------------------------
@@ -149,8 +179,20 @@ class PaymentProvider(ABC):
         token: str,
         idempotency_key: str,
         metadata: Mapping[str, str],
+        return_url: str = "",
     ) -> ChargeResult:
-        """Charge and capture; raise ``PaymentDeclinedError`` or ``ProviderUnavailableError``."""
+        """Charge and capture; raise ``PaymentDeclinedError`` or ``ProviderUnavailableError``.
+
+        ``return_url``: where a customer who must authenticate (3-D Secure) comes back to.
+        """
+
+    @abstractmethod
+    def cancel(self, *, payment_reference: str) -> ChargeResult:
+        """Cancel a charge that has not succeeded (abandoned by paying again).
+
+        Returns the charge's status afterwards: ``CANCELED``, or ``SUCCEEDED`` /
+        ``FAILED`` when it had already settled and could not be cancelled.
+        """
 
     @abstractmethod
     def refund(

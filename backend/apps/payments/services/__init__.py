@@ -1,8 +1,10 @@
 """Writes for payments: capture, refunds, webhooks. Import from here.
 
 - ``payments``: ``payment_capture``, ``payment_apply_result`` (shared by the
-  capture task and webhooks), ``payment_retry`` (pay again);
-- ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``;
+  capture task, webhooks, the sandbox bank page and ``payment_refresh``),
+  ``payment_retry`` (pay again), ``payment_cancel_at_provider`` (abandoned payments);
+- ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``,
+  ``refund_external_record`` (refunds made at the provider);
 - ``webhooks``: ``webhook_receive``, ``webhook_event_process``;
 - ``sweeps``: ``payment_work_redispatch`` (the re-dispatch sweep).
 """
@@ -10,12 +12,21 @@
 from __future__ import annotations
 
 from apps.payments.services.payments import (
+    payment_apply_charge_result,
     payment_apply_result,
+    payment_cancel_at_provider,
     payment_capture,
+    payment_refresh,
     payment_retry,
+    payment_sandbox_authenticate,
     provider_for,
 )
-from apps.payments.services.refunds import refund_apply_result, refund_create, refund_process
+from apps.payments.services.refunds import (
+    refund_apply_result,
+    refund_create,
+    refund_external_record,
+    refund_process,
+)
 from apps.payments.services.results import Applied, PaymentOutcome, RefundOutcome
 from apps.payments.services.sweeps import payment_work_redispatch
 from apps.payments.services.webhooks import webhook_event_process, webhook_receive
@@ -24,13 +35,18 @@ __all__ = [
     "Applied",
     "PaymentOutcome",
     "RefundOutcome",
+    "payment_apply_charge_result",
     "payment_apply_result",
+    "payment_cancel_at_provider",
     "payment_capture",
+    "payment_refresh",
     "payment_retry",
+    "payment_sandbox_authenticate",
     "payment_work_redispatch",
     "provider_for",
     "refund_apply_result",
     "refund_create",
+    "refund_external_record",
     "refund_process",
     "webhook_event_process",
     "webhook_receive",

@@ -26,6 +26,7 @@ class ReturnUrlField(serializers.CharField):
         kwargs.setdefault("max_length", 2000)
         kwargs.setdefault("required", False)
         kwargs.setdefault("default", "")
+        kwargs.setdefault("allow_blank", True)
         kwargs.setdefault(
             "help_text",
             "Optional. Where the provider sends the customer back after authentication "

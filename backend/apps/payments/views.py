@@ -231,6 +231,7 @@ _AUTH_RESULT_PARAMETER = OpenApiParameter(
     required=False,
     enum=["succeed", "fail"],
     description="The customer's answer on the simulated bank page; absent: the choices.",
+    allow_blank=False,
 )
 
 

@@ -249,7 +249,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("payment-detail", "GET"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("payment")),
     ("payment-refresh", "POST"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("payment")),
     # --- the sandbox's simulated bank page: the unguessable charge id is the secret
-    ("payment-sandbox-authenticate", "GET"): Entry(PUBLIC, 200, 200, 200, 200, kwargs=_sandbox_charge),
+    ("payment-sandbox-authenticate", "GET"): Entry(
+        PUBLIC, 200, 200, 200, 200, kwargs=_sandbox_charge
+    ),
     # --- provider webhooks: the signature is the authentication; who calls does not matter
     ("payment-webhook", "POST"): Entry(
         SIGNED, 200, 200, 200, 200,

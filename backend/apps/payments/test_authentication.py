@@ -97,7 +97,8 @@ def test_staff_see_the_payment_but_not_what_the_customer_needs(
     assert owner["next_action"]["type"] == "redirect_to_url"
     staff = staff_client.get(payment_url(payment)).json()
     assert staff["status"] == "requires_action"
-    assert staff["next_action"] is None and staff["client_secret"] is None
+    assert staff["next_action"] is None
+    assert staff["client_secret"] is None
     assert other_client.get(payment_url(payment)).status_code == 404
     listed = customer_client.get("/api/v1/orders/").json()["results"][0]["payment"]
     assert set(listed) == {"id", "provider", "status", "amount", "currency"}
@@ -182,7 +183,8 @@ def test_the_bank_page_settles_the_payment_and_sends_the_customer_back(
     payment.refresh_from_db()
     order.refresh_from_db()
     assert (payment.status, order.status) == (status, order_status)
-    assert payment.next_action == {} and payment.client_secret == ""
+    assert payment.next_action == {}
+    assert payment.client_secret == ""
     # Followed again (a reload): the same answer, nothing applied twice.
     again = api_client.get(page, {"result": "succeed"})
     assert parse_qs(urlsplit(again["Location"]).query)["redirect_status"] == [redirect_status]

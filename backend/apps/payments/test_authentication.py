@@ -377,3 +377,32 @@ def test_a_late_webhook_success_of_a_second_payment_is_refunded(
     first.refresh_from_db()
     assert first.status == Payment.Status.DUPLICATE
     assert Refund.objects.get(payment=first).status == Refund.Status.SUCCEEDED
+
+
+# --- Refunds made at the provider, with the sandbox ------------------------------------------
+
+
+def test_a_sandbox_refund_the_shop_did_not_ask_for_is_recorded_as_external(
+    send_webhook: Callable[..., Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from apps.payments.factories import order_paid
+
+    order = order_paid()
+    payment = latest_payment(order)
+    moves = StockMovement.objects.count()
+    body = sandbox_event_body(
+        event_type="refund.succeeded",
+        payment_id=str(payment.pk),
+        amount="12.50",
+        currency="EUR",
+        reason="refunded in the provider's dashboard",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_webhook(body).status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    refund = Refund.objects.get()
+    assert (refund.kind, refund.status, refund.restock) == ("external", "succeeded", False)
+    order.refresh_from_db()
+    assert (order.status, order.refunded_total) == (Order.Status.REFUNDED, Decimal("12.50"))
+    assert StockMovement.objects.count() == moves
+    assert OrderEvent.objects.filter(order=order, to_status=Order.Status.REFUNDED).exists()

@@ -334,6 +334,15 @@ def refund_external_record(
             existing = Refund.objects.filter(payment=payment, provider_reference=reference).first()
             if existing is not None and existing.status == Refund.Status.SUCCEEDED:
                 return RefundOutcome(existing, Applied.UNCHANGED, "already recorded")
+            # Stripe's charge.refunded may carry only the charge's total (no refund id);
+            # its refund.created then names the same refund: recorded once.
+            unnamed = Refund.objects.filter(
+                payment=payment, kind=Refund.Kind.EXTERNAL, provider_reference="", amount=amount
+            ).first()
+            if unnamed is not None:
+                unnamed.provider_reference = reference
+                unnamed.save(update_fields=["provider_reference"])
+                return RefundOutcome(unnamed, Applied.UNCHANGED, "already recorded")
         left = payment.amount - payment.refunded_amount
         refund = Refund(
             payment=payment,

@@ -135,19 +135,20 @@ class RedirectToUrlOutputSerializer(serializers.Serializer):
 
 
 class NextActionOutputSerializer(serializers.Serializer):
-    """What the customer must do next: Stripe's ``next_action`` as Stripe sent it
-    (``use_stripe_sdk``: give the payment's ``client_secret`` to Stripe.js
-    ``handleNextAction``), or ``redirect_to_url`` (the sandbox; Stripe with a
-    ``return_url``)."""
+    """What the customer must do next: Stripe's `next_action` as Stripe sent it
+    (`use_stripe_sdk`: give the payment's `client_secret` to Stripe.js
+    `handleNextAction`), or `redirect_to_url` (the sandbox; Stripe with a `return_url`)."""
 
     type = serializers.CharField(read_only=True, help_text="redirect_to_url, use_stripe_sdk, ...")
     redirect_to_url = RedirectToUrlOutputSerializer(read_only=True, required=False)
 
 
 class PaymentOutputSerializer(serializers.ModelSerializer):
-    """A payment. ``next_action`` and ``client_secret`` are filled only for the order's
-    owner (context ``show_action``) while the payment is ``requires_action``; null in
-    every other answer (staff, the ``pay`` answer that idempotency replays store)."""
+    """A payment. `next_action` and `client_secret` are filled only for the order's owner
+    while the payment is `requires_action`; null in every other answer (staff, lists,
+    the `pay` answer that idempotent replays return)."""
+
+    # The owner's view is asked for with show_action=True in the serializer's context.
 
     amount = MoneyField(read_only=True)
     refunded_amount = MoneyField(read_only=True)

@@ -247,6 +247,11 @@ class SandboxAuthenticationView(APIView):
 
     @extend_schema(
         summary="Sandbox: the simulated bank page of a requires_action payment",
+        description="The sandbox's 3-D Secure page, offline. `?result=succeed` or "
+        "`?result=fail` settles the payment exactly as the provider's webhook would, then "
+        "redirects (302) to the payment's `return_url` with `payment_id` and "
+        "`redirect_status` added; without a `return_url` the answer is JSON. Without "
+        "`result`: the payment's status and the two links.",
         parameters=[_AUTH_RESULT_PARAMETER],
         responses={
             200: SandboxAuthenticationOutputSerializer,

@@ -29,11 +29,14 @@ COPY backend/ backend/
 WORKDIR /app/backend
 # Base settings need no secrets; the collected files are the same under every module.
 RUN DJANGO_SETTINGS_MODULE=config.settings.base python manage.py collectstatic --noinput -v0
+# The compose metrics volume takes this directory's owner when it is first created.
+RUN mkdir -p /var/lib/storefront-metrics && chown 10001:10001 /var/lib/storefront-metrics
 USER 10001:10001
 EXPOSE 8000
 # /healthz answers without the database; keep 127.0.0.1 in ALLOWED_HOSTS for it.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-# gunicorn, with an empty metrics directory per start for its workers, as the Procfile does
-# (prometheus-client multiprocess mode; the worker and beat commands do not set it).
-CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=\"${PROMETHEUS_MULTIPROC_DIR:-/tmp/storefront-prometheus}\" && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn config.wsgi --bind 0.0.0.0:8000 --workers \"$WEB_CONCURRENCY\" --access-logfile - --timeout 30"]
+# gunicorn in prometheus-client multiprocess mode. Without PROMETHEUS_MULTIPROC_DIR set, a
+# private directory emptied at each start; compose sets it to a volume shared with the
+# worker (so /metrics has the task metrics) and empties it in its one-off migrate job.
+CMD ["sh", "-c", "if [ -z \"$PROMETHEUS_MULTIPROC_DIR\" ]; then export PROMETHEUS_MULTIPROC_DIR=/tmp/storefront-prometheus; rm -rf \"$PROMETHEUS_MULTIPROC_DIR\"; fi; mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn config.wsgi --bind 0.0.0.0:8000 --workers \"$WEB_CONCURRENCY\" --access-logfile - --timeout 30"]

@@ -86,6 +86,8 @@ up: install ## full stack natively: gunicorn + worker + beat on PostgreSQL and R
 	  DJANGO_SETTINGS_MODULE=config.settings.dev CELERY_TASK_ALWAYS_EAGER=false DEBUG=false; \
 	(cd backend && ../$(PY) manage.py ensure_database) && \
 	(cd backend && ../$(PY) manage.py collectstatic --noinput -v0) && \
+	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-/tmp/storefront-prometheus}" && \
+	mkdir -p "$${PROMETHEUS_MULTIPROC_DIR:-/tmp/storefront-prometheus}" && \
 	$(VENV)/bin/honcho start -f Procfile
 
 schema: install ## write and validate the OpenAPI document

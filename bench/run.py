@@ -2,7 +2,8 @@
 
 Creates the PostgreSQL database ``storefront_bench`` (dropped and re-created),
 migrates it, seeds ``seed_demo --products 1000``, serves the product with
-gunicorn (2 sync workers, production settings) and the baseline project
+gunicorn (2 sync workers, production settings, Prometheus multiprocess mode on as the
+``Procfile`` runs it) and the baseline project
 (``bench/baseline``: a bare DRF view) the same way, and loads only 127.0.0.1:
 
 - S1  ``GET /api/v1/products/`` with wrk, 8 connections, target and baseline alternating;
@@ -11,6 +12,11 @@ gunicorn (2 sync workers, production settings) and the baseline project
 - hot the hot-variant experiment: 1-item guest checkouts from 8 client threads, all
       of one variant (one contended stock row) against a variant drawn from the pool;
 - S3  checkout -> paid with a real Celery worker at a steady 20 checkouts/s;
+- mixed  browse and buy at once: wrk on the product list (6 connections) alone, then
+      with 2 buyer threads running the S2 flow beside it; the list's throughput with buyers
+      against without, the orders/s, and the catalogue cache hit rate (from /metrics);
+- page  a computed product page: the product list with the response cache off, one
+      connection, server CPU per page;
 - SQL queries per request (a separate gunicorn with ``bench/bench_settings.py``);
 - worker RSS growth between 1k and 10k requests (a fresh gunicorn).
 
@@ -33,6 +39,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -76,6 +83,12 @@ OUT = BENCH / "out"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/storefront_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 STOCK_ON_HAND = 1_000_000
+BROWSE_CONNECTIONS = 6  # mixed scenario: product list readers
+BUYERS = 2  # mixed scenario: S2 flow threads beside them
+
+
+def fmt_rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
 
 
 @dataclass
@@ -114,7 +127,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--s3-rate", type=float, default=20.0, help="checkouts per second")
     parser.add_argument("--s3-seconds", type=float, help="length of the S3 run")
-    parser.add_argument("--scenarios", default="s1,s2,hot,s3,queries,memory")
+    parser.add_argument("--scenarios", default="s1,s2,hot,mixed,page,s3,queries,memory")
     parser.add_argument("--no-idempotency-key", action="store_true")
     parser.add_argument("--hot-workers", type=int, default=8, help="gunicorn workers, hot scenario")
     parser.add_argument("--hot-clients", type=int, default=16, help="clients, hot scenario")
@@ -374,9 +387,19 @@ class Bench:
             self.failed.append(f"{name}: {result.get('error') or result['status']}")
         log(f"{name}: {result['status']} in {result['seconds']}s")
 
+    def product_env(self, name: str, **extra: str) -> dict[str, str]:
+        """The product's environment as deployed: Prometheus multiprocess mode on, as the
+        ``Procfile`` runs it, in a fresh metrics directory of this server's own."""
+        prom_dir = self.run_dir / f"prom-{name}"
+        shutil.rmtree(prom_dir, ignore_errors=True)
+        prom_dir.mkdir(parents=True)
+        return {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(prom_dir), **extra}
+
     def servers(self) -> tuple[Server, Server]:
         """The product and the baseline, started side by side."""
-        target = spawn_product(self.group, self.env) if self.target is None else None
+        target = (
+            spawn_product(self.group, self.product_env("target")) if self.target is None else None
+        )
         baseline = spawn_baseline(self.group, self.env) if self.baseline is None else None
         if target is not None:
             self.target = target.ready()
@@ -578,15 +601,8 @@ class Bench:
         # checkouts are ever in flight, and a row lock has nobody to keep waiting.
         # Multiprocess Prometheus (a fresh directory: the workers' value files) so one
         # /metrics scrape sums the stock lock histogram over all workers; only this server.
-        prom_dir = self.run_dir / "prom-hot"
-        shutil.rmtree(prom_dir, ignore_errors=True)
-        prom_dir.mkdir(parents=True)
         metrics_token = secrets.token_urlsafe(32)
-        hot_env = {
-            **self.env,
-            "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
-            "METRICS_TOKEN": metrics_token,
-        }
+        hot_env = self.product_env("hot", METRICS_TOKEN=metrics_token)
         target = spawn_product(self.group, hot_env, name="hot", workers=cfg.hot_workers).ready()
         probe = hot.StockLockProbe(target.port, metrics_token)
         hot_variant = self.variants[0]
@@ -703,9 +719,137 @@ class Bench:
             out["error"] = f"failed requests (hot, spread): {errors}: {samples[:2]}"
         return out
 
+    def mixed(self) -> dict[str, Any]:
+        """Browse and buy at once: does the product list keep its throughput while people buy?
+
+        Its own gunicorn (2 workers, as S1). Arm ``browse``: wrk on the product list with
+        ``BROWSE_CONNECTIONS`` connections; arm ``mixed``: the same wrk while
+        ``BUYERS`` client threads run the S2 flow (every checkout commits a stock change).
+        Arms alternate, ``reps`` x ``duration``. The cache hit rate of each arm comes from
+        ``storefront_catalog_cache_lookups_total`` scraped before and after it.
+        """
+        cfg = self.config
+        token = secrets.token_urlsafe(32)
+        target = spawn_product(
+            self.group, self.product_env("mixed", METRICS_TOKEN=token), name="mixed"
+        ).ready()
+        path = "/api/v1/products/"
+        self.probe_request(target, path)
+        run_wrk(target.port, path, seconds=cfg.warmup, connections=BROWSE_CONNECTIONS)
+        runs: dict[str, list[dict[str, Any]]] = {"browse": [], "mixed": []}
+        for rep in range(cfg.reps):
+            for label in ("browse", "mixed"):
+                before = hot.cache_lookups(hot.scrape(target.port, token))
+                buyers: dict[str, Any] = {}
+                thread = None
+                if label == "mixed":
+
+                    def buy(out: dict[str, Any] = buyers, seed: int = rep + 1) -> None:
+                        out["rec"], out["elapsed"] = run_closed_loop(
+                            target.port,
+                            flow=storefront_flow,
+                            clients=BUYERS,
+                            budget=Budget(seconds=cfg.duration),
+                            variants=self.variants,
+                            seed=seed,
+                            idempotency_key=cfg.idempotency_key,
+                        )
+
+                    thread = threading.Thread(target=buy, name="mixed-buyers", daemon=True)
+                    thread.start()
+                result = run_wrk(
+                    target.port, path, seconds=cfg.duration, connections=BROWSE_CONNECTIONS
+                )
+                if thread is not None:
+                    thread.join(timeout=cfg.duration + 120)
+                after = hot.cache_lookups(hot.scrape(target.port, token))
+                result.pop("raw", None)
+                result["rep"] = rep + 1
+                result["cache"] = hot.cache_delta(before, after)
+                if buyers:
+                    rec, elapsed = buyers["rec"], buyers["elapsed"]
+                    report_ = rec.report()
+                    result["orders_per_s"] = rec.flows_ok / elapsed if elapsed else 0.0
+                    result["buyer_errors"] = sum(report_["errors"].values())
+                    result["buyer_error_samples"] = report_["error_samples"][:2]
+                    result["checkout_ms"] = report_["steps"].get("checkout", {})
+                runs[label].append(result)
+                log(
+                    f"mixed rep {rep + 1} {label}: list {result['rps']:.0f} req/s "
+                    f"p99 {result['p99_ms']:.1f} ms, hit rate "
+                    f"{fmt_rate(result['cache']['hit_rate'])}"
+                    + (f", {result['orders_per_s']:.1f} orders/s" if buyers else "")
+                )
+        self.stop(target)
+        ratios = [
+            ratio(m["rps"], b["rps"]) for b, m in zip(runs["browse"], runs["mixed"], strict=True)
+        ]
+        errors = sum(r["errors"] for rs in runs.values() for r in rs) + sum(
+            r.get("buyer_errors", 0) for r in runs["mixed"]
+        )
+        out: dict[str, Any] = {
+            "runs": runs,
+            "ratios": ratios,
+            "ratio": median(ratios),
+            "median": {
+                label: {
+                    "rps": median([r["rps"] for r in rs]),
+                    "p99_ms": median([r["p99_ms"] for r in rs]),
+                    "hit_rate": median([r["cache"]["hit_rate"] for r in rs]),
+                    "orders_per_s": median([r.get("orders_per_s") for r in rs]),
+                }
+                for label, rs in runs.items()
+            },
+            "browse_connections": BROWSE_CONNECTIONS,
+            "buyers": BUYERS,
+            "errors": errors,
+        }
+        if errors:
+            samples = [s for r in runs["mixed"] for s in r.get("buyer_error_samples", [])]
+            out["status"] = "failed"
+            out["error"] = f"{errors} failed requests: {samples[:2]}"
+        return out
+
+    def page(self) -> dict[str, Any]:
+        """A computed product page: the list with the response cache off, one connection,
+        the gunicorn workers' CPU per page (and PostgreSQL's)."""
+        cfg = self.config
+        target = spawn_product(
+            self.group, self.product_env("page", CATALOG_CACHE_SECONDS="0"), name="page"
+        ).ready()
+        path = "/api/v1/products/"
+        self.probe_request(target, path)
+        run_wrk(target.port, path, seconds=cfg.warmup, connections=1, threads=1)
+        runs = []
+        for rep in range(cfg.reps):
+            with Window(target, cfg.database_url) as window:
+                result = run_wrk(target.port, path, seconds=cfg.duration, connections=1, threads=1)
+            result.update(window.result, **window.per(result["requests"]), rep=rep + 1)
+            result.pop("raw", None)
+            runs.append(result)
+            log(
+                f"page rep {rep + 1}: {result['rps']:.0f} pages/s, "
+                f"cpu {result['cpu_ms_per'] or 0:.2f} ms/page, "
+                f"db cpu {result['db_cpu_ms_per'] or 0:.2f} ms/page"
+            )
+        self.stop(target)
+        errors = sum(r["errors"] for r in runs)
+        out: dict[str, Any] = {
+            "runs": runs,
+            "median": {
+                key: median([r[key] for r in runs])
+                for key in ("rps", "p50_ms", "p99_ms", "cpu_ms_per", "db_cpu_ms_per")
+            },
+            "errors": errors,
+        }
+        if errors:
+            out["status"] = "failed"
+            out["error"] = f"{errors} wrk errors"
+        return out
+
     def s3(self) -> dict[str, Any]:
         cfg = self.config
-        target = self.target or spawn_product(self.group, self.env).ready()
+        target = self.target or spawn_product(self.group, self.product_env("target")).ready()
         self.target = target
         # Started with the web servers (S3 runs first, so there is no backlog of tasks).
         if self.worker is None:
@@ -880,7 +1024,7 @@ class Bench:
         self.stop(self.target)
         self.stop(self.baseline)
         self.target = self.baseline = None
-        server = spawn_product(self.group, self.env, name="memory").ready()
+        server = spawn_product(self.group, self.product_env("memory"), name="memory").ready()
         try:
             if self.has("carts", "cart_items", "checkout", "products") and self.variants:
                 flow, label = browse_and_buy_flow, "product list page + S2 flow"
@@ -959,6 +1103,8 @@ class Bench:
             self.run_scenario("s1", ("products",), self.s1)
         self.run_scenario("s2", flow, self.s2, needs_variants=True)
         self.run_scenario("hot", flow, self.hot, needs_variants=True)
+        self.run_scenario("mixed", ("products", *flow), self.mixed, needs_variants=True)
+        self.run_scenario("page", ("products",), self.page)
         self.run_scenario("queries", ("products",), self.queries)
         self.run_scenario("memory", ("products",), self.memory)
 

@@ -2,7 +2,8 @@
 
 Log in through the admin login form, watch a queue's depth rise on the page while
 no worker consumes it, then press Retry on a failed task and see the re-sent run
-succeed on a real worker. Debian's ``chromium`` is driven by Playwright (never
+succeed on a real worker, and see the last hour's charts (checkouts, task outcomes,
+queue depth) redraw themselves. Debian's ``chromium`` is driven by Playwright (never
 ``playwright install``); without it the test is skipped, or fails when ``CI`` is set.
 """
 
@@ -23,6 +24,7 @@ from django_celery_results.models import TaskResult
 
 from apps.accounts.models import User
 from apps.ops import services
+from apps.ops.factories import order_make
 from apps.ops.models import TaskRetry, WorkerProbe
 from apps.ops.tasks import worker_probe_complete_task
 from tests.conftest import Worker
@@ -158,6 +160,24 @@ def test_dashboard_shows_a_rising_queue_and_retries_a_failed_task(
     assert all(WorkerProbe.objects.get(pk=p.pk).completed_at for p in probes)
     assert worker.proc is not None
     assert worker.proc.poll() is None  # the worker is still up
+
+    # The last hour's charts redraw themselves from the overview API: orders placed now
+    # appear in the checkouts chart, the worker's runs in the task outcomes chart, and
+    # the minute samples in the queue depth chart.
+    checkouts = page.locator("#chart-checkouts")
+    placed = checkouts.locator('li[data-series="checkouts"] .total')
+    before = int(placed.inner_text())
+    for _ in range(2):
+        order_make()
+    expect(placed).to_have_text(str(before + 2), timeout=UI_TIMEOUT_MS)
+    expect(checkouts.locator('polyline[data-series="checkouts"]')).to_have_count(1)
+    tasks = page.locator("#chart-tasks")
+    expect(tasks.locator('li[data-series="SUCCESS"] .total')).not_to_have_text("0")
+    expect(tasks.locator('polyline[data-series="SUCCESS"]')).to_have_count(1)
+    queues = page.locator("#chart-queues")
+    expect(queues.locator('polyline[data-series="maintenance"]').first).to_have_attribute(
+        "points", re.compile(r"^\S+ \S+")
+    )
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     page.wait_for_load_state("networkidle")  # no request in flight

@@ -133,7 +133,16 @@ def test_compose_builds_the_image_for_the_app_and_persists_redis() -> None:
         assert service["build"]["target"] == "runtime", name
         assert service["restart"] == "unless-stopped", name
         assert "migrate" in service["depends_on"], name
-        assert "volumes" not in service, name  # the code is in the image, not bind-mounted
+        # The code is in the image, not bind-mounted: the only volume is the named one the
+        # web and worker processes share for their metrics (multiprocess mode).
+        # (docker compose prints long syntax, Debian's docker-compose 1.x the short one)
+        volumes = [
+            (v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2])
+            for v in service.get("volumes", [])
+        ]
+        assert volumes == [("metrics-data", "/var/lib/storefront-metrics")], name
+        env = service["environment"]
+        assert env["PROMETHEUS_MULTIPROC_DIR"] == "/var/lib/storefront-metrics", name
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     redis = services["redis"]
     command = " ".join(redis["command"])

@@ -46,3 +46,16 @@ def test_prod_refuses_to_start_without(missing: str) -> None:
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_the_embedded_default_runs_tasks_eagerly_and_stores_their_results() -> None:
+    """So the ops overview and /ops/ show task outcomes under ``make run`` too."""
+    code = (
+        "from workers.celery import app;"
+        "from apps.ops.tasks import worker_probe_complete_task as t;"
+        "print(app.conf.task_always_eager, t.store_eager_result)"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.dev", "DATABASE_URL": "sqlite:///:memory:"}
+    result = _manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", "True"]

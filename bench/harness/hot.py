@@ -335,3 +335,22 @@ def stock_lock_checks(label: str, rep: int, result: dict[str, Any]) -> list[str]
             "run time on one row, more than exclusive holds can: they measure something else"
         )
     return found
+
+
+CACHE_METRIC = "storefront_catalog_cache_lookups_total"
+_CACHE_SAMPLE = re.compile(CACHE_METRIC + r'\{result="(\w+)"\} (\S+)')
+
+
+def cache_lookups(text: str) -> dict[str, float]:
+    """Catalogue cache lookups by result (hit, miss, unavailable) in a text exposition."""
+    return {m.group(1): float(m.group(2)) for m in _CACHE_SAMPLE.finditer(text)}
+
+
+def cache_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Lookups between two scrapes and the hit rate among them (None without lookups)."""
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in set(before) | set(after)}
+    total = sum(delta.values())
+    return {
+        "lookups": {k: int(v) for k, v in sorted(delta.items())},
+        "hit_rate": delta.get("hit", 0.0) / total if total else None,
+    }

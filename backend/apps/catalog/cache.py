@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
+from prometheus_client import Counter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,6 +32,20 @@ from utils.redis_batch import batch_reads, batched
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "catalog:version"
+
+CACHE_LOOKUPS = Counter(
+    "storefront_catalog_cache_lookups",
+    "Catalogue response cache lookups: hit (served from the cache), miss (computed and "
+    "stored) or unavailable (the cache could not be read: computed, not stored).",
+    ["result"],
+)
+
+
+def _count(result: str) -> None:
+    try:
+        CACHE_LOOKUPS.labels(result).inc()
+    except Exception:  # telemetry never fails a request
+        logger.warning("could not count a catalogue cache lookup", exc_info=True)
 
 
 def _new_version() -> int:
@@ -94,9 +109,12 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         hit = found.get(key)
     except Exception:
         logger.warning("catalogue cache unavailable; serving uncached")
+        _count("unavailable")
         return compute()
     if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == version:
+        _count("hit")
         return HttpResponse(hit[1], content_type="application/json")
+    _count("miss")
     response = compute()
     if response.status_code == 200:
         response.accepted_renderer = request.accepted_renderer

@@ -49,6 +49,22 @@ def test_a_repeated_list_is_served_from_the_cache(
     assert second.content == first.content
 
 
+def test_lookups_are_counted_as_hits_and_misses(api_client: APIClient) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(result: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "storefront_catalog_cache_lookups_total", {"result": result}
+        )
+        return value or 0.0
+
+    make_product(slug="tee", stock=7)
+    hits, misses = count("hit"), count("miss")
+    for _ in range(3):
+        assert api_client.get(PRODUCTS).status_code == 200
+    assert (count("hit") - hits, count("miss") - misses) == (2, 1)
+
+
 def test_stock_change_is_visible_on_the_next_request_after_commit(api_client: APIClient) -> None:
     product = make_product(slug="tee", stock=7)
     variant = product.variants.get()

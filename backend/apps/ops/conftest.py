@@ -7,6 +7,8 @@ Celery app at a closed port.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -51,3 +53,14 @@ def broker_down(monkeypatch: pytest.MonkeyPatch, settings: Any) -> str:
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
     return CLOSED_BROKER
+
+
+@pytest.fixture
+def promtool() -> str:
+    """Prometheus' own checker (Debian's ``prometheus`` package): required under CI."""
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is required in CI (make system-packages)")
+        pytest.skip("no promtool (apt-get install prometheus, or make system-packages as root)")
+    return path

@@ -31,6 +31,8 @@ LIST_SIZE = 20
 DEFAULT_REFRESH_SECONDS = 5
 SPARK_WIDTH = 120
 SPARK_HEIGHT = 28
+CHART_WIDTH = 360
+CHART_HEIGHT = 80
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -51,6 +53,77 @@ def sparkline_points(
         f"{i * step:.1f},{height - 1 - (value / top) * (height - 2):.1f}"
         for i, value in enumerate(values)
     )
+
+
+def chart_segments(
+    values: list[int | None], *, top: int, width: int = CHART_WIDTH, height: int = CHART_HEIGHT
+) -> list[str]:
+    """SVG polyline points per unbroken run of values (``None`` is a gap), on a shared scale.
+
+    The page's JS draws the same thing from the overview API (``chartSegments``).
+    """
+    if not values:
+        return []
+    step = width / max(len(values) - 1, 1)
+    top = max(top, 1)
+    segments: list[str] = []
+    current: list[str] = []
+    for i, value in enumerate(values):
+        if value is None:
+            if current:
+                segments.append(" ".join(current))
+            current = []
+            continue
+        current.append(f"{i * step:.1f},{height - 1 - (value / top) * (height - 2):.1f}")
+    if current:
+        segments.append(" ".join(current))
+    return [seg if " " in seg else _dash(seg, width) for seg in segments]
+
+
+def _dash(point: str, width: int) -> str:
+    """A lone point as a short flat line (6 px), so it can be seen."""
+    x, y = (float(v) for v in point.split(","))
+    return f"{max(x - 3, 0):.1f},{y:.1f} {min(x + 3, width):.1f},{y:.1f}"
+
+
+def _chart(
+    title: str, chart_id: str, series: dict[str, list[int | None]], *, level: bool = False
+) -> dict[str, Any]:
+    """``level``: the series are readings (show the latest), else counts (show the sum)."""
+    top = max([v for values in series.values() for v in values if v is not None] or [0])
+    return {
+        "title": title,
+        "id": chart_id,
+        "top": top,
+        "summary": "latest" if level else "last hour",
+        "lines": [
+            {
+                "name": name,
+                "css": name.lower().replace("_", "-"),
+                "segments": chart_segments(values, top=top),
+                "summary": (
+                    next((v for v in reversed(values) if v is not None), "\N{EN DASH}")
+                    if level
+                    else sum(v for v in values if v is not None)
+                ),
+            }
+            for name, values in series.items()
+        ],
+    }
+
+
+def _charts(overview: dict[str, Any]) -> list[dict[str, Any]]:
+    activity = overview["activity"]
+    empty: list[int | None] = [None] * activity["window_minutes"]
+    depth = {
+        name: activity["queue_depth"].get(name, empty)
+        for name in overview["queue_history"]["queues"]
+    }
+    return [
+        _chart("Checkouts per minute", "chart-checkouts", {"checkouts": activity["checkouts"]}),
+        _chart("Task outcomes per minute", "chart-tasks", activity["task_outcomes"]),
+        _chart("Queue depth (minute samples)", "chart-queues", depth, level=True),
+    ]
 
 
 def _refresh_seconds(request: HttpRequest) -> int:
@@ -84,6 +157,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     return {
         "overview": overview,
         "queues": _queues(overview),
+        "charts": _charts(overview),
         # Lists pulled out here: in a template, ``dict.items`` may mean the method.
         "workers": overview["workers"].get("items", []),
         "outcomes": overview["tasks_last_hour"]["items"],
@@ -100,6 +174,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         },
         "list_size": LIST_SIZE,
         "spark": {"width": SPARK_WIDTH, "height": SPARK_HEIGHT},
+        "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
     }
 
 

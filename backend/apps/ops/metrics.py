@@ -118,6 +118,13 @@ class ShopCollector:
             by_status(WebhookEvent),
         )
         yield _gauge("storefront_emails", "Emails by status.", ["status"], by_status(EmailLog))
+        yield _gauge(
+            "storefront_payments_stuck",
+            "Payments of orders awaiting payment with no activity for longer than the "
+            "ops threshold (OPS_STUCK_PAYMENT_MINUTES), as on the ops overview.",
+            [],
+            {(): selectors.payment_stuck_list().count()},
+        )
         tasks = {
             (row["name"], row["state"]): row["count"] for row in selectors.task_result_counts()
         }

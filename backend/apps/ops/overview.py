@@ -56,10 +56,24 @@ def _webhooks_part() -> dict[str, Any]:
     return {"unprocessed": received + failed, "received": received, "failed": failed}
 
 
+def _activity_part(now: datetime, history: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per-minute series of the last hour, oldest first: the last minute is the current one."""
+    minutes = int(HISTORY_WINDOW.total_seconds() // 60)
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    return {
+        "window_minutes": minutes,
+        "start": start,
+        "checkouts": selectors.checkouts_per_minute(start=start, minutes=minutes),
+        "task_outcomes": selectors.task_outcomes_per_minute(start=start, minutes=minutes),
+        "queue_depth": selectors.queue_depth_per_minute(history, start=start, minutes=minutes),
+    }
+
+
 def overview_build(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything ops check first, in one answer that never waits long on the broker."""
     now = now or timezone.now()
     stats, workers = services.broker_snapshot()
+    history = selectors.queue_history(since=now - HISTORY_WINDOW)
     return {
         "generated_at": now,
         "queues": _queues_part(stats),
@@ -78,6 +92,7 @@ def overview_build(*, now: datetime | None = None) -> dict[str, Any]:
         "queue_history": {
             "window_minutes": int(HISTORY_WINDOW.total_seconds() // 60),
             "queues": broker.queue_names(),
-            "series": selectors.queue_history(since=now - HISTORY_WINDOW),
+            "series": history,
         },
+        "activity": _activity_part(now, history),
     }

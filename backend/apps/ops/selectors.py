@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMinute
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
@@ -185,4 +185,61 @@ def queue_history(*, since: datetime) -> dict[str, list[dict[str, Any]]]:
     )
     for queue, sampled_at, depth in rows:
         series.setdefault(queue, []).append({"at": sampled_at, "depth": depth})
+    return series
+
+
+# --- Per-minute activity (the dashboard's charts) -----------------------------------------
+
+OUTCOME_STATES = ("SUCCESS", "FAILURE", "RETRY")
+
+
+def _minute_index(at: datetime, start: datetime, minutes: int) -> int | None:
+    index = int((at - start).total_seconds() // 60)
+    return index if 0 <= index < minutes else None
+
+
+def checkouts_per_minute(*, start: datetime, minutes: int) -> list[int]:
+    """Orders placed in each minute from ``start`` (one ``GROUP BY`` query)."""
+    counts = [0] * minutes
+    rows = (
+        Order.objects.filter(created_at__gte=start)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("minute")
+        .annotate(count=Count("id"))
+    )
+    for row in rows:
+        index = _minute_index(row["minute"], start, minutes)
+        if index is not None:
+            counts[index] += row["count"]
+    return counts
+
+
+def task_outcomes_per_minute(*, start: datetime, minutes: int) -> dict[str, list[int]]:
+    """Task results finished in each minute from ``start``, by state (one query)."""
+    series = {state: [0] * minutes for state in OUTCOME_STATES}
+    rows = (
+        TaskResult.objects.filter(date_done__gte=start, status__in=OUTCOME_STATES)
+        .annotate(minute=TruncMinute("date_done"))
+        .values("minute", "status")
+        .annotate(count=Count("id"))
+    )
+    for row in rows:
+        index = _minute_index(row["minute"], start, minutes)
+        if index is not None:
+            series[row["status"]][index] += row["count"]
+    return series
+
+
+def queue_depth_per_minute(
+    history: dict[str, list[dict[str, Any]]], *, start: datetime, minutes: int
+) -> dict[str, list[int | None]]:
+    """The last depth sample of each minute per queue (``None``: no sample that minute)."""
+    series: dict[str, list[int | None]] = {}
+    for queue, points in history.items():
+        values: list[int | None] = [None] * minutes
+        for point in points:  # oldest first: a later sample of a minute wins
+            index = _minute_index(point["at"], start, minutes)
+            if index is not None:
+                values[index] = point["depth"]
+        series[queue] = values
     return series

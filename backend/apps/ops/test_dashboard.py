@@ -13,9 +13,10 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.ops import services
-from apps.ops.dashboard import sparkline_points
-from apps.ops.factories import payment_make, task_result_make, variant_make
+from apps.ops.dashboard import chart_segments, sparkline_points
+from apps.ops.factories import order_make, payment_make, task_result_make, variant_make
 from apps.ops.models import QueueSample
+from apps.orders.models import Order
 from apps.payments.models import Payment, WebhookEvent
 
 URL = "/ops/"
@@ -114,3 +115,51 @@ def test_sparkline_points_scale_to_the_box() -> None:
     assert sparkline_points([]) == ""
     assert sparkline_points([0, 5, 10], width=100, height=22) == "0.0,21.0 50.0,11.0 100.0,1.0"
     assert sparkline_points([3], width=10, height=12) == "0.0,1.0 10.0,1.0"
+
+
+def test_chart_segments_share_a_scale_and_break_at_gaps() -> None:
+    assert chart_segments([], top=5) == []
+    assert chart_segments([0, 2, 4], top=4, width=100, height=22) == [
+        "0.0,21.0 50.0,11.0 100.0,1.0"
+    ]
+    # None is a minute without a sample: the line breaks there; a lone point is a dash.
+    assert chart_segments([1, None, 1, 1], top=2, width=30, height=12) == [
+        "0.0,6.0 3.0,6.0",
+        "20.0,6.0 30.0,6.0",
+    ]
+    assert chart_segments([None, 2], top=2, width=30, height=12) == ["27.0,1.0 30.0,1.0"]
+    assert chart_segments([None, None], top=0) == []
+
+
+def test_the_page_charts_the_last_hour_per_minute(staff: Any) -> None:
+    now = timezone.now()
+    for minutes_ago in (0, 0, 5):
+        order = order_make()
+        Order.objects.filter(pk=order.pk).update(created_at=now - timedelta(minutes=minutes_ago))
+    task_result_make(status="SUCCESS")
+    task_result_make(status="FAILURE")
+    QueueSample.objects.create(queue="payments", depth=7, sampled_at=now - timedelta(minutes=3))
+    client = Client()
+    client.force_login(staff)
+    html = client.get(URL).content.decode()
+
+    def chart(chart_id: str) -> str:
+        figure = rf'<figure class="chart" id="{chart_id}" data-top="(\d+)"[^>]*>(.*?)</figure>'
+        match = re.search(figure, html, re.S)
+        assert match is not None, chart_id
+        return match.group(1) + "|" + match.group(2)
+
+    checkouts = chart("chart-checkouts")
+    assert checkouts.startswith("2|")  # two orders in the current minute is the top
+    assert re.search(r'data-series="checkouts" points="[^"]+"', checkouts)
+    assert 'class="total">3<' in checkouts
+    tasks = chart("chart-tasks")
+    for state in ("SUCCESS", "FAILURE", "RETRY"):
+        assert f'<li data-series="{state}">' in tasks
+    assert tasks.startswith("1|")
+    queues = chart("chart-queues")
+    assert queues.startswith("7|")
+    payments = re.findall(r'data-series="payments" points="([^"]+)"', queues)
+    assert len(payments) == 1  # one sample: one dash
+    assert 'latest <span class="total">7<' in queues  # a reading, not a sum
+    assert 'data-series="emails"' not in queues.split("<ul")[0]  # no samples: no line

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from django_celery_results.models import TaskResult
 from rest_framework.test import APIClient
 
 from apps.notifications.models import EmailLog
@@ -19,6 +20,7 @@ from apps.ops import broker, services
 from apps.ops.factories import order_make, payment_make, task_result_make, variant_make
 from apps.ops.models import QueueSample
 from apps.ops.tasks import worker_probe_complete_task
+from apps.orders.models import Order
 from apps.payments.models import Payment, WebhookEvent
 from workers.enqueue import publish
 
@@ -203,3 +205,43 @@ def test_overview_query_count_is_fixed(
         task_result_make(status="FAILURE")
     with django_assert_max_num_queries(14):
         assert staff_client.get(URL).status_code == 200
+
+
+def test_activity_gives_per_minute_series_of_the_last_hour(staff_client: APIClient) -> None:
+    now = timezone.now()
+    for minutes_ago in (0, 59, 61):  # the last one is outside the window
+        order = order_make()
+        Order.objects.filter(pk=order.pk).update(created_at=now - timedelta(minutes=minutes_ago))
+    done = task_result_make(status="SUCCESS")
+    TaskResult.objects.filter(pk=done.pk).update(date_done=now - timedelta(minutes=2))
+    task_result_make(status="FAILURE")
+    QueueSample.objects.create(queue="emails", depth=3, sampled_at=now - timedelta(minutes=10))
+    QueueSample.objects.create(queue="emails", depth=9, sampled_at=now - timedelta(minutes=70))
+
+    activity = staff_client.get(URL).json()["activity"]
+    assert activity["window_minutes"] == 60
+    checkouts = activity["checkouts"]
+    assert len(checkouts) == 60
+    assert (checkouts[0], checkouts[-1], sum(checkouts)) == (1, 1, 2)
+    tasks = activity["task_outcomes"]
+    assert set(tasks) == {"SUCCESS", "FAILURE", "RETRY"}
+    assert tasks["SUCCESS"][-3] == 1
+    assert tasks["FAILURE"][-1] == 1
+    assert sum(tasks["RETRY"]) == 0
+    emails = activity["queue_depth"]["emails"]
+    assert emails[-11] == 3
+    assert [v for v in emails if v is not None] == [3]
+
+
+def test_eagerly_run_tasks_show_in_the_outcomes_when_their_results_are_stored(
+    staff_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default stores eager results (dev settings), so /ops/ is not empty."""
+    # Read from CELERY_TASK_STORE_EAGER_RESULT when the task class is bound.
+    monkeypatch.setattr(worker_probe_complete_task, "store_eager_result", True)
+    probe = services.worker_probe_create(queue="default")
+    worker_probe_complete_task.apply(args=(str(probe.pk),), task_id=str(uuid.uuid4()))
+    body = staff_client.get(URL).json()
+    names = {(i["name"], i["state"]) for i in body["tasks_last_hour"]["items"]}
+    assert ("apps.ops.tasks.worker_probe_complete_task", "SUCCESS") in names
+    assert sum(body["activity"]["task_outcomes"]["SUCCESS"]) >= 1

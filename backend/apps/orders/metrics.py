@@ -13,10 +13,14 @@ import time
 from types import TracebackType
 
 from django.db import transaction
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 logger = logging.getLogger(__name__)
 
+CHECKOUTS = Counter(
+    "storefront_checkouts",
+    "Checkouts committed (orders placed); idempotent replays are not counted.",
+)
 STOCK_LOCK_SECONDS = Histogram(
     "storefront_checkout_stock_lock_seconds",
     "Time a successful checkout held its stock row locks, from locking them to the commit.",
@@ -61,5 +65,10 @@ class StockLockTimer:
         self._since = time.perf_counter()
 
     def _observe(self) -> None:
+        # The checkout committed: one more order placed.
+        try:
+            CHECKOUTS.inc()
+        except Exception:  # telemetry must not break the request
+            logger.warning("could not count the checkout", exc_info=True)
         if self._since is not None:
             stock_lock_observe(time.perf_counter() - self._since)

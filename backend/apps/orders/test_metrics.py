@@ -38,6 +38,21 @@ def test_a_checkout_records_how_long_it_held_the_stock_rows(
     assert 0 < _sample("sum") - total < 5  # seconds: one short transaction
 
 
+def test_committed_checkouts_are_counted_and_replays_are_not(
+    api_client: APIClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    variant = variant_create(sku="TEE-S", stock=3)
+    cart = cart_create(lines=[(variant, 1)])
+    before = REGISTRY.get_sample_value("storefront_checkouts_total") or 0.0
+    headers = {"HTTP_IDEMPOTENCY_KEY": "metrics-checkout-1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json", **headers)
+        replay = api_client.post(checkout_url(cart), CHECKOUT_BODY, format="json", **headers)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json()["id"] == first.json()["id"]
+    assert REGISTRY.get_sample_value("storefront_checkouts_total") == before + 1
+
+
 def test_a_refused_checkout_records_nothing(api_client: APIClient) -> None:
     variant = variant_create(sku="TEE-S", stock=1)
     cart = cart_create(lines=[(variant, 2)])

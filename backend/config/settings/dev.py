@@ -15,3 +15,6 @@ PAYMENT_PROVIDERS = env.list(
 )
 # `make run` storefronts on this machine may be sent back to after 3-D Secure.
 PAYMENT_RETURN_URL_HOSTS = env.list("PAYMENT_RETURN_URL_HOSTS", default=["localhost", "127.0.0.1"])
+# Eagerly run tasks store their results too (django-celery-results), so the ops overview
+# and /ops/ show their outcomes in the embedded default as they do with a worker.
+CELERY_TASK_STORE_EAGER_RESULT = True

@@ -27,6 +27,7 @@ from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import actor_kind, order_event_record, order_transition
+from apps.payments.metrics import payment_settled_observe
 from apps.payments.models import Payment
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import (
@@ -220,10 +221,12 @@ def _captured(order: Order, payment: Payment, reference: str, actor_kind: str) -
 
 
 def _settle(payment: Payment, *fields: str) -> None:
-    """Save a final status; what the client needed to authenticate is forgotten."""
+    """Save a final status (counted by the outcome metric after commit); what the client
+    needed to authenticate is forgotten."""
     payment.client_secret = ""
     payment.next_action = {}
     payment.save(update_fields=["status", "client_secret", "next_action", "updated_at", *fields])
+    payment_settled_observe(payment)
 
 
 def _duplicate(order: Order, payment: Payment, reference: str, actor_kind: str) -> PaymentOutcome:

@@ -11,6 +11,9 @@
   var listSize = parseInt(cfg.listSize, 10) || 20;
   var sparkW = parseInt(cfg.sparkWidth, 10) || 120;
   var sparkH = parseInt(cfg.sparkHeight, 10) || 28;
+  var chartW = parseInt(cfg.chartWidth, 10) || 360;
+  var chartH = parseInt(cfg.chartHeight, 10) || 80;
+  var SVG = "http://www.w3.org/2000/svg";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var SVG_NS = "http://www.w3.org/2000/svg";
   var busy = false;
@@ -72,6 +75,76 @@
     return svg;
   }
 
+  // Same maths as apps.ops.dashboard.chart_segments: one polyline per unbroken run of
+  // values (null is a gap), every series of a chart on one scale.
+  function chartSegments(values, top) {
+    var step = chartW / Math.max(values.length - 1, 1);
+    var segments = [];
+    var current = [];
+    top = Math.max(top, 1);
+    values.forEach(function (v, i) {
+      if (v === null || v === undefined) {
+        if (current.length) { segments.push(current.join(" ")); }
+        current = [];
+        return;
+      }
+      current.push((i * step).toFixed(1) + "," + (chartH - 1 - (v / top) * (chartH - 2)).toFixed(1));
+    });
+    if (current.length) { segments.push(current.join(" ")); }
+    return segments.map(function (seg) {
+      if (seg.indexOf(" ") >= 0) { return seg; }
+      var xy = seg.split(",").map(parseFloat);  // a lone point: a short flat line (6 px)
+      return Math.max(xy[0] - 3, 0).toFixed(1) + "," + xy[1].toFixed(1) + " " +
+        Math.min(xy[0] + 3, chartW).toFixed(1) + "," + xy[1].toFixed(1);
+    });
+  }
+
+  function renderChart(id, series) {
+    var fig = document.getElementById(id);
+    if (!fig) { return; }
+    var names = Object.keys(series);
+    var top = 0;
+    names.forEach(function (n) { series[n].forEach(function (v) { if (v !== null && v > top) { top = v; } }); });
+    fig.dataset.top = String(top);
+    fig.querySelector(".chart-top").textContent = String(top);
+    var svg = fig.querySelector("svg");
+    Array.prototype.slice.call(svg.querySelectorAll("polyline")).forEach(function (p) { p.remove(); });
+    var legend = fig.querySelector(".legend");
+    legend.textContent = "";
+    names.forEach(function (name) {
+      var css = name.toLowerCase().replace(/_/g, "-");
+      chartSegments(series[name], top).forEach(function (points) {
+        var line = document.createElementNS(SVG, "polyline");
+        line.setAttribute("class", "series series-" + css);
+        line.setAttribute("data-series", name);
+        line.setAttribute("points", points);
+        svg.appendChild(line);
+      });
+      var summary = fig.dataset.summary;
+      var value;
+      if (summary === "latest") {
+        var known = series[name].filter(function (v) { return v !== null && v !== undefined; });
+        value = known.length ? known[known.length - 1] : "–";
+      } else {
+        value = series[name].reduce(function (a, v) { return a + (v || 0); }, 0);
+      }
+      legend.appendChild(el("li", { "data-series": name }, [
+        el("span", { className: "swatch series-" + css }), name + " ",
+        el("span", { className: "muted" }, [summary + " ", el("span", { className: "total", text: String(value) })]),
+      ]));
+    });
+  }
+
+  function renderCharts(o) {
+    var a = o.activity;
+    var empty = a.checkouts.map(function () { return null; });
+    var depth = {};
+    o.queue_history.queues.forEach(function (q) { depth[q] = a.queue_depth[q] || empty; });
+    renderChart("chart-checkouts", { checkouts: a.checkouts });
+    renderChart("chart-tasks", a.task_outcomes);
+    renderChart("chart-queues", depth);
+  }
+
   function setStatus(id, part, label) {
     var node = document.getElementById(id);
     node.textContent = "";
@@ -95,6 +168,8 @@
     setText("tile-stale-emails", o.emails.queued_stale);
     setText("tile-stock-drifts", o.stock_drifts.unresolved);
     setText("tile-failed-last-hour", o.tasks_last_hour.by_state.FAILURE || 0);
+
+    renderCharts(o);
 
     setStatus("queues-status", o.queues, "Broker");
     var live = {};

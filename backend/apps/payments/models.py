@@ -50,6 +50,9 @@ class Payment(models.Model):
     return_url = models.CharField(max_length=2000, blank=True, default="")
     client_secret = models.CharField(max_length=255, blank=True, default="")
     next_action = models.JSONField(default=dict, blank=True)
+    # A ``cancelled`` payment with a provider reference is cancelled at the provider by a
+    # task; set when the provider has answered (the sweep re-sends the task until then).
+    provider_cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

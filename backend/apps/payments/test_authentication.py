@@ -406,3 +406,44 @@ def test_a_sandbox_refund_the_shop_did_not_ask_for_is_recorded_as_external(
     assert (order.status, order.refunded_total) == (Order.Status.REFUNDED, Decimal("12.50"))
     assert StockMovement.objects.count() == moves
     assert OrderEvent.objects.filter(order=order, to_status=Order.Status.REFUNDED).exists()
+
+
+def test_a_lost_cancel_is_sent_again_by_the_sweep_until_the_provider_answers(
+    customer_client: APIClient, customer: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from apps.payments.services import payment_work_redispatch
+    from apps.payments.tasks import payment_cancel_task
+
+    order = waiting_order(user=customer)
+    abandoned = latest_payment(order)
+    with django_capture_on_commit_callbacks(execute=False):  # the broker lost the cancel
+        customer_client.post(
+            f"/api/v1/orders/{order.pk}/pay/",
+            {"provider": "sandbox", "token": "tok_chargeDeclined"},
+            format="json",
+        )
+    Payment.objects.filter(pk=abandoned.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=120)
+    )
+    sent: list[tuple[str, Any]] = []
+    with mock.patch(
+        "workers.enqueue.publish",
+        side_effect=lambda task, arg: sent.append((task.name, arg)) or True,
+    ):
+        counts = payment_work_redispatch()
+    assert counts["cancels"] == 1
+    assert ("apps.payments.tasks.payment_cancel_task", str(abandoned.pk)) in sent
+    payment_cancel_task.apply(args=[str(abandoned.pk)])
+    abandoned.refresh_from_db()
+    assert abandoned.provider_cancelled_at is not None
+    assert SandboxCharge.objects.get(pk=abandoned.provider_reference).status == "canceled"
+    Payment.objects.filter(pk=abandoned.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=120)
+    )
+    with mock.patch("workers.enqueue.publish", return_value=True):
+        assert payment_work_redispatch()["cancels"] == 0

@@ -436,6 +436,10 @@ def payment_cancel_at_provider(*, payment_id: Any) -> Payment | None:
             raise TransientError(f"payment {payment.id}: {exc.message}") from exc
         if result.status == ChargeStatus.SUCCEEDED:
             return payment_apply_charge_result(payment=payment, result=result).payment
+    # The provider has answered (cancelled, or failed there): the sweep stops re-sending.
+    Payment.objects.filter(pk=payment_id, status=P.CANCELLED).update(
+        provider_cancelled_at=timezone.now()
+    )
     return Payment.objects.filter(pk=payment_id).first()
 
 

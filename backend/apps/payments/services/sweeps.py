@@ -3,8 +3,9 @@
 A ``pending`` payment or refund with no attempt ``REDISPATCH_AFTER_SECONDS`` after it
 was created, or none for ``REDISPATCH_STALE_ATTEMPT_SECONDS`` (longer than any retry
 delay: its message was lost), and a webhook event still ``received`` after the grace
-period are published again. The tasks re-check state under a lock, so a row sent
-twice is harmless.
+period are published again, and so is the provider cancel of a ``cancelled`` payment
+(abandoned by paying again) that the provider has not answered yet. The tasks re-check
+state under a lock, so a row sent twice is harmless.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
     """Publish again the payments, refunds and webhook events left behind; counts per kind."""
     # Imported here: the task modules import the services.
     from apps.payments.tasks import (
+        payment_cancel_task,
         payment_capture_task,
         refund_process_task,
         webhook_event_process_task,
@@ -40,6 +42,15 @@ def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
         "payments": redispatch(
             Payment.objects.filter(Q(status=Payment.Status.PENDING) & (never_tried | lost)),
             payment_capture_task,
+            limit=limit,
+        ),
+        "cancels": redispatch(
+            Payment.objects.filter(
+                status=Payment.Status.CANCELLED,
+                provider_cancelled_at__isnull=True,
+                updated_at__lt=now - grace,
+            ).exclude(provider_reference=""),
+            payment_cancel_task,
             limit=limit,
         ),
         "refunds": redispatch(

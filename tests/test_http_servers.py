@@ -98,6 +98,8 @@ def server(
                 "DJANGO_SETTINGS_MODULE": "config.settings.prod",
                 "SECRET_KEY": "http-servers-test-" + "k" * 40,
                 "ALLOWED_HOSTS": "127.0.0.1",
+                "PAYMENT_PROVIDERS": "sandbox",  # prod refuses a provider without its keys
+                "SANDBOX_WEBHOOK_SECRET": "whsec_http_servers_test",
                 "REDIS_URL": REDIS_URL,
                 "SECURE_SSL_REDIRECT": "false",
             }

@@ -40,6 +40,8 @@ def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator
         "DJANGO_SETTINGS_MODULE": "config.settings.prod",
         "SECRET_KEY": "throttle-test-secret-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
+        "PAYMENT_PROVIDERS": "sandbox",  # prod refuses a provider without its keys
+        "SANDBOX_WEBHOOK_SECRET": "whsec_throttle_test",
         "DATABASE_URL": f"postgres://{db.get('USER') or 'postgres'}@127.0.0.1:5432/{db['NAME']}",
         "REDIS_URL": REDIS_URL,
         "SECURE_SSL_REDIRECT": "false",

@@ -25,7 +25,12 @@ from apps.ops.views import (
     WorkerProbeViewSet,
 )
 from apps.orders.views import CartCheckoutViewSet, OrderViewSet
-from apps.payments.views import OrderPaymentViewSet, PaymentViewSet, PaymentWebhookView
+from apps.payments.views import (
+    OrderPaymentViewSet,
+    PaymentViewSet,
+    PaymentWebhookView,
+    SandboxAuthenticationView,
+)
 from apps.pricing.views import (
     PromotionViewSet,
     ShippingMethodViewSet,
@@ -131,5 +136,10 @@ urlpatterns += [
         "payments/webhooks/<str:provider>/",
         PaymentWebhookView.as_view(),
         name="payment-webhook",
+    ),
+    path(
+        "payments/sandbox/authenticate/<str:charge_id>/",
+        SandboxAuthenticationView.as_view(),
+        name="payment-sandbox-authenticate",
     ),
 ]

@@ -200,6 +200,23 @@ def _webhook_body(w: World) -> bytes:
     )
 
 
+def _sandbox_charge(w: World) -> dict[str, str]:
+    """A's pending payment waiting on the sandbox's bank page (3-D Secure)."""
+    from apps.payments.models import SandboxCharge
+
+    charge = SandboxCharge.objects.create(
+        idempotency_key=w.payment.idempotency_key,
+        token="tok_requiresAction",
+        amount=w.payment.amount,
+        currency=w.payment.currency,
+        status=SandboxCharge.Status.REQUIRES_ACTION,
+    )
+    type(w.payment).objects.filter(pk=w.payment.pk).update(
+        status="requires_action", provider_reference=charge.id
+    )
+    return {"charge_id": charge.id}
+
+
 def _webhook_headers(w: World) -> dict[str, str]:
     return sandbox_sign(_webhook_body(w))
 
@@ -349,6 +366,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
         body=lambda w: {"amount": "5.00", "reason": "damaged"},
     ),
     ("payment-detail", "GET"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("payment")),
+    ("payment-refresh", "POST"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("payment")),
+    # --- the sandbox's simulated bank page: the unguessable charge id is the secret
+    ("payment-sandbox-authenticate", "GET"): Entry(
+        PUBLIC, 200, 200, 200, 200, kwargs=_sandbox_charge
+    ),
     # --- provider webhooks: the signature is the authentication; who calls does not matter
     ("payment-webhook", "POST"): Entry(
         SIGNED, 200, 200, 200, 200,

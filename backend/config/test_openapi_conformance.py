@@ -204,6 +204,38 @@ def test_cart_checkout_order_and_pay_match_the_document(
     assert cancelled["status"] in ("cancelled", "refunded")
 
 
+def test_the_three_d_secure_flow_matches_the_document(
+    record: Recorder,
+    variants: list[Variant],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    guest = APIClient()
+    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
+    items = f"/api/v1/carts/{cart['id']}/items/"
+    record(guest, "post", items, {"variant_id": variants[0].pk, "quantity": 1}, status=200)
+    body = {
+        **CHECKOUT_BODY,
+        "payment": {
+            "provider": "sandbox",
+            "token": "tok_requiresAction",
+            "return_url": "https://shop.example/checkout/complete",
+        },
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        order = record(guest, "post", f"/api/v1/carts/{cart['id']}/checkout/", body, status=201)
+    token = {"X-Order-Token": order["access_token"]}
+    payment_path = f"/api/v1/payments/{order['payment']['id']}/"
+    payment = record(guest, "get", payment_path, status=200, headers=token)
+    assert payment["next_action"]["type"] == "redirect_to_url"
+    page = payment["next_action"]["redirect_to_url"]["url"].removeprefix(HOST)
+    choices = record(guest, "get", page, status=200)
+    assert choices["status"] == "requires_action"
+    record(guest, "get", page, status=302, query={"result": "succeed"})
+    refreshed = record(guest, "post", f"{payment_path}refresh/", status=200, headers=token)
+    assert refreshed["status"] == "captured"
+    assert refreshed["next_action"] is None
+
+
 def test_signed_in_customer_and_staff_flows_match_the_document(
     record: Recorder,
     variants: list[Variant],

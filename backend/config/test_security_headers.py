@@ -81,6 +81,8 @@ def _prod(script: str, **extra_env: str) -> dict[str, Any]:
             "ALLOWED_HOSTS": "testserver,shop-api.example.com",
             "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
             "CORS_ALLOWED_ORIGINS": SHOP,
+            "PAYMENT_PROVIDERS": "sandbox",
+            "SANDBOX_WEBHOOK_SECRET": "whsec_a_real_sandbox_secret",
             **extra_env,
         }
     )

@@ -16,6 +16,8 @@ PROD_ENV = {
     "ALLOWED_HOSTS": "shop.example.com",
     "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
     "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+    "PAYMENT_PROVIDERS": "sandbox",
+    "SANDBOX_WEBHOOK_SECRET": "whsec_a_real_sandbox_secret",
 }
 
 

@@ -111,3 +111,29 @@ def money_pattern(*, allow_negative: bool = False) -> str:
     (two places) and what ``parse_money`` reads in its plain form (one or two places)."""
     sign = "-?" if allow_negative else ""
     return rf"^{sign}[0-9]+(\.[0-9]{{1,2}})?$"
+
+
+# ISO 4217 minor-unit exponents that are not 2 (every other currency has 2).
+_ZERO_EXPONENT = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG")
+_ZERO_EXPONENT_MORE = ("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF")
+_THREE_EXPONENT = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys((*_ZERO_EXPONENT, *_ZERO_EXPONENT_MORE), 0),
+    **dict.fromkeys(_THREE_EXPONENT, 3),
+}
+
+
+def currency_exponent(currency: str) -> int:
+    """How many decimal places the currency's minor unit has (EUR 2, JPY 0, KWD 3)."""
+    return CURRENCY_EXPONENTS.get(currency.upper(), 2)
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    """An amount as an integer count of the currency's minor unit, rounded half up."""
+    scaled = amount.scaleb(currency_exponent(currency))
+    return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def same_amount(a: Decimal, b: Decimal, currency: str) -> bool:
+    """Whether two amounts are the same money in ``currency`` (compared in minor units)."""
+    return minor_units(a, currency) == minor_units(b, currency)

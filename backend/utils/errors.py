@@ -93,12 +93,31 @@ class OutOfStockError(ApplicationError):
     message = "Not enough stock."
 
 
+# The stable ``details.reason`` of an ``invalid_signature`` refusal (docs/api.md).
+SIGNATURE_REASONS = (
+    "secret_not_configured",
+    "missing_header",
+    "malformed_header",
+    "signature_mismatch",
+    "timestamp_out_of_tolerance",
+)
+
+
 class InvalidSignatureError(ApplicationError):
-    """A webhook whose signature is missing, malformed, wrong or outside the time window."""
+    """A webhook whose signature is missing, malformed, wrong or outside the time window.
+
+    ``details.reason`` is one of ``SIGNATURE_REASONS``, never a library's free text.
+    """
 
     code = "invalid_signature"
     status_code = status.HTTP_400_BAD_REQUEST
     message = "The webhook signature is missing or invalid."
+
+    def __init__(self, *, reason: str) -> None:
+        if reason not in SIGNATURE_REASONS:
+            raise ValueError(f"undocumented signature refusal reason {reason!r}")
+        super().__init__(details={"reason": reason})
+        self.reason = reason
 
 
 class PayloadTooLargeError(ApplicationError):

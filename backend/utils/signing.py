@@ -40,17 +40,17 @@ def _parse(header: str) -> tuple[int, list[str]]:
     for item in header.split(","):
         key, sep, value = item.strip().partition("=")
         if not sep:
-            raise InvalidSignatureError(details={"reason": "malformed_header"})
+            raise InvalidSignatureError(reason="malformed_header")
         if key == "t":
             if timestamp is not None or not _TIMESTAMP.match(value):
-                raise InvalidSignatureError(details={"reason": "malformed_header"})
+                raise InvalidSignatureError(reason="malformed_header")
             timestamp = int(value)
         elif key == SCHEME:
             if not _HEX_SHA256.match(value):
-                raise InvalidSignatureError(details={"reason": "malformed_header"})
+                raise InvalidSignatureError(reason="malformed_header")
             signatures.append(value)
     if timestamp is None or not signatures:
-        raise InvalidSignatureError(details={"reason": "malformed_header"})
+        raise InvalidSignatureError(reason="malformed_header")
     return timestamp, signatures
 
 
@@ -65,15 +65,15 @@ def signature_verify(
     """Return the signed timestamp, or raise ``InvalidSignatureError`` (details.reason says why)."""
     if not secret:
         # Never accept unsigned events because a deployment forgot its secret.
-        raise InvalidSignatureError(details={"reason": "secret_not_configured"})
+        raise InvalidSignatureError(reason="secret_not_configured")
     if not header:
-        raise InvalidSignatureError(details={"reason": "missing_header"})
+        raise InvalidSignatureError(reason="missing_header")
     timestamp, signatures = _parse(header)
     expected = _digest(body=body, secret=secret, timestamp=timestamp)
     matches = [hmac.compare_digest(expected, candidate) for candidate in signatures]
     if not any(matches):
-        raise InvalidSignatureError(details={"reason": "signature_mismatch"})
+        raise InvalidSignatureError(reason="signature_mismatch")
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
-        raise InvalidSignatureError(details={"reason": "timestamp_out_of_tolerance"})
+        raise InvalidSignatureError(reason="timestamp_out_of_tolerance")
     return timestamp

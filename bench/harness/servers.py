@@ -31,6 +31,8 @@ def service_env(database_url: str, redis_url: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "config.settings.prod",
             "SECRET_KEY": "bench-" + secrets.token_urlsafe(48),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PAYMENT_PROVIDERS": "sandbox",  # prod refuses a provider without its keys
+            "SANDBOX_WEBHOOK_SECRET": "whsec_bench_" + secrets.token_urlsafe(16),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": redis_url,

@@ -81,6 +81,7 @@ class _Checkout:
     shipping_method: str
     payment_provider: str
     payment_token: str
+    payment_return_url: str = ""
 
     @property
     def country(self) -> str:
@@ -103,6 +104,7 @@ def order_checkout(
     shipping_method: str,
     payment_provider: str,
     payment_token: str,
+    payment_return_url: str = "",
 ) -> CheckoutResult:
     """Check out the cart: stock taken, order + lines + pending payment created, cart closed.
 
@@ -123,6 +125,7 @@ def order_checkout(
         shipping_method=shipping_method,
         payment_provider=payment_provider,
         payment_token=payment_token,
+        payment_return_url=payment_return_url,
     )
     for attempt in range(1, _NUMBER_ATTEMPTS + 1):
         number = order_number_new()
@@ -157,7 +160,10 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
             _voucher_use(checkout, voucher=voucher, order=order)
         order_created_record(order=order, actor=buyer, actor_kind=OrderEvent.ActorKind.CUSTOMER)
         payment = _payment_create(
-            order=order, provider=checkout.payment_provider, token=checkout.payment_token
+            order=order,
+            provider=checkout.payment_provider,
+            token=checkout.payment_token,
+            return_url=checkout.payment_return_url,
         )
         # The stock rows are the contended ones (every buyer of a popular variant needs
         # its row): they are locked last, so each is held only for the check, the
@@ -244,7 +250,7 @@ def _order_create(
     ), access_token
 
 
-def _payment_create(*, order: Order, provider: str, token: str) -> Payment:
+def _payment_create(*, order: Order, provider: str, token: str, return_url: str) -> Payment:
     """The pending payment (the durable record of the capture work) and its task."""
     payment = Payment.objects.create(
         order=order,
@@ -252,6 +258,7 @@ def _payment_create(*, order: Order, provider: str, token: str) -> Payment:
         payment_method=token,
         amount=order.total,
         currency=order.currency,
+        return_url=return_url,
     )
     # Imported here: apps.payments imports apps.orders at module level, so orders reaches
     # payments only from inside a function (orders does use payments: capture, refunds).

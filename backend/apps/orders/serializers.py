@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from apps.orders.models import Order, OrderEvent, OrderLine
 from apps.payments.models import Payment
+from apps.payments.serializers import ReturnUrlField
 from utils.serializers import CountryField, InputSerializer, MoneyField
 
 # --- Inputs ----------------------------------------------------------------------------
@@ -38,6 +39,7 @@ class CheckoutPaymentInputSerializer(InputSerializer):
 
     provider = serializers.ChoiceField(choices=[])
     token = serializers.CharField(max_length=255)
+    return_url = ReturnUrlField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

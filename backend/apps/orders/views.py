@@ -96,6 +96,7 @@ class CartCheckoutViewSet(viewsets.GenericViewSet):
             shipping_method=values["shipping_method"],
             payment_provider=values["payment"]["provider"],
             payment_token=values["payment"]["token"],
+            payment_return_url=values["payment"]["return_url"],
         )
         context = {
             "access_token": result.access_token,

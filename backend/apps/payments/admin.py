@@ -14,8 +14,9 @@ from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ["id", "amount", "currency", "status", "restock", "reason", "created_at"]
-    readonly_fields = ["id", "amount", "currency", "status", "restock", "reason", "created_at"]
+    fields = ["id", "kind", "amount", "currency", "status", "restock", "reason", "created_at"]
+    readonly_fields = ["id", "kind", "amount", "currency", "status", "restock", "reason"]
+    readonly_fields += ["created_at"]
     show_change_link = True
 
 
@@ -38,12 +39,16 @@ class PaymentAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["order"]
     inlines = [RefundInline]
+    # The customer's authentication secret is the customer's only (never shown here).
+    exclude = ["client_secret"]
 
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ["id", "order", "amount", "currency", "status", "restock", "created_at"]
-    list_filter = ["status", "restock"]
+    list_display = ["id", "order", "kind", "amount", "currency", "status", "restock", "created_at"]
+    # kind: external (made at the provider) and duplicate_charge (refunded automatically)
+    # are what ops review.
+    list_filter = ["kind", "status", "restock"]
     search_fields = ["id", "order__number", "payment__id", "provider_reference"]
     list_select_related = ["order"]
 

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 PAYMENT_OUTCOMES = Counter(
     "storefront_payment_outcomes",
-    "Payments settled, by provider and outcome (captured or failed).",
+    "Payments settled, by provider and outcome (captured, failed, cancelled or duplicate).",
     ["provider", "status"],
 )
 CAPTURE_SECONDS = Histogram(

@@ -22,6 +22,11 @@ class Payment(models.Model):
         REQUIRES_ACTION = "requires_action"
         CAPTURED = "captured"
         FAILED = "failed"
+        # Abandoned by paying again; cancelled at the provider by payment_cancel_task.
+        CANCELLED = "cancelled"
+        # Succeeded at the provider while another payment of the order was captured:
+        # never counted for the order, refunded in full automatically (Refund.Kind).
+        DUPLICATE = "duplicate"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payments")
@@ -43,6 +48,15 @@ class Payment(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     captured_at = models.DateTimeField(null=True, blank=True)
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Customer authentication (3-D Secure): where the provider sends the customer back,
+    # and what the client needs to continue while ``requires_action``. Shown to the
+    # order's owner only (GET /payments/{id}/), cleared once the payment settles.
+    return_url = models.CharField(max_length=2000, blank=True, default="")
+    client_secret = models.CharField(max_length=255, blank=True, default="")
+    next_action = models.JSONField(default=dict, blank=True)
+    # A ``cancelled`` payment with a provider reference is cancelled at the provider by a
+    # task; set when the provider has answered (the sweep re-sends the task until then).
+    provider_cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,6 +91,11 @@ class Refund(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
+    class Kind(models.TextChoices):
+        SHOP = "shop"  # asked through the API (staff) or by a cancellation
+        EXTERNAL = "external"  # made at the provider (e.g. the Stripe dashboard), recorded
+        DUPLICATE_CHARGE = "duplicate_charge"  # a second successful payment, given back
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
@@ -86,6 +105,7 @@ class Refund(models.Model):
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=500, blank=True, default="")
     restock = models.BooleanField(default=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SHOP, db_index=True)
     # What goes back on the shelf when the refund succeeds, fixed when it is requested:
     # [{"line_id": 1, "variant_id": 2, "sku": "TEE-M", "quantity": 1}, ...]
     restock_lines = models.JSONField(default=list, blank=True)
@@ -166,6 +186,7 @@ class SandboxCharge(models.Model):
         SUCCEEDED = "succeeded"
         DECLINED = "declined"
         REQUIRES_ACTION = "requires_action"
+        CANCELED = "canceled"
 
     id = models.CharField(primary_key=True, max_length=40, default=sandbox_charge_id)
     idempotency_key = models.CharField(max_length=255, unique=True)

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import User
 from apps.orders.models import Order
-from apps.orders.selectors import order_access_filter
+from apps.orders.selectors import order_access_filter, order_token_hash
 from apps.payments.models import Payment
 from utils.errors import NotFoundError
 
@@ -34,4 +34,23 @@ def payment_get_accessible(
     payment = queryset.filter(pk=payment_uuid).first()
     if payment is None:
         raise NotFoundError("Payment not found.")
+    return payment
+
+
+def payment_is_owner(*, payment: Payment, user: User | None, order_token: str | None) -> bool:
+    """Whether the caller is the order's customer (not merely staff who may see it)."""
+    order = payment.order
+    if order.user_id is not None:
+        return user is not None and order.user_id == user.pk
+    return bool(order_token) and order.access_token_hash == order_token_hash(order_token or "")
+
+
+def payment_sandbox_get(*, charge_id: str) -> Payment:
+    """The sandbox payment of a charge (its bank page), else 404."""
+    from apps.payments.providers import get_provider
+
+    get_provider("sandbox")
+    payment = Payment.objects.filter(provider="sandbox", provider_reference=charge_id).first()
+    if payment is None or not charge_id:
+        raise NotFoundError("No sandbox payment waits for this authentication.")
     return payment

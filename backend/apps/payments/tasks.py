@@ -38,6 +38,11 @@ def payment_capture_task(self: Task, payment_id: str) -> None:
     services.payment_capture(payment_id=payment_id, final_attempt=_final_attempt(self))
 
 
+@shared_task(base=BaseTask, name="apps.payments.tasks.payment_cancel_task")
+def payment_cancel_task(payment_id: str) -> None:
+    services.payment_cancel_at_provider(payment_id=payment_id)
+
+
 @shared_task(base=RefundProcessTask, bind=True, name="apps.payments.tasks.refund_process_task")
 def refund_process_task(self: Task, refund_id: str) -> None:
     services.refund_process(refund_id=refund_id, final_attempt=_final_attempt(self))

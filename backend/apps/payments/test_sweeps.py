@@ -42,7 +42,7 @@ def test_redispatch_sends_rows_whose_task_never_ran() -> None:
         counts = payment_work_redispatch()
         emails = email_redispatch()
 
-    assert counts == {"payments": 1, "refunds": 0, "webhooks": 1}
+    assert counts == {"payments": 1, "cancels": 0, "refunds": 0, "webhooks": 1}
     assert emails == 1
     assert ("apps.payments.tasks.payment_capture_task", str(payment.pk)) in sent
     assert ("apps.notifications.tasks.order_email_send_task", email.pk) in sent

@@ -318,7 +318,10 @@ PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
 DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="DE")
 TAX_PROVIDER = env.str("TAX_PROVIDER", default="apps.pricing.tax.FlatRateTaxProvider")
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
+# prod refuses to start when one of them lacks its keys (settings/checks.py).
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["sandbox", "stripe"])
+# Hosts a checkout or pay-again `return_url` (3-D Secure) may point to; none: refused.
+PAYMENT_RETURN_URL_HOSTS = env.list("PAYMENT_RETURN_URL_HOSTS", default=[])
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 # A key still "in progress" after this long belongs to a request that died: it may be reused.
 IDEMPOTENCY_IN_PROGRESS_TIMEOUT_SECONDS = env.int(

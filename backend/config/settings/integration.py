@@ -22,6 +22,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL)
 CELERY_TASK_QUEUES = task_queues(CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = False
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_test_secret"
+PAYMENT_RETURN_URL_HOSTS = ["shop.example", "localhost", "127.0.0.1"]
 OTEL_MODE = env.str("OTEL_MODE", default="off")
 
 # Throttles are exercised by their own tests (unit tier, and a multi-process gunicorn

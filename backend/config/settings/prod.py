@@ -3,7 +3,16 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import SIMPLE_JWT, cache_settings, env
+from config.settings.base import (
+    PAYMENT_PROVIDERS,
+    SANDBOX_WEBHOOK_SECRET,
+    SIMPLE_JWT,
+    STRIPE_API_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    cache_settings,
+    env,
+)
+from config.settings.checks import payment_provider_settings_check
 from config.settings.tasks import task_queues, transport_options
 
 DEBUG = False
@@ -14,6 +23,12 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 for _name, _value in (("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)):
     if not _value:
         raise ImproperlyConfigured(f"Set the {_name} environment variable (it is empty).")
+payment_provider_settings_check(
+    PAYMENT_PROVIDERS,
+    sandbox_secret=SANDBOX_WEBHOOK_SECRET,
+    stripe_api_key=STRIPE_API_KEY,
+    stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5

@@ -11,6 +11,7 @@ CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_test_secret"
+PAYMENT_RETURN_URL_HOSTS = ["shop.example", "localhost", "127.0.0.1"]
 OTEL_MODE = "off"
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from rest_framework import status
 
+from utils.errors import SIGNATURE_REASONS as SIGNATURE_REASONS  # re-exported
 from utils.errors import ApplicationError
 from utils.errors import InvalidSignatureError as InvalidSignatureError  # re-exported
 
@@ -79,6 +80,7 @@ class ChargeStatus(StrEnum):
     # Waiting for the customer or the provider: a webhook settles it.
     REQUIRES_ACTION = "requires_action"
     FAILED = "failed"  # only from fetch_status(); charge() raises PaymentDeclinedError
+    CANCELED = "canceled"  # only from fetch_status() / cancel()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class ChargeResult:
     reference: str  # the provider's id of the charge (Stripe: the PaymentIntent id)
     failure_code: str = ""
     failure_message: str = ""
+    # While REQUIRES_ACTION: what the client needs to continue (never logged).
+    client_secret: str = field(default="", repr=False)
+    next_action: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 class RefundStatus(StrEnum):
@@ -103,7 +108,11 @@ class RefundResult:
 class EventKind(StrEnum):
     PAYMENT_SUCCEEDED = "payment_succeeded"
     PAYMENT_FAILED = "payment_failed"
+    PAYMENT_REQUIRES_ACTION = "payment_requires_action"
+    PAYMENT_CANCELED = "payment_canceled"
     REFUND_SUCCEEDED = "refund_succeeded"
+    REFUND_FAILED = "refund_failed"
+    REFUND_PENDING = "refund_pending"  # accepted, not settled yet: recorded, not applied
     UNHANDLED = "unhandled"  # stored for the record, never applied
 
 
@@ -124,6 +133,9 @@ class ProviderEvent:
     refund_id: str = ""  # our Refund id, when echoed
     refund_reference: str = ""  # the provider's id of the refund
     refunded_total: Decimal | None = None  # cumulative, when that is all the provider says
+    # payment_requires_action: what the client needs to continue (never logged).
+    client_secret: str = field(default="", repr=False)
+    next_action: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 # --- Interface --------------------------------------------------------------------------
@@ -142,8 +154,20 @@ class PaymentProvider(ABC):
         token: str,
         idempotency_key: str,
         metadata: Mapping[str, str],
+        return_url: str = "",
     ) -> ChargeResult:
-        """Charge and capture; raise ``PaymentDeclinedError`` or ``ProviderUnavailableError``."""
+        """Charge and capture; raise ``PaymentDeclinedError`` or ``ProviderUnavailableError``.
+
+        ``return_url``: where a customer who must authenticate (3-D Secure) comes back to.
+        """
+
+    @abstractmethod
+    def cancel(self, *, payment_reference: str) -> ChargeResult:
+        """Cancel a charge that has not succeeded (abandoned by paying again).
+
+        Returns the charge's status afterwards: ``CANCELED``, or ``SUCCEEDED`` /
+        ``FAILED`` when it had already settled and could not be cancelled.
+        """
 
     @abstractmethod
     def refund(

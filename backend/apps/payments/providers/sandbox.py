@@ -7,8 +7,11 @@ Tokens (``payment_method`` / ``token``):
 - ``tok_insufficientFunds``: declined, ``insufficient_funds``;
 - ``tok_timeout``: the first two requests with an idempotency key fail with
   ``ProviderUnavailableError`` (a timeout), the third succeeds;
-- ``tok_requiresAction``: the charge stays ``requires_action`` until a signed
-  ``payment.succeeded`` or ``payment.failed`` webhook settles it;
+- ``tok_requiresAction``: the charge stays ``requires_action`` (3-D Secure) with a
+  ``next_action`` of type ``redirect_to_url``: the simulated bank page
+  ``GET /api/v1/payments/sandbox/authenticate/{charge id}/?result=succeed|fail``
+  settles it (``sandbox_authenticate``), as does a signed ``payment.succeeded`` or
+  ``payment.failed`` webhook;
 - ``tok_providerDown``: every request fails with ``ProviderUnavailableError``
   (a provider outage that outlasts the retries);
 - anything else: declined, ``invalid_token``.
@@ -35,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 
 from apps.payments.models import SandboxCharge, SandboxRefund
 from apps.payments.providers.base import (
@@ -101,6 +105,8 @@ def _decline_message(code: str) -> str:
     for known_code, message in DECLINING_TOKENS.values():
         if known_code == code:
             return message
+    if code == "authentication_failed":
+        return "The customer did not complete the authentication."
     return "The payment method is not a sandbox test token."
 
 
@@ -116,6 +122,7 @@ class SandboxProvider(PaymentProvider):
         token: str,
         idempotency_key: str,
         metadata: Mapping[str, str],
+        return_url: str = "",
     ) -> ChargeResult:
         # A short transaction of its own: this stands in for a network call.
         with transaction.atomic():
@@ -136,7 +143,20 @@ class SandboxProvider(PaymentProvider):
         _simulate_latency()
         if transient:
             raise ProviderUnavailableError(f"Sandbox provider unavailable ({row.token}).")
-        return _result(row)
+        return _result(row, return_url=return_url)
+
+    def cancel(self, *, payment_reference: str) -> ChargeResult:
+        with transaction.atomic():
+            row = SandboxCharge.objects.select_for_update().filter(pk=payment_reference).first()
+            if row is None:
+                raise PaymentProviderError("No such sandbox charge.", reason="charge_not_found")
+            if row.status in (
+                SandboxCharge.Status.REQUIRES_ACTION,
+                SandboxCharge.Status.PROCESSING,
+            ):
+                row.status = SandboxCharge.Status.CANCELED
+                row.save(update_fields=["status", "updated_at"])
+        return self.fetch_status(payment_reference=payment_reference)
 
     def refund(
         self,
@@ -177,6 +197,8 @@ class SandboxProvider(PaymentProvider):
         row = SandboxCharge.objects.filter(pk=payment_reference).first()
         if row is None:
             raise PaymentProviderError("No such sandbox charge.", reason="charge_not_found")
+        if row.status == SandboxCharge.Status.CANCELED:
+            return ChargeResult(status=ChargeStatus.CANCELED, reference=row.id)
         try:
             return _result(row)
         except PaymentDeclinedError as exc:
@@ -240,15 +262,50 @@ class SandboxProvider(PaymentProvider):
         )
 
 
-def _result(row: SandboxCharge) -> ChargeResult:
+def _result(row: SandboxCharge, *, return_url: str = "") -> ChargeResult:
     if row.status == SandboxCharge.Status.DECLINED:
         raise PaymentDeclinedError(row.decline_code, _decline_message(row.decline_code))
-    status = (
-        ChargeStatus.REQUIRES_ACTION
-        if row.status == SandboxCharge.Status.REQUIRES_ACTION
-        else ChargeStatus.SUCCEEDED
-    )
-    return ChargeResult(status=status, reference=row.id)
+    if row.status == SandboxCharge.Status.REQUIRES_ACTION:
+        return ChargeResult(
+            status=ChargeStatus.REQUIRES_ACTION,
+            reference=row.id,
+            next_action=sandbox_next_action(charge_id=row.id, return_url=return_url),
+        )
+    return ChargeResult(status=ChargeStatus.SUCCEEDED, reference=row.id)
+
+
+def sandbox_next_action(*, charge_id: str, return_url: str = "") -> dict[str, Any]:
+    """Stripe's ``redirect_to_url`` shape; the URL is a path of this API (made absolute
+    by the payment serializer for the request's host)."""
+    url = reverse("payment-sandbox-authenticate", kwargs={"charge_id": charge_id})
+    return {
+        "type": "redirect_to_url",
+        "redirect_to_url": {"url": url, "return_url": return_url or None},
+    }
+
+
+AUTHENTICATION_RESULTS = ("succeed", "fail")
+AUTHENTICATION_DECLINE_CODE = "authentication_failed"
+
+
+def sandbox_authenticate(*, charge_id: str, result: str) -> ChargeResult | None:
+    """The simulated bank page: settle a ``requires_action`` charge (None: no such charge).
+
+    A charge that is no longer waiting keeps its state (the page was followed twice,
+    or the charge was cancelled): the answer says what it is.
+    """
+    with transaction.atomic():
+        row = SandboxCharge.objects.select_for_update().filter(pk=charge_id).first()
+        if row is None:
+            return None
+        if row.status == SandboxCharge.Status.REQUIRES_ACTION:
+            if result == "succeed":
+                row.status = SandboxCharge.Status.SUCCEEDED
+            else:
+                row.status = SandboxCharge.Status.DECLINED
+                row.decline_code = AUTHENTICATION_DECLINE_CODE
+            row.save(update_fields=["status", "decline_code", "updated_at"])
+    return SandboxProvider().fetch_status(payment_reference=charge_id)
 
 
 # --- Helpers for storefront developers and tests -----------------------------------------

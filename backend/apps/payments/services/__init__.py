@@ -1,8 +1,10 @@
 """Writes for payments: capture, refunds, webhooks. Import from here.
 
 - ``payments``: ``payment_capture``, ``payment_apply_result`` (shared by the
-  capture task and webhooks), ``payment_retry`` (pay again);
-- ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``;
+  capture task, webhooks, the sandbox bank page and ``payment_refresh``),
+  ``payment_retry`` (pay again), ``payment_cancel_at_provider`` (abandoned payments);
+- ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``,
+  ``refund_external_record`` (refunds made at the provider);
 - ``webhooks``: ``webhook_receive``, ``webhook_event_process``;
 - ``sweeps``: ``payment_work_redispatch`` (the re-dispatch sweep).
 """
@@ -10,15 +12,20 @@
 from __future__ import annotations
 
 from apps.payments.services.payments import (
+    payment_apply_charge_result,
     payment_apply_result,
+    payment_cancel_at_provider,
     payment_capture,
+    payment_refresh,
     payment_retry,
     payment_retry_scheduled,
+    payment_sandbox_authenticate,
     provider_for,
 )
 from apps.payments.services.refunds import (
     refund_apply_result,
     refund_create,
+    refund_external_record,
     refund_process,
     refund_retry_scheduled,
 )
@@ -30,14 +37,19 @@ __all__ = [
     "Applied",
     "PaymentOutcome",
     "RefundOutcome",
+    "payment_apply_charge_result",
     "payment_apply_result",
+    "payment_cancel_at_provider",
     "payment_capture",
+    "payment_refresh",
     "payment_retry",
     "payment_retry_scheduled",
+    "payment_sandbox_authenticate",
     "payment_work_redispatch",
     "provider_for",
     "refund_apply_result",
     "refund_create",
+    "refund_external_record",
     "refund_process",
     "refund_retry_scheduled",
     "webhook_event_process",

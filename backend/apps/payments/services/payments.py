@@ -16,6 +16,7 @@ Lock order everywhere: order, then payment (then refund, then stock).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -31,13 +32,14 @@ from apps.payments.metrics import payment_settled_observe
 from apps.payments.models import Payment
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import (
+    ChargeResult,
     ChargeStatus,
     PaymentDeclinedError,
     PaymentProvider,
     PaymentProviderError,
     ProviderUnavailableError,
 )
-from apps.payments.services.refunds import refund_create
+from apps.payments.services.refunds import refund_create, refund_duplicate_create
 from apps.payments.services.results import Applied, PaymentOutcome
 from utils.errors import InvalidStateError, NotFoundError
 from utils.telemetry import set_attribute, span
@@ -79,6 +81,7 @@ def payment_capture(*, payment_id: str, final_attempt: bool = False) -> Payment 
                 token=payment.payment_method,
                 idempotency_key=payment.idempotency_key,
                 metadata={"payment_id": str(payment.id), "order_id": str(payment.order_id)},
+                return_url=payment.return_url,
             )
         except ProviderUnavailableError as exc:
             if not final_attempt:
@@ -111,6 +114,8 @@ def payment_capture(*, payment_id: str, final_attempt: bool = False) -> Payment 
                 status=P.CAPTURED if result.status == ChargeStatus.SUCCEEDED else P.REQUIRES_ACTION,
                 provider_reference=result.reference,
                 actor_kind=OrderEvent.ActorKind.PROVIDER,
+                client_secret=result.client_secret,
+                next_action=result.next_action,
             )
         set_attribute("payment.status", outcome.payment.status)
     return outcome.payment
@@ -155,12 +160,16 @@ def payment_apply_result(
     failure_code: str = "",
     failure_message: str = "",
     actor_kind: str = OrderEvent.ActorKind.SYSTEM,
+    client_secret: str = "",
+    next_action: Mapping[str, Any] | None = None,
 ) -> PaymentOutcome:
-    """Apply a provider's answer (captured, failed, requires_action) once.
+    """Apply a provider's answer (captured, failed, requires_action, cancelled) once.
 
-    Shared by the capture task and the webhook processor. Re-locks the order and
-    the payment; a result equal to the current state is ``UNCHANGED``, a failure
-    after a capture is ``STALE`` and changes nothing.
+    Shared by the capture task, the webhook processor, the sandbox's bank page,
+    ``payment_refresh`` and the cancel task. Re-locks the order and the payment; a
+    result equal to the current state is ``UNCHANGED``, a failure after a capture is
+    ``STALE`` and changes nothing. A success while another payment of the order is
+    captured makes this one a ``duplicate``, refunded in full by a task.
     """
     with transaction.atomic():
         order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
@@ -175,38 +184,24 @@ def payment_apply_result(
         if status == P.FAILED:
             return _failed(order, payment, failure_code, failure_message, actor_kind)
         if status == P.REQUIRES_ACTION:
-            return _requires_action(payment, provider_reference)
+            return _requires_action(payment, provider_reference, client_secret, next_action)
+        if status == P.CANCELLED:
+            return _cancelled(order, payment, actor_kind)
         raise ValueError(f"cannot apply payment status {status!r}")
 
 
 def _captured(order: Order, payment: Payment, reference: str, actor_kind: str) -> PaymentOutcome:
     money = f"{payment.amount} {payment.currency}"
+    if payment.status == P.DUPLICATE:
+        return PaymentOutcome(payment, Applied.UNCHANGED, "already a refunded duplicate")
     if order.payments.filter(status=P.CAPTURED).exclude(pk=payment.pk).exists():
-        # The database allows one captured payment per order. Money moved twice:
-        # say so loudly (event, log, failed webhook) so that ops refund it at the provider.
-        note = (
-            f"Payment {payment.id} ({money}) succeeded at {payment.provider} after another "
-            "payment of this order was captured: refund it at the provider."
-        )
-        logger.error("%s (order %s)", note, order.number)
-        order_event_record(order=order, note=note, actor_kind=actor_kind)
-        return PaymentOutcome(payment, Applied.ERROR, note)
+        return _duplicate(order, payment, reference, actor_kind)
     payment.status = P.CAPTURED
     payment.captured_at = timezone.now()
     payment.provider_reference = reference or payment.provider_reference
     payment.failure_code = ""
     payment.failure_message = ""
-    payment.save(
-        update_fields=[
-            "status",
-            "captured_at",
-            "provider_reference",
-            "failure_code",
-            "failure_message",
-            "updated_at",
-        ]
-    )
-    payment_settled_observe(payment)
+    _settle(payment, "captured_at", "provider_reference", "failure_code", "failure_message")
     if order.status == S.PENDING_PAYMENT:
         order_transition(
             order=order,
@@ -234,16 +229,55 @@ def _captured(order: Order, payment: Payment, reference: str, actor_kind: str) -
     return PaymentOutcome(payment, Applied.APPLIED, "captured after cancellation; refunding")
 
 
+def _settle(payment: Payment, *fields: str) -> None:
+    """Save a final status (counted by the outcome metric after commit); what the client
+    needed to authenticate is forgotten."""
+    payment.client_secret = ""
+    payment.next_action = {}
+    payment.save(update_fields=["status", "client_secret", "next_action", "updated_at", *fields])
+    payment_settled_observe(payment)
+
+
+def _duplicate(order: Order, payment: Payment, reference: str, actor_kind: str) -> PaymentOutcome:
+    """Money moved twice (a late 3-D Secure success, a provider race): give this one back.
+
+    The database allows one captured payment per order, so this one becomes a
+    ``duplicate`` and a full refund of kind ``duplicate_charge`` is queued (after
+    commit), on the order's timeline and in the refunds ops review.
+    """
+    payment.status = P.DUPLICATE
+    payment.captured_at = timezone.now()
+    payment.provider_reference = reference or payment.provider_reference
+    _settle(payment, "captured_at", "provider_reference")
+    refund = refund_duplicate_create(order=order, payment=payment)
+    note = (
+        f"Payment {payment.id} ({payment.amount} {payment.currency}) succeeded at "
+        f"{payment.provider} after another payment of this order was captured: "
+        f"refunding it in full automatically (refund {refund.id})."
+    )
+    logger.warning("%s (order %s)", note, order.number)
+    order_event_record(order=order, note=note, actor_kind=actor_kind)
+    return PaymentOutcome(payment, Applied.APPLIED, note)
+
+
+def _cancelled(order: Order, payment: Payment, actor_kind: str) -> PaymentOutcome:
+    if payment.status not in (P.PENDING, P.REQUIRES_ACTION):
+        return PaymentOutcome(payment, Applied.STALE, f"stale: the payment is {payment.status}")
+    payment.status = P.CANCELLED
+    _settle(payment)
+    order_event_record(order=order, note=f"Payment {payment.id} cancelled.", actor_kind=actor_kind)
+    return PaymentOutcome(payment, Applied.APPLIED)
+
+
 def _failed(
     order: Order, payment: Payment, code: str, message: str, actor_kind: str
 ) -> PaymentOutcome:
-    if payment.status == P.CAPTURED:
-        return PaymentOutcome(payment, Applied.STALE, "stale: the payment is already captured")
+    if payment.status in (P.CAPTURED, P.DUPLICATE, P.CANCELLED):
+        return PaymentOutcome(payment, Applied.STALE, f"stale: the payment is {payment.status}")
     payment.status = P.FAILED
     payment.failure_code = (code or "payment_failed")[:64]
     payment.failure_message = message[:500]
-    payment.save(update_fields=["status", "failure_code", "failure_message", "updated_at"])
-    payment_settled_observe(payment)
+    _settle(payment, "failure_code", "failure_message")
     order_event_record(
         order=order,
         note=f"Payment {payment.id} failed: {payment.failure_code}.",
@@ -255,17 +289,49 @@ def _failed(
     return PaymentOutcome(payment, Applied.APPLIED)
 
 
-def _requires_action(payment: Payment, reference: str) -> PaymentOutcome:
+def _requires_action(
+    payment: Payment, reference: str, client_secret: str, next_action: Mapping[str, Any] | None
+) -> PaymentOutcome:
     if payment.status != P.PENDING:
         return PaymentOutcome(payment, Applied.STALE, f"stale: the payment is {payment.status}")
     payment.status = P.REQUIRES_ACTION
     payment.provider_reference = reference or payment.provider_reference
-    payment.save(update_fields=["status", "provider_reference", "updated_at"])
+    payment.client_secret = client_secret[:255]
+    payment.next_action = dict(next_action or {})
+    payment.save(
+        update_fields=[
+            "status",
+            "provider_reference",
+            "client_secret",
+            "next_action",
+            "updated_at",
+        ]
+    )
     return PaymentOutcome(payment, Applied.APPLIED)
 
 
-def payment_retry(*, order: Order, provider: str, token: str, actor: User | None = None) -> Payment:
-    """Pay again: a new payment for a ``pending_payment`` order whose last payment failed."""
+# What the latest payment may be for its order to be paid again.
+_ABANDONABLE = (P.REQUIRES_ACTION,)
+_PAYABLE_AGAIN = (P.FAILED, P.CANCELLED, *_ABANDONABLE)
+
+
+def payment_retry(
+    *,
+    order: Order,
+    provider: str,
+    token: str,
+    actor: User | None = None,
+    return_url: str = "",
+) -> Payment:
+    """Pay again: a new payment for a ``pending_payment`` order whose latest payment
+    failed, was cancelled, or waits for a customer who gave up (``requires_action``).
+
+    An abandoned ``requires_action`` payment becomes ``cancelled`` in the same
+    transaction and ``payment_cancel_task`` cancels it at the provider after commit
+    (published before the new capture). Should it still succeed there (the customer
+    finished the bank page meanwhile), whichever payment succeeds second is refunded
+    automatically (``_duplicate``).
+    """
     get_provider(provider)  # unknown or disabled: 404 before anything is written
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -275,9 +341,10 @@ def payment_retry(*, order: Order, provider: str, token: str, actor: User | None
                 details={"status": locked.status},
             )
         latest = locked.payments.order_by("-created_at").first()
-        if latest is not None and latest.status != P.FAILED:
+        if latest is not None and latest.status not in _PAYABLE_AGAIN:
             raise InvalidStateError(
-                f"The order's latest payment is {latest.status}; pay again only after it failed.",
+                f"The order's latest payment is {latest.status}; pay again only after it "
+                "failed, was cancelled or while it waits for customer authentication.",
                 details={"payment_id": str(latest.id), "payment_status": latest.status},
             )
         if locked.payment_deadline <= timezone.now():
@@ -285,21 +352,116 @@ def payment_retry(*, order: Order, provider: str, token: str, actor: User | None
                 "The payment deadline has passed.",
                 details={"payment_deadline": locked.payment_deadline.isoformat()},
             )
+        from apps.payments.tasks import (  # tasks import services
+            payment_cancel_task,
+            payment_capture_task,
+        )
+
+        abandoned = ""
+        if latest is not None and latest.status in _ABANDONABLE:
+            latest = Payment.objects.select_for_update().get(pk=latest.pk)
+            latest.status = P.CANCELLED
+            _settle(latest)
+            abandoned = f" Payment {latest.id} was abandoned in requires_action: cancelling it."
+            enqueue_on_commit(payment_cancel_task, str(latest.id))
         payment = Payment.objects.create(
             order=locked,
             provider=provider,
             payment_method=token,
             amount=locked.total,
             currency=locked.currency,
+            return_url=return_url,
         )
+        previous = latest.status if latest is not None else "none"
         order_event_record(
             order=locked,
-            note=f"New payment {payment.id} ({provider}) after a failed one.",
+            note=f"New payment {payment.id} ({provider}); the previous one: {previous}."
+            + abandoned,
             actor=actor,
             actor_kind=actor_kind(actor),
         )
-        from apps.payments.tasks import payment_capture_task  # tasks import services
-
         enqueue_on_commit(payment_capture_task, str(payment.id))
     payment.refresh_from_db()  # where tasks run eagerly (dev), capture already happened
     return payment
+
+
+_RESULT_STATUS: dict[ChargeStatus, str] = {
+    ChargeStatus.SUCCEEDED: P.CAPTURED,
+    ChargeStatus.REQUIRES_ACTION: P.REQUIRES_ACTION,
+    ChargeStatus.FAILED: P.FAILED,
+    ChargeStatus.CANCELED: P.CANCELLED,
+}
+
+
+def payment_apply_charge_result(*, payment: Payment, result: ChargeResult) -> PaymentOutcome:
+    """A provider's ``ChargeResult`` (refresh, cancel, the sandbox bank page) applied."""
+    return payment_apply_result(
+        payment_id=payment.pk,
+        status=_RESULT_STATUS[result.status],
+        provider_reference=result.reference,
+        failure_code=result.failure_code,
+        failure_message=result.failure_message,
+        actor_kind=OrderEvent.ActorKind.PROVIDER,
+        client_secret=result.client_secret,
+        next_action=result.next_action,
+    )
+
+
+def payment_refresh(*, payment: Payment) -> Payment:
+    """Ask the provider for the payment's current status and apply it (idempotent with
+    the webhook: the same ``payment_apply_result``).
+
+    A payment the provider has not seen yet (still ``pending`` with no reference)
+    or one already final is returned as it is. 503 ``provider_unavailable`` if the
+    provider cannot answer now.
+    """
+    if payment.status not in (P.PENDING, P.REQUIRES_ACTION) or not payment.provider_reference:
+        return payment
+    with span("payment.refresh", payment_id=str(payment.id), provider=payment.provider):
+        result = provider_for(payment.provider).fetch_status(
+            payment_reference=payment.provider_reference
+        )
+        outcome = payment_apply_charge_result(payment=payment, result=result)
+        set_attribute("payment.status", outcome.payment.status)
+    return outcome.payment
+
+
+def payment_cancel_at_provider(*, payment_id: Any) -> Payment | None:
+    """Cancel an abandoned (``cancelled``) payment at its provider; run by a task.
+
+    If the provider says the charge succeeded after all, that success is applied
+    (a second success of the order is then refunded automatically). A transient
+    provider failure raises ``TransientError`` (the task retries).
+    """
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.status != P.CANCELLED or not payment.provider_reference:
+        return payment  # never reached the provider: nothing to cancel there
+    with span("payment.cancel", payment_id=str(payment.id), provider=payment.provider):
+        try:
+            result = provider_for(payment.provider).cancel(
+                payment_reference=payment.provider_reference
+            )
+        except ProviderUnavailableError as exc:
+            raise TransientError(f"payment {payment.id}: {exc.message}") from exc
+        if result.status == ChargeStatus.SUCCEEDED:
+            return payment_apply_charge_result(payment=payment, result=result).payment
+    # The provider has answered (cancelled, or failed there): the sweep stops re-sending.
+    Payment.objects.filter(pk=payment_id, status=P.CANCELLED).update(
+        provider_cancelled_at=timezone.now()
+    )
+    return Payment.objects.filter(pk=payment_id).first()
+
+
+def payment_sandbox_authenticate(*, charge_id: str, result: str) -> Payment:
+    """The sandbox's simulated bank page: settle the charge, then apply it to its payment
+    through ``payment_apply_result`` (the webhook's path). 404 for an unknown charge."""
+    from apps.payments.providers.sandbox import sandbox_authenticate
+
+    get_provider("sandbox")  # the sandbox disabled (404): its page does not exist either
+    payment = Payment.objects.filter(provider="sandbox", provider_reference=charge_id).first()
+    if payment is None:
+        raise NotFoundError("No sandbox payment waits for this authentication.")
+    charge = sandbox_authenticate(charge_id=charge_id, result=result)
+    if charge is None:
+        raise NotFoundError("No sandbox payment waits for this authentication.")
+    return payment_apply_charge_result(payment=payment, result=charge).payment

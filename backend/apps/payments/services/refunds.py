@@ -322,6 +322,80 @@ def _refund_failed(order: Order, refund: Refund, error: str) -> RefundOutcome:
     return RefundOutcome(refund, Applied.APPLIED)
 
 
+def refund_duplicate_create(*, order: Order, payment: Payment) -> Refund:
+    """A full refund of a ``duplicate`` payment (inside the caller's transaction, which
+    holds the order and payment locks); ``refund_process_task`` pays it after commit."""
+    refund = Refund.objects.create(
+        payment=payment,
+        order=order,
+        amount=payment.amount - payment.refunded_amount,
+        currency=payment.currency,
+        kind=Refund.Kind.DUPLICATE_CHARGE,
+        reason=f"Duplicate charge: payment {payment.id} succeeded after another was captured.",
+    )
+    from apps.payments.tasks import refund_process_task  # tasks import services
+
+    enqueue_on_commit(refund_process_task, str(refund.id))
+    return refund
+
+
+def refund_external_record(
+    *, payment_id: Any, amount: Decimal, reference: str, actor_kind: str
+) -> RefundOutcome:
+    """Record a refund made at the provider, outside the shop (e.g. the Stripe dashboard).
+
+    A succeeded ``external`` refund: the payment's and order's refunded totals and the
+    order's status follow, nothing is restocked (ops decide what comes back), the
+    order's timeline says so. ``ERROR`` (nothing written) if it exceeds what is left.
+    """
+    with transaction.atomic():
+        order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
+        if order_id is None:
+            raise NotFoundError("Payment not found.")
+        order = Order.objects.select_for_update().get(pk=order_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if reference:
+            existing = Refund.objects.filter(payment=payment, provider_reference=reference).first()
+            if existing is not None and existing.status == Refund.Status.SUCCEEDED:
+                return RefundOutcome(existing, Applied.UNCHANGED, "already recorded")
+            # Stripe's charge.refunded may carry only the charge's total (no refund id);
+            # its refund.created then names the same refund: recorded once.
+            unnamed = Refund.objects.filter(
+                payment=payment, kind=Refund.Kind.EXTERNAL, provider_reference="", amount=amount
+            ).first()
+            if unnamed is not None:
+                unnamed.provider_reference = reference
+                unnamed.save(update_fields=["provider_reference"])
+                return RefundOutcome(unnamed, Applied.UNCHANGED, "already recorded")
+        left = payment.amount - payment.refunded_amount
+        refund = Refund(
+            payment=payment,
+            order=order,
+            amount=amount,
+            currency=payment.currency,
+            kind=Refund.Kind.EXTERNAL,
+            reason=f"Refunded at {payment.provider} ({reference or 'no reference'}).",
+            provider_reference=reference,
+        )
+        if amount <= 0 or amount > left:
+            note = (
+                f"External refund {reference} of {amount} {payment.currency} exceeds what is "
+                f"left on payment {payment.id} ({left})."
+            )
+            logger.error("%s (order %s)", note, order.number)
+            return RefundOutcome(refund, Applied.ERROR, note)
+        refund.save()
+        logger.warning(
+            "external refund %s of %s %s on payment %s (order %s)",
+            reference,
+            amount,
+            payment.currency,
+            payment.id,
+            order.number,
+        )
+        return _refund_succeeded(order, payment, refund, reference, actor_kind)
+
+
 def _refund_succeeded(
     order: Order, payment: Payment, refund: Refund, reference: str, actor_kind: str
 ) -> RefundOutcome:
@@ -332,6 +406,15 @@ def _refund_succeeded(
     refund.save(update_fields=["status", "provider_reference", "completed_at", "last_error"])
     payment.refunded_amount += refund.amount
     payment.save(update_fields=["refunded_amount", "updated_at"])
+    if refund.kind == Refund.Kind.DUPLICATE_CHARGE:
+        # The order never counted this payment: its totals and status stay as they are.
+        order_event_record(
+            order=order,
+            note=f"Duplicate charge refunded: refund {refund.id}, {refund.amount} "
+            f"{refund.currency} of payment {payment.id}.",
+            actor_kind=actor_kind,
+        )
+        return RefundOutcome(refund, Applied.APPLIED)
     order.refunded_total += refund.amount
     note = f"Refund {refund.id}: {refund.amount} {refund.currency}. {refund.reason}".strip()
     target = S.REFUNDED if payment.refunded_amount >= payment.amount else S.PARTIALLY_REFUNDED

@@ -14,7 +14,9 @@ oldest message waiting in its task's queue is older than the row's due time (the
 queue is FIFO, so the row's own message may still be in it). When that age cannot
 be read, only rows overdue by ``REDISPATCH_BACKLOG_GUARD_SECONDS`` are sent.
 
-A webhook event still ``received`` after the grace period is published again. The
+A webhook event still ``received`` after the grace period is published again, and so
+is the provider cancel of a ``cancelled`` payment (abandoned by paying again) that the
+provider has not answered yet. The
 tasks re-check state under a lock, so a row sent twice is harmless.
 """
 
@@ -48,6 +50,7 @@ def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
     # Imported here: the task modules import the services (and ops reads payments).
     from apps.ops.services import redispatch_backlog_cutoff
     from apps.payments.tasks import (
+        payment_cancel_task,
         payment_capture_task,
         refund_process_task,
         webhook_event_process_task,
@@ -62,6 +65,15 @@ def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
         "payments": redispatch(
             Payment.objects.filter(Q(status=Payment.Status.PENDING) & lost),
             payment_capture_task,
+            limit=limit,
+        ),
+        "cancels": redispatch(
+            Payment.objects.filter(
+                status=Payment.Status.CANCELLED,
+                provider_cancelled_at__isnull=True,
+                updated_at__lt=now - grace,
+            ).exclude(provider_reference=""),
+            payment_cancel_task,
             limit=limit,
         ),
         "refunds": redispatch(

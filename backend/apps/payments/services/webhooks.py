@@ -26,8 +26,9 @@ from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import EventKind, ProviderEvent, WebhookPayloadError
 from apps.payments.services.payments import payment_apply_result
-from apps.payments.services.refunds import refund_apply_result
+from apps.payments.services.refunds import refund_apply_result, refund_external_record
 from apps.payments.services.results import Applied
+from utils.decimal_utils import minor_units, same_amount
 from utils.errors import NotFoundError
 from utils.parsers import check_json_structure
 from utils.telemetry import span
@@ -109,15 +110,42 @@ def _apply(provider: str, event: ProviderEvent) -> tuple[str, str]:
         return W.FAILED, f"currency mismatch: event {event.currency}, payment {payment.currency}"
     if event.kind == EventKind.REFUND_SUCCEEDED:
         return _apply_refund(payment, event)
-    if event.amount is not None and event.amount != payment.amount:
+    if event.kind in (EventKind.REFUND_FAILED, EventKind.REFUND_PENDING):
+        return _apply_refund_update(payment, event)
+    if event.amount is not None and not same_amount(event.amount, payment.amount, payment.currency):
         return W.FAILED, f"amount mismatch: event {event.amount}, payment {payment.amount}"
-    succeeded = event.kind == EventKind.PAYMENT_SUCCEEDED
     outcome = payment_apply_result(
         payment_id=payment.pk,
-        status=Payment.Status.CAPTURED if succeeded else Payment.Status.FAILED,
+        status=_PAYMENT_STATUS[event.kind],
         provider_reference=event.payment_reference,
         failure_code=event.failure_code,
         failure_message=event.failure_message,
+        actor_kind=OrderEvent.ActorKind.PROVIDER,
+        client_secret=event.client_secret,
+        next_action=event.next_action,
+    )
+    return _settled(outcome.result, outcome.note)
+
+
+_PAYMENT_STATUS: dict[EventKind, str] = {
+    EventKind.PAYMENT_SUCCEEDED: Payment.Status.CAPTURED,
+    EventKind.PAYMENT_FAILED: Payment.Status.FAILED,
+    EventKind.PAYMENT_REQUIRES_ACTION: Payment.Status.REQUIRES_ACTION,
+    EventKind.PAYMENT_CANCELED: Payment.Status.CANCELLED,
+}
+
+
+def _apply_refund_update(payment: Payment, event: ProviderEvent) -> tuple[str, str]:
+    """A refund the provider has not settled (pending) or could not pay (failed)."""
+    refund = _refund_for(payment, event, match_amount=False)
+    if event.kind == EventKind.REFUND_PENDING:
+        return W.IGNORED, "refund pending at the provider: a later event settles it"
+    if refund is None:
+        return W.IGNORED, f"refund {event.refund_reference} failed at the provider: not ours"
+    outcome = refund_apply_result(
+        refund_id=refund.pk,
+        succeeded=False,
+        error=f"{event.failure_code or 'refund_failed'}: reported by {payment.provider}",
         actor_kind=OrderEvent.ActorKind.PROVIDER,
     )
     return _settled(outcome.result, outcome.note)
@@ -132,18 +160,38 @@ def _settled(result: Applied, note: str) -> tuple[str, str]:
 def _apply_refund(payment: Payment, event: ProviderEvent) -> tuple[str, str]:
     refund = _refund_for(payment, event)
     if refund is None:
-        if event.refunded_total is not None and payment.refunded_amount >= event.refunded_total:
-            return W.PROCESSED, ""  # already reflected in the payment's refunded amount
-        return W.FAILED, (
-            f"no refund of payment {payment.pk} matches (amount {event.amount}, "
-            f"refunded total {event.refunded_total}): refunded outside the shop?"
-        )
-    if event.amount is not None and event.amount != refund.amount:
+        return _apply_external_refund(payment, event)
+    if event.amount is not None and not same_amount(event.amount, refund.amount, refund.currency):
         return W.FAILED, f"amount mismatch: event {event.amount}, refund {refund.amount}"
     outcome = refund_apply_result(
         refund_id=refund.pk,
         succeeded=True,
         provider_reference=event.refund_reference,
+        actor_kind=OrderEvent.ActorKind.PROVIDER,
+    )
+    return _settled(outcome.result, outcome.note)
+
+
+def _apply_external_refund(payment: Payment, event: ProviderEvent) -> tuple[str, str]:
+    """No refund of ours matches: one made at the provider (e.g. the Stripe dashboard).
+
+    Its amount is the refund's own when the event names it, else what the charge's
+    cumulative refunded total adds to ours (compared in minor units).
+    """
+    amount = event.amount
+    if event.refunded_total is not None:
+        if minor_units(payment.refunded_amount, payment.currency) >= minor_units(
+            event.refunded_total, payment.currency
+        ):
+            return W.PROCESSED, ""  # already reflected in the payment's refunded amount
+        if amount is None:
+            amount = event.refunded_total - payment.refunded_amount
+    if amount is None:
+        return W.FAILED, f"refund event for payment {payment.pk} without an amount"
+    outcome = refund_external_record(
+        payment_id=payment.pk,
+        amount=amount,
+        reference=event.refund_reference,
         actor_kind=OrderEvent.ActorKind.PROVIDER,
     )
     return _settled(outcome.result, outcome.note)
@@ -168,7 +216,9 @@ def _payment_for(provider: str, event: ProviderEvent) -> Payment | None:
     return None
 
 
-def _refund_for(payment: Payment, event: ProviderEvent) -> Refund | None:
+def _refund_for(
+    payment: Payment, event: ProviderEvent, *, match_amount: bool = True
+) -> Refund | None:
     refunds = Refund.objects.filter(payment=payment)
     refund_uuid = _as_uuid(event.refund_id)
     if refund_uuid is not None:
@@ -179,7 +229,12 @@ def _refund_for(payment: Payment, event: ProviderEvent) -> Refund | None:
         found = refunds.filter(provider_reference=event.refund_reference).first()
         if found is not None:
             return found
-    pending = refunds.filter(status=Refund.Status.PENDING).order_by("created_at")
+    if not match_amount:
+        return None
+    # A refund of ours the provider settled before it told us its reference.
+    pending = refunds.filter(status=Refund.Status.PENDING, provider_reference="").order_by(
+        "created_at"
+    )
     amount: Any = event.amount
     if amount is None and event.refunded_total is not None:
         amount = event.refunded_total - payment.refunded_amount

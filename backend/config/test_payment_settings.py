@@ -1,0 +1,90 @@
+"""Payment provider configuration that cannot be wrong in production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings.checks import payment_provider_settings_check
+
+BACKEND = Path(__file__).resolve().parents[1]
+KEYS = {
+    "sandbox_secret": "whsec_s",
+    "stripe_api_key": "sk_live_x",
+    "stripe_webhook_secret": "whsec_x",
+}
+
+
+@pytest.mark.parametrize(
+    ("providers", "missing", "named"),
+    [
+        (["stripe"], "stripe_api_key", "STRIPE_API_KEY"),
+        (["sandbox", "stripe"], "stripe_webhook_secret", "STRIPE_WEBHOOK_SECRET"),
+        (["sandbox"], "sandbox_secret", "SANDBOX_WEBHOOK_SECRET"),
+    ],
+)
+def test_a_provider_without_its_keys_is_refused(
+    providers: list[str], missing: str, named: str
+) -> None:
+    keys = {**KEYS, missing: "  "}
+    with pytest.raises(ImproperlyConfigured, match=named):
+        payment_provider_settings_check(providers, **keys)
+
+
+def test_an_unknown_provider_is_refused_and_complete_keys_pass() -> None:
+    with pytest.raises(ImproperlyConfigured, match="unknown provider"):
+        payment_provider_settings_check(["paypal"], **KEYS)
+    payment_provider_settings_check(["sandbox", "stripe"], **KEYS)
+    payment_provider_settings_check(["stripe"], **{**KEYS, "sandbox_secret": ""})
+
+
+def _settings_value(module: str, name: str, **env: str) -> str:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STRIPE_", "PAYMENT_", "SANDBOX_")) and k != "DJANGO_SETTINGS_MODULE"
+    }
+    script = (
+        f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BACKEND,
+        env={**base, "DJANGO_SETTINGS_MODULE": module, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout.strip() + result.stderr[-400:]
+
+
+PROD = {
+    "SECRET_KEY": "a-real-production-secret-" + "x" * 40,
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
+}
+
+
+def test_prod_refuses_to_start_with_stripe_enabled_and_no_keys() -> None:
+    out = _settings_value(
+        "config.settings.prod", "PAYMENT_PROVIDERS", PAYMENT_PROVIDERS="stripe", **PROD
+    )
+    assert "ImproperlyConfigured" in out
+    assert "STRIPE_API_KEY" in out
+
+
+def test_dev_enables_stripe_only_with_its_keys() -> None:
+    assert _settings_value("config.settings.dev", "PAYMENT_PROVIDERS") == "['sandbox']"
+    with_keys = _settings_value(
+        "config.settings.dev",
+        "PAYMENT_PROVIDERS",
+        STRIPE_API_KEY="sk_test_x",
+        STRIPE_WEBHOOK_SECRET="whsec_x",
+    )
+    assert with_keys == "['sandbox', 'stripe']"

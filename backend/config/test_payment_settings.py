@@ -79,6 +79,19 @@ def test_prod_refuses_to_start_with_stripe_enabled_and_no_keys() -> None:
     assert "STRIPE_API_KEY" in out
 
 
+def test_prod_enables_only_stripe_unless_the_sandbox_is_named() -> None:
+    keys = {"STRIPE_API_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x", **PROD}
+    assert _settings_value("config.settings.prod", "PAYMENT_PROVIDERS", **keys) == "['stripe']"
+    named = _settings_value(
+        "config.settings.prod",
+        "PAYMENT_PROVIDERS",
+        PAYMENT_PROVIDERS="sandbox",
+        SANDBOX_WEBHOOK_SECRET="whsec_bench_x",
+        **PROD,
+    )
+    assert named == "['sandbox']"
+
+
 def test_dev_enables_stripe_only_with_its_keys() -> None:
     assert _settings_value("config.settings.dev", "PAYMENT_PROVIDERS") == "['sandbox']"
     with_keys = _settings_value(

@@ -25,6 +25,7 @@ class WorkerProbe(models.Model):
         PAYMENTS = "payments"
         EMAILS = "emails"
         MAINTENANCE = "maintenance"
+        WEBHOOKS = "webhooks"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     queue = models.CharField(max_length=20, choices=Queue.choices, default=Queue.DEFAULT)

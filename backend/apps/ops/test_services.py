@@ -207,3 +207,10 @@ def test_queue_backlog_seconds_reads_the_oldest_message_age(
 
     monkeypatch.setattr(services, "queue_stats", down)
     assert services.queue_backlog_seconds("payments") is None
+
+
+def test_a_worker_probe_can_target_every_queue_the_workers_consume() -> None:
+    from apps.ops.models import WorkerProbe
+    from config.settings.tasks import QUEUE_NAMES
+
+    assert set(WorkerProbe.Queue.values) == set(QUEUE_NAMES)

@@ -4,7 +4,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import (
-    PAYMENT_PROVIDERS,
     SANDBOX_WEBHOOK_SECRET,
     SIMPLE_JWT,
     STRIPE_API_KEY,
@@ -23,6 +22,9 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 for _name, _value in (("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)):
     if not _value:
         raise ImproperlyConfigured(f"Set the {_name} environment variable (it is empty).")
+# Real money only by default: the sandbox accepts test tokens as paid, so a production
+# deployment enables it only by naming it (the benchmark does, with its own secret).
+PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["stripe"])
 payment_provider_settings_check(
     PAYMENT_PROVIDERS,
     sandbox_secret=SANDBOX_WEBHOOK_SECRET,

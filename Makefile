@@ -78,13 +78,8 @@ typecheck: install
 unit: install ## unit tests beside each app (SQLite, fakeredis, eager Celery)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest backend -q -n 2 -p xdist
 
-REDIS_RESTART_TEST := tests/test_faults.py::test_redis_killed_and_restarted_under_load_the_worker_consumes_again_and_all_are_paid
-
 integration: install ## tests/ on real PostgreSQL + Redis + a real Celery worker
-	DJANGO_SETTINGS_MODULE=config.settings.integration $(VENV)/bin/pytest tests -q --deselect $(REDIS_RESTART_TEST)
-	@# Passes in a process of its own, fails after the other fault tests in one process
-	@# (order dependence under investigation, see docs/operations.md): run it alone.
-	DJANGO_SETTINGS_MODULE=config.settings.integration $(VENV)/bin/pytest -q $(REDIS_RESTART_TEST)
+	DJANGO_SETTINGS_MODULE=config.settings.integration $(VENV)/bin/pytest tests -q
 
 up: install ## full stack natively: gunicorn + worker + beat on PostgreSQL and Redis
 	export DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_UP)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_UP)} \

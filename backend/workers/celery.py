@@ -13,7 +13,11 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init
 
+from workers.broker_guard import redis_transport_guard
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+redis_transport_guard()  # a Redis death mid-delivery must not end the worker (see there)
 
 app = Celery("storefront")
 app.config_from_object("django.conf:settings", namespace="CELERY")

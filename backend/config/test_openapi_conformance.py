@@ -10,99 +10,19 @@ is checked against its schema too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from drf_spectacular.generators import SchemaGenerator
-from openapi_core import OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 from rest_framework.test import APIClient
 
 from apps.catalog.factories import variant_create
 from apps.catalog.models import Variant
 from apps.orders.factories import CHECKOUT_BODY
+from config.conformance import HOST, Recorder
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-HOST = "http://testserver"
-
-
-@pytest.fixture(scope="module")
-def document(django_db_blocker: Any) -> dict[str, Any]:
-    with django_db_blocker.unblock():
-        generated = SchemaGenerator().get_schema(request=None, public=True)
-    # The served document is YAML/JSON: round-trip it so that only JSON types remain.
-    return dict(json.loads(json.dumps(generated, default=str)))
-
-
-@pytest.fixture(scope="module")
-def openapi(document: dict[str, Any]) -> OpenAPI:
-    return OpenAPI.from_dict(document)
-
-
-class Recorder:
-    """Sends a request through the whole stack and validates it and its answer."""
-
-    def __init__(self, openapi: OpenAPI) -> None:
-        self.openapi = openapi
-        self.seen: list[tuple[str, str, int]] = []
-        self.last: Any = None
-
-    def __call__(
-        self,
-        client: APIClient,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        status: int,
-        query: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-        content_type: str = "application/json",
-        valid_request: bool = True,
-    ) -> Any:
-        headers = headers or {}
-        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        url = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-        meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
-        if data or method in ("post", "put", "patch"):
-            response = client.generic(method.upper(), url, data, content_type, **meta)
-        else:
-            response = client.generic(method.upper(), url, **meta)
-        assert response.status_code == status, (method, path, response.content[:800])
-        sent = {**headers, **({"Content-Type": content_type} if data else {})}
-        for key, value in getattr(client, "_credentials", {}).items():  # client.credentials()
-            sent[key.removeprefix("HTTP_").replace("_", "-").title()] = value
-        request = MockRequest(
-            HOST,
-            method,
-            path,
-            args=query,
-            headers=sent,
-            data=data or None,
-            content_type=content_type,
-        )
-        if valid_request:
-            self.openapi.validate_request(request)
-        reply = MockResponse(
-            response.content,
-            status_code=response.status_code,
-            headers=dict(response.headers.items()),
-            content_type=response.headers.get("Content-Type"),  # none on a 204
-        )
-        self.openapi.validate_response(request, reply)
-        self.seen.append((method, path, response.status_code))
-        self.last = response
-        return response.json() if response.content else None
-
-
-@pytest.fixture
-def record(openapi: OpenAPI) -> Recorder:
-    return Recorder(openapi)
 
 
 @pytest.fixture

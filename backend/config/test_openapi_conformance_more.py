@@ -1,0 +1,298 @@
+"""The operations the main flows (``test_openapi_conformance.py``) do not reach, checked the
+same way: real requests through the whole stack, request and answer validated by
+openapi-core against the generated document. Account upkeep, staff catalogue and
+pricing administration, ops endpoints and a signed provider webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.catalog.factories import variant_create
+from apps.catalog.models import Variant
+from apps.ops.factories import task_result_make
+from apps.ops.models import WorkerProbe
+from apps.orders.factories import CHECKOUT_BODY
+from apps.payments.models import Payment
+from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
+from config.conformance import Recorder
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "a-long-passphrase-2024"
+ADDRESS = {
+    "name": "Ada Buyer",
+    "line1": "1 Main St",
+    "city": "Dublin",
+    "postal_code": "D01",
+    "country": "IE",
+}
+
+
+@pytest.fixture
+def variant() -> Variant:
+    return variant_create(sku="TEE-M", price="19.99", stock=10)
+
+
+def _signed_in(record: Recorder, email: str) -> tuple[APIClient, dict[str, str]]:
+    client = APIClient()
+    record(
+        client, "post", "/api/v1/auth/register/", {"email": email, "password": PASSWORD}, status=201
+    )
+    pair = record(
+        client, "post", "/api/v1/auth/token/", {"email": email, "password": PASSWORD}, status=200
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    return client, pair
+
+
+def test_account_upkeep_matches_the_document(record: Recorder, variant: Variant) -> None:
+    client, pair = _signed_in(record, "upkeep@example.com")
+    record(client, "patch", "/api/v1/auth/me/", {"first_name": "Ada"}, status=200)
+    made = record(client, "post", "/api/v1/addresses/", ADDRESS, status=201)
+    path = f"/api/v1/addresses/{made['id']}/"
+    record(client, "get", path, status=200)
+    record(client, "put", path, {**ADDRESS, "city": "Cork"}, status=200)
+    record(client, "patch", path, {"postal_code": "T12"}, status=200)
+    record(client, "delete", path, status=204)
+
+    guest = APIClient()
+    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
+    record(
+        guest,
+        "post",
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variant.pk, "quantity": 1},
+        status=200,
+    )
+    claimed = record(client, "post", f"/api/v1/carts/{cart['id']}/claim/", {}, status=200)
+    assert claimed["id"] == cart["id"]
+
+    refreshed = record(
+        client, "post", "/api/v1/auth/token/refresh/", {"refresh": pair["refresh"]}, status=200
+    )
+    record(
+        client,
+        "post",
+        "/api/v1/auth/password/",
+        {"current_password": PASSWORD, "new_password": "another-long-passphrase-2025"},
+        status=204,
+    )
+    record(client, "post", "/api/v1/auth/logout/", {"refresh": refreshed["refresh"]}, status=204)
+
+
+def test_a_voucher_taken_off_a_cart_matches_the_document(
+    record: Recorder, variant: Variant
+) -> None:
+    from apps.pricing.factories import voucher_create
+
+    voucher_create("WELCOME10")
+    guest = APIClient()
+    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
+    base = f"/api/v1/carts/{cart['id']}/"
+    record(guest, "post", f"{base}items/", {"variant_id": variant.pk, "quantity": 1}, status=200)
+    record(guest, "post", f"{base}voucher/", {"code": "welcome10"}, status=200)
+    removed = record(guest, "delete", f"{base}voucher/", status=200)
+    assert removed["voucher"] is None
+
+
+def test_staff_catalogue_administration_matches_the_document(
+    record: Recorder, staff_client: APIClient
+) -> None:
+    staff = staff_client
+    record(staff, "post", "/api/v1/categories/", {"name": "Outdoor", "slug": "outdoor"}, status=201)
+    category = "/api/v1/categories/outdoor/"
+    record(staff, "put", category, {"name": "Outdoor gear", "slug": "outdoor"}, status=200)
+    record(staff, "patch", category, {"position": 2}, status=200)
+
+    record(
+        staff,
+        "post",
+        "/api/v1/products/",
+        {"category": "outdoor", "name": "Tent", "slug": "tent"},
+        status=201,
+    )
+    product = "/api/v1/products/tent/"
+    record(
+        staff,
+        "put",
+        product,
+        {"category": "outdoor", "name": "Tent 2p", "slug": "tent"},
+        status=200,
+    )
+    record(staff, "patch", product, {"description": "Sleeps two."}, status=200)
+
+    made = record(
+        staff,
+        "post",
+        "/api/v1/variants/",
+        {"product": "tent", "sku": "TENT-2P", "name": "Two person", "price": "149.00"},
+        status=201,
+    )
+    variant = f"/api/v1/variants/{made['id']}/"
+    record(staff, "get", variant, status=200)
+    record(
+        staff, "put", variant, {"sku": "TENT-2P", "name": "2 person", "price": "139.00"}, status=200
+    )
+    record(staff, "patch", variant, {"attributes": {"colour": "green"}}, status=200)
+    record(
+        staff, "post", f"{variant}adjust-stock/", {"quantity": 4, "reason": "adjust"}, status=200
+    )
+    movements = record(staff, "get", f"{variant}movements/", status=200)
+    assert movements["results"][0]["quantity"] == 4
+
+    record(staff, "delete", variant, status=204)
+    record(staff, "delete", product, status=204)
+    record(staff, "delete", category, status=204)
+
+
+def test_staff_pricing_administration_matches_the_document(
+    record: Recorder, staff_client: APIClient
+) -> None:
+    staff = staff_client
+    zone = record(
+        staff,
+        "post",
+        "/api/v1/pricing/shipping-zones/",
+        {"name": "Nordics", "countries": ["SE"]},
+        status=201,
+    )
+    method = record(
+        staff,
+        "post",
+        "/api/v1/pricing/shipping-methods/",
+        {"zone": zone["id"], "code": "post", "name": "Post", "price": "3.00"},
+        status=201,
+    )
+    tax_class = record(
+        staff,
+        "post",
+        "/api/v1/pricing/tax-classes/",
+        {"code": "books", "name": "Books"},
+        status=201,
+    )
+    rate = record(
+        staff,
+        "post",
+        "/api/v1/pricing/tax-rates/",
+        {"country": "SE", "tax_class": "books", "rate": "6.00"},
+        status=201,
+    )
+    voucher = record(
+        staff,
+        "post",
+        "/api/v1/pricing/vouchers/",
+        {"code": "STAFF5", "kind": "fixed", "value": "5.00"},
+        status=201,
+    )
+    promotion = record(
+        staff,
+        "post",
+        "/api/v1/pricing/promotions/",
+        {"name": "Flash", "kind": "percentage", "value": "15"},
+        status=201,
+    )
+    record(staff, "get", "/api/v1/pricing/shipping-methods/", status=200)
+    record(staff, "get", "/api/v1/pricing/tax-rates/", status=200)
+    record(
+        staff,
+        "patch",
+        f"/api/v1/pricing/shipping-methods/{method['id']}/",
+        {"price": "3.50"},
+        status=200,
+    )
+    record(staff, "patch", f"/api/v1/pricing/tax-rates/{rate['id']}/", {"rate": "6.50"}, status=200)
+    for kind, made in [
+        ("shipping-methods", method),
+        ("tax-rates", rate),
+        ("shipping-zones", zone),
+        ("tax-classes", tax_class),
+        ("vouchers", voucher),
+        ("promotions", promotion),
+    ]:
+        path = f"/api/v1/pricing/{kind}/{made['id']}/"
+        record(staff, "get", path, status=200)
+        record(staff, "delete", path, status=204)
+        if kind == "vouchers":  # deactivated, never deleted: its uses stay
+            assert record(staff, "get", path, status=200)["is_active"] is False
+        else:
+            record(staff, "get", path, status=404)
+
+
+def test_ops_endpoints_and_a_signed_provider_webhook_match_the_document(
+    record: Recorder,
+    variant: Variant,
+    staff_client: APIClient,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    staff = staff_client
+    record(staff, "get", "/api/v1/ops/payments/stuck/", status=200)
+    with django_capture_on_commit_callbacks(execute=True):
+        probe = record(staff, "post", "/api/v1/ops/probes/", {"queue": "webhooks"}, status=201)
+    record(staff, "get", f"/api/v1/ops/probes/{probe['id']}/", status=200)
+
+    failed = task_result_make(
+        name="apps.ops.tasks.worker_probe_complete_task",
+        status="FAILURE",
+        args=(str(WorkerProbe.objects.create(queue="maintenance").pk),),
+    )
+    record(staff, "get", "/api/v1/ops/tasks/", status=200, query={"state": "FAILURE"})
+    record(staff, "get", f"/api/v1/ops/tasks/{failed.task_id}/", status=200)
+    record(staff, "post", f"/api/v1/ops/tasks/{failed.task_id}/retry/", status=202)
+
+    guest = APIClient()
+    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
+    record(
+        guest,
+        "post",
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variant.pk, "quantity": 1},
+        status=200,
+    )
+    order = record(
+        guest,
+        "post",
+        f"/api/v1/carts/{cart['id']}/checkout/",
+        CHECKOUT_BODY,
+        status=201,
+    )
+    payment = Payment.objects.get(pk=order["payment"]["id"])
+    body = sandbox_event_body(
+        event_type="payment.succeeded",
+        payment_id=str(payment.pk),
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        record(
+            APIClient(),
+            "post",
+            "/api/v1/payments/webhooks/sandbox/",
+            raw=body,
+            headers=sandbox_sign(body),
+            status=200,
+        )
+    events = record(staff, "get", "/api/v1/ops/webhooks/", status=200)
+    event_id = events["results"][0]["id"]
+    record(staff, "get", f"/api/v1/ops/webhooks/{event_id}/", status=200)
+    record(staff, "post", f"/api/v1/ops/webhooks/{event_id}/replay/", status=202)
+
+
+def test_a_webhook_endpoint_read_and_removed_matches_the_document(
+    record: Recorder, staff_client: APIClient
+) -> None:
+    made = record(
+        staff_client,
+        "post",
+        "/api/v1/webhook-endpoints/",
+        {"url": "https://erp.example.com/hooks", "events": ["order.paid"]},
+        status=201,
+    )
+    path = f"/api/v1/webhook-endpoints/{made['id']}/"
+    shown = record(staff_client, "get", path, status=200)
+    assert "secret" not in shown or not shown["secret"]  # the secret is shown once
+    record(staff_client, "delete", path, status=204)
+    record(staff_client, "get", path, status=404)

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from apps.catalog.models import Category, Product, StockMovement, Variant
 from apps.catalog.services import STAFF_STOCK_REASONS
-from utils.serializers import InputSerializer, MoneyField, StrictIntegerField
+from utils.serializers import InputSerializer, MoneyField, StrictBooleanField, StrictIntegerField
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 MAX_ATTRIBUTES = 20
@@ -65,7 +65,7 @@ class CategoryInputSerializer(InputSerializer):
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     position = StrictIntegerField(required=False, min_value=0, max_value=2**31 - 1)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class VariantOutputSerializer(serializers.ModelSerializer):
@@ -144,7 +144,7 @@ class ProductInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
 
 class _VariantFieldsInputSerializer(InputSerializer):
@@ -156,7 +156,7 @@ class _VariantFieldsInputSerializer(InputSerializer):
         child=serializers.CharField(max_length=200, allow_blank=True), required=False
     )
     position = StrictIntegerField(required=False, min_value=0, max_value=2**31 - 1)
-    is_active = serializers.BooleanField(required=False)
+    is_active = StrictBooleanField(required=False)
 
     def validate_attributes(self, value: dict[str, str]) -> dict[str, str]:
         if len(value) > MAX_ATTRIBUTES:

@@ -462,3 +462,24 @@ def test_product_detail_costs_at_most_4_queries(
     with django_assert_max_num_queries(4):
         response = customer_client.get(f"{PRODUCTS}budget-000/")
     assert len(response.json()["variants"]) == 10
+
+
+@pytest.mark.parametrize("flag", ["true", 1, "no", None])
+def test_is_active_takes_a_json_boolean_only_and_a_refusal_changes_nothing(
+    staff_client: APIClient, flag: object
+) -> None:
+    category = make_category(slug="tees")
+    product = make_product(category=category, slug="tee")
+    variant = make_variant(product=product, sku="TEE-S")
+    for path, body in [
+        ("/api/v1/categories/", {"name": "Hats", "is_active": flag}),
+        (PRODUCTS, {"category": "tees", "name": "Cap", "is_active": flag}),
+        (f"/api/v1/variants/{variant.pk}/", {"is_active": flag}),
+    ]:
+        send = staff_client.patch if "variants/" in path else staff_client.post
+        response = send(path, body, format="json")
+        assert response.status_code == 400, (path, response.content)
+        assert "is_active" in response.json()["details"]
+    assert Category.objects.count() == 1
+    assert Product.objects.count() == 1
+    assert Variant.objects.get(pk=variant.pk).is_active is True

@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers import provider_names
-from utils.serializers import InputSerializer, MoneyField, StrictIntegerField
+from utils.serializers import InputSerializer, MoneyField, StrictBooleanField, StrictIntegerField
 
 
 class ReturnUrlField(serializers.CharField):
@@ -90,7 +90,7 @@ class RefundInputSerializer(InputSerializer):
         default=None,
         help_text="Up to what is left to refund; null or absent: all of it.",
     )
-    restock = serializers.BooleanField(required=False, default=False)
+    restock = StrictBooleanField(required=False, default=False)
     reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
     lines = RefundLineInputSerializer(
         many=True,

@@ -306,3 +306,14 @@ def test_refunds_record_the_prorated_tax_and_together_give_back_exactly_the_orde
     assert rest.json()["tax_amount"] == "1.55"  # 4.39 - 1.60 - 1.24: the rest, exactly
     total_tax = sum(Refund.objects.filter(order=order).values_list("tax_amount", flat=True))
     assert total_tax == Decimal("4.39")
+
+
+@pytest.mark.parametrize("restock", ["true", 1, "yes"])
+def test_restock_takes_a_json_boolean_only_and_a_refusal_changes_nothing(
+    refund: Callable[..., Any], two_lines: tuple[Variant, Variant], restock: Any
+) -> None:
+    order = order_paid(lines=[(two_lines[0], 1)])
+    response = refund(order, {"amount": None, "restock": restock, "reason": "damaged"})
+    assert response.status_code == 400
+    assert response.json()["details"]["restock"] == ["Must be true or false."]
+    assert not Refund.objects.filter(payment__order=order).exists()

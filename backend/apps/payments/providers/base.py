@@ -137,6 +137,25 @@ class ProviderEvent:
     client_secret: str = field(default="", repr=False)
     next_action: Mapping[str, Any] | None = field(default=None, repr=False)
 
+    def charge_result(self) -> ChargeResult:
+        """A payment event as the ``ChargeResult`` it reports (a ``payment_*`` kind only)."""
+        return ChargeResult(
+            status=_EVENT_CHARGE_STATUS[self.kind],
+            reference=self.payment_reference,
+            failure_code=self.failure_code,
+            failure_message=self.failure_message,
+            client_secret=self.client_secret,
+            next_action=self.next_action,
+        )
+
+
+_EVENT_CHARGE_STATUS: dict[EventKind, ChargeStatus] = {
+    EventKind.PAYMENT_SUCCEEDED: ChargeStatus.SUCCEEDED,
+    EventKind.PAYMENT_FAILED: ChargeStatus.FAILED,
+    EventKind.PAYMENT_REQUIRES_ACTION: ChargeStatus.REQUIRES_ACTION,
+    EventKind.PAYMENT_CANCELED: ChargeStatus.CANCELED,
+}
+
 
 # --- Requests ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from apps.orders.models import OrderEvent
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import EventKind, ProviderEvent, WebhookPayloadError
-from apps.payments.services.payments import payment_apply_charge_result
+from apps.payments.services.apply import payment_apply_charge_result
 from apps.payments.services.refunds import refund_apply_result, refund_external_record
 from apps.payments.services.results import Applied
 from utils.decimal_utils import minor_units, same_amount

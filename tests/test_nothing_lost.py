@@ -35,6 +35,17 @@ def _variant(on_hand: int = 10) -> int:
     return int(variant.pk)
 
 
+def _post_checkout(client: APIClient, cart_id: str, token: str = "tok_visa", **headers: str) -> Any:
+    body = {
+        "email": "buyer@example.com",
+        "shipping_address": ADDRESS,
+        "billing_address": None,
+        "shipping_method": "standard",
+        "payment": {"provider": "sandbox", "token": token},
+    }
+    return client.post(f"/api/v1/carts/{cart_id}/checkout/", body, format="json", **headers)
+
+
 def _checkout(client: APIClient, variant_id: int, token: str = "tok_visa", qty: int = 1) -> Any:
     cart = client.post("/api/v1/carts/", {}, format="json").json()
     added = client.post(
@@ -43,18 +54,8 @@ def _checkout(client: APIClient, variant_id: int, token: str = "tok_visa", qty: 
         format="json",
     )
     assert added.status_code in (200, 201), added.content
-    return client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "buyer@example.com",
-            "shipping_address": ADDRESS,
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": token},
-        },
-        format="json",
-        REMOTE_ADDR=f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}",
-    )
+    address = f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"
+    return _post_checkout(client, cart["id"], token, REMOTE_ADDR=address)
 
 
 def _order_status(order_id: str) -> str:
@@ -274,17 +275,7 @@ def test_a_dropped_database_connection_mid_checkout_changes_nothing(
         return original(**kwargs)
 
     monkeypatch.setattr("apps.orders.checkout.stock_apply", drop_then_apply)
-    response = client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "buyer@example.com",
-            "shipping_address": ADDRESS,
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": "tok_visa"},
-        },
-        format="json",
-    )
+    response = _post_checkout(client, cart["id"])
     assert response.status_code == 503, response.content
     assert response.json()["error"] == "service_unavailable"
     connection.close()  # the next query opens a fresh connection
@@ -292,17 +283,7 @@ def test_a_dropped_database_connection_mid_checkout_changes_nothing(
     assert not Payment.objects.exists()
     assert Stock.objects.get(variant_id=variant_id).on_hand == 4
     monkeypatch.undo()
-    retry = client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "buyer@example.com",
-            "shipping_address": ADDRESS,
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": "tok_visa"},
-        },
-        format="json",
-    )
+    retry = _post_checkout(client, cart["id"])
     assert retry.status_code == 201, retry.content
     assert Stock.objects.get(variant_id=variant_id).on_hand == 2
     assert_shop_invariants()

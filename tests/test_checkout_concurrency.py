@@ -10,13 +10,11 @@ test, the placement is.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.test import Client
 
@@ -29,6 +27,7 @@ from apps.catalog.models import Stock, StockMovement, Variant
 from apps.core.models import IdempotencyRecord
 from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,31 +50,6 @@ def _post(url: str, body: dict[str, Any], **headers: str) -> Callable[[], Outcom
     return call
 
 
-def _concurrently(calls: list[Callable[[], Outcome]]) -> list[Outcome]:
-    """Run every call at the same moment, one thread and one connection each."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Outcome | BaseException] = [RuntimeError("not run")] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = calls[index]()
-        except BaseException as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a checkout hung (deadlock?)"
-    failures = [r for r in results if isinstance(r, BaseException)]
-    assert not failures, failures
-    return [r for r in results if not isinstance(r, BaseException)]
-
-
 def _codes(outcomes: list[Outcome]) -> Counter[str]:
     return Counter(
         str(status) if status < 300 else f"{status} {body['error']}" for status, body, _ in outcomes
@@ -95,7 +69,7 @@ def test_forty_buyers_of_the_last_five_units_make_exactly_five_orders(round_numb
     variant = variant_create(sku=f"LAST-FIVE-{round_number}", stock=5)
     carts = [cart_create(lines=[(variant, 1)]) for _ in range(40)]
 
-    outcomes = _concurrently([_post(checkout_url(cart), CHECKOUT_BODY) for cart in carts])
+    outcomes = run_together([_post(checkout_url(cart), CHECKOUT_BODY) for cart in carts])
 
     assert _codes(outcomes) == {"201": 5, "409 out_of_stock": 35}
     refused = [body for status, body, _ in outcomes if status == 409]
@@ -116,7 +90,7 @@ def test_carts_locking_the_same_variants_in_opposite_orders_do_not_deadlock() ->
         for n in range(20)
     ]
 
-    outcomes = _concurrently([_post(checkout_url(cart), CHECKOUT_BODY) for cart in carts])
+    outcomes = run_together([_post(checkout_url(cart), CHECKOUT_BODY) for cart in carts])
 
     assert _codes(outcomes) == {"201": 20}
     for variant in (first, second):
@@ -128,7 +102,7 @@ def test_the_same_cart_checked_out_ten_times_at_once_makes_one_order() -> None:
     variant = variant_create(sku="DOUBLE-CLICK", stock=10)
     cart = cart_create(lines=[(variant, 2)])
 
-    outcomes = _concurrently([_post(checkout_url(cart), CHECKOUT_BODY) for _ in range(10)])
+    outcomes = run_together([_post(checkout_url(cart), CHECKOUT_BODY) for _ in range(10)])
 
     assert _codes(outcomes) == {"201": 1, "409 invalid_state": 9}
     assert Order.objects.filter(cart=cart).count() == 1
@@ -141,7 +115,7 @@ def test_the_same_idempotency_key_ten_times_at_once_makes_one_order() -> None:
     cart = cart_create(lines=[(variant, 1)])
     call = _post(checkout_url(cart), CHECKOUT_BODY, HTTP_IDEMPOTENCY_KEY="checkout-attempt-1")
 
-    outcomes = _concurrently([call] * 10)
+    outcomes = run_together([call] * 10)
 
     created = [body for status, body, headers in outcomes if status == 201]
     originals = [o for o in outcomes if o[0] == 201 and "Idempotent-Replayed" not in o[2]]
@@ -169,7 +143,7 @@ def test_two_orders_cancelled_at_once_with_checkouts_keep_the_ledger_exact() -> 
     ]
     same_cancel_twice = [*cancels, cancels[0]]
 
-    outcomes = _concurrently(
+    outcomes = run_together(
         same_cancel_twice + [_post(checkout_url(cart), CHECKOUT_BODY) for cart in newcomers]
     )
 

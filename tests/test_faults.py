@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +32,10 @@ from apps.accounts.factories import ADDRESS
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, SandboxCharge
-from tests.conftest import BACKEND, REDIS_URL, Worker, wait_for
+from tests.conftest import REDIS_URL, Worker, wait_for
 from tests.invariants import assert_shop_invariants
-from tests.test_nothing_lost import RedisServer, _order_status, _successful_charges, _variant
+from tests.processes import Beat, RedisServer
+from tests.test_nothing_lost import _order_status, _successful_charges, _variant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,42 +147,6 @@ def private_redis() -> Iterator[RedisServer]:
     finally:
         _use_broker(original)
         server.stop()
-
-
-class Beat:
-    """``celery beat`` with a file schedule (the database scheduler is not under test)."""
-
-    def __init__(self, env: dict[str, str], tag: str) -> None:
-        self.log = Path(f"/tmp/storefront-it-beat-{os.getpid()}-{tag}.log")
-        schedule = f"/tmp/storefront-it-beat-{os.getpid()}-{tag}.db"
-        for leftover in Path("/tmp").glob(Path(schedule).name + "*"):
-            leftover.unlink()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery",
-                "beat",
-                "-l",
-                "info",
-                "--scheduler",
-                "celery.beat:PersistentScheduler",
-                "-s",
-                schedule,
-            ],
-            cwd=BACKEND,
-            env=env,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
 
 
 Stack = Callable[..., tuple[Worker, Beat | None]]

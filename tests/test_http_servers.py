@@ -24,15 +24,10 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import BACKEND, REDIS_URL
+from tests.processes import free_port
 
 SHOP = "http://shop.example"
 LIMIT = 4096  # DATA_UPLOAD_MAX_MEMORY_SIZE of the servers started here
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -79,7 +74,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     name = str(request.param)
-    port = _free_port()
+    port = free_port()
     tmp = tmp_path_factory.mktemp(name)
     env = {
         **os.environ,

@@ -7,14 +7,9 @@ Each test ends by checking the shop's invariants (``tests.invariants``).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,16 +21,11 @@ from apps.catalog.models import Stock
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, SandboxCharge
-from tests.conftest import BACKEND, Worker, wait_for
+from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
+from tests.processes import Beat, RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _variant(on_hand: int = 10) -> int:
@@ -43,6 +33,17 @@ def _variant(on_hand: int = 10) -> int:
 
     variant = make_variant(product=make_product(prices=()), stock=on_hand)
     return int(variant.pk)
+
+
+def _post_checkout(client: APIClient, cart_id: str, token: str = "tok_visa", **headers: str) -> Any:
+    body = {
+        "email": "buyer@example.com",
+        "shipping_address": ADDRESS,
+        "billing_address": None,
+        "shipping_method": "standard",
+        "payment": {"provider": "sandbox", "token": token},
+    }
+    return client.post(f"/api/v1/carts/{cart_id}/checkout/", body, format="json", **headers)
 
 
 def _checkout(client: APIClient, variant_id: int, token: str = "tok_visa", qty: int = 1) -> Any:
@@ -53,18 +54,8 @@ def _checkout(client: APIClient, variant_id: int, token: str = "tok_visa", qty: 
         format="json",
     )
     assert added.status_code in (200, 201), added.content
-    return client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "buyer@example.com",
-            "shipping_address": ADDRESS,
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": token},
-        },
-        format="json",
-        REMOTE_ADDR=f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}",
-    )
+    address = f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"
+    return _post_checkout(client, cart["id"], token, REMOTE_ADDR=address)
 
 
 def _order_status(order_id: str) -> str:
@@ -77,47 +68,6 @@ def _successful_charges(order_id: str) -> int:
 
 
 # --- A broker that goes away and comes back ------------------------------------------
-
-
-class RedisServer:
-    """A private redis-server process on a free port: the broker we can stop."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self._answers, timeout=10)
-
-    def _answers(self) -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
-        except Exception:
-            return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 def _point_celery_at(url: str) -> None:
@@ -141,48 +91,19 @@ def private_broker(worker_factory: Callable[..., Worker]) -> Iterator[tuple[Redi
     original = app.conf.broker_url
     server = RedisServer()
     server.start()
-    worker = worker_factory(
-        env={
-            "REDIS_URL": server.url,
-            "CELERY_BROKER_URL": server.url,
-            "SWEEP_INTERVAL_SECONDS": "2",
-            "REDISPATCH_AFTER_SECONDS": "1",
-        }
-    )
-    beat_log = Path(f"/tmp/storefront-it-beat-{server.port}.log")
-    beat = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery",
-            "beat",
-            "-l",
-            "info",
-            "--scheduler",
-            "celery.beat:PersistentScheduler",
-            "-s",
-            f"/tmp/storefront-it-beat-{server.port}.db",
-        ],
-        cwd=BACKEND,
-        env=worker.env
-        | {
-            "REDIS_URL": server.url,
-            "CELERY_BROKER_URL": server.url,
-            "SWEEP_INTERVAL_SECONDS": "2",
-            "REDISPATCH_AFTER_SECONDS": "1",
-        },
-        stdout=beat_log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    fast = {
+        "REDIS_URL": server.url,
+        "CELERY_BROKER_URL": server.url,
+        "SWEEP_INTERVAL_SECONDS": "2",
+        "REDISPATCH_AFTER_SECONDS": "1",
+    }
+    worker = worker_factory(env=fast)
+    beat = Beat(worker.env | fast, tag=str(server.port))
     _point_celery_at(server.url)
     try:
         yield server, worker
     finally:
-        os.killpg(beat.pid, signal.SIGTERM)
-        beat.wait(timeout=20)
+        beat.stop()
         worker.stop()
         server.stop()
         _point_celery_at(original)
@@ -354,17 +275,7 @@ def test_a_dropped_database_connection_mid_checkout_changes_nothing(
         return original(**kwargs)
 
     monkeypatch.setattr("apps.orders.checkout.stock_apply", drop_then_apply)
-    response = client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "buyer@example.com",
-            "shipping_address": ADDRESS,
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": "tok_visa"},
-        },
-        format="json",
-    )
+    response = _post_checkout(client, cart["id"])
     assert response.status_code == 503, response.content
     assert response.json()["error"] == "service_unavailable"
     connection.close()  # the next query opens a fresh connection
@@ -372,17 +283,7 @@ def test_a_dropped_database_connection_mid_checkout_changes_nothing(
     assert not Payment.objects.exists()
     assert Stock.objects.get(variant_id=variant_id).on_hand == 4
     monkeypatch.undo()
-    retry = client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {
-            "email": "buyer@example.com",
-            "shipping_address": ADDRESS,
-            "billing_address": None,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": "tok_visa"},
-        },
-        format="json",
-    )
+    retry = _post_checkout(client, cart["id"])
     assert retry.status_code == 201, retry.content
     assert Stock.objects.get(variant_id=variant_id).on_hand == 2
     assert_shop_invariants()

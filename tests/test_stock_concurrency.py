@@ -8,12 +8,11 @@ refusal is a 409 ``out_of_stock``, and ``on_hand`` equals the ledger sum.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
@@ -21,6 +20,7 @@ from apps.accounts.factories import jwt_token
 from apps.accounts.models import User
 from apps.catalog import services
 from apps.catalog.models import Stock, StockMovement, Variant
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,31 +43,6 @@ def _variant(on_hand: int) -> Variant:
     if on_hand:
         services.variant_stock_adjust(variant=variant, quantity=on_hand, reason="receive")
     return variant
-
-
-def _run_concurrently(
-    jobs: list[Callable[[], tuple[int, str | None]]],
-) -> list[tuple[int, str | None]]:
-    barrier = threading.Barrier(len(jobs))
-    results: list[tuple[int, str | None] | BaseException] = [RuntimeError("not run")] * len(jobs)
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = jobs[index]()
-        except BaseException as exc:  # reported below, in the test's thread
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    assert not failures, failures
-    return [r for r in results if not isinstance(r, BaseException)]
 
 
 def _adjust(token: str, variant: Variant, quantity: int) -> Callable[[], tuple[int, str | None]]:
@@ -97,7 +72,7 @@ def test_postgres_is_in_use() -> None:
 def test_concurrent_takes_never_oversell() -> None:
     token = _staff_token()
     variant = _variant(on_hand=10)
-    results = _run_concurrently([_adjust(token, variant, -3) for _ in range(THREADS)])
+    results = run_together([_adjust(token, variant, -3) for _ in range(THREADS)])
     statuses = sorted(status for status, _ in results)
     assert statuses.count(200) == 3  # 10 -> 7 -> 4 -> 1, then nothing more fits
     assert statuses.count(409) == THREADS - 3
@@ -112,7 +87,7 @@ def test_mixed_concurrent_adjustments_keep_the_ledger_and_stay_non_negative() ->
     token = _staff_token()
     variant = _variant(on_hand=5)
     deltas = [(-4 if n % 2 else 3) for n in range(THREADS)]  # 10 takes of 4, 10 receipts of 3
-    results = _run_concurrently([_adjust(token, variant, delta) for delta in deltas])
+    results = run_together([_adjust(token, variant, delta) for delta in deltas])
     accepted = [delta for delta, (status, _) in zip(deltas, results, strict=True) if status == 200]
     refused = [(status, error) for status, error in results if status != 200]
     assert all(status == 409 and error == "out_of_stock" for status, error in refused)

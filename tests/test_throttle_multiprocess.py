@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BACKEND, REDIS_URL
+from tests.processes import free_port
 
 LIMIT = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -34,7 +28,7 @@ def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator
 
     redis.Redis.from_url(REDIS_URL).flushdb()  # start from empty throttle counters
     db = settings.DATABASES["default"]
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.prod",

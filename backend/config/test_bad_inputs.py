@@ -440,19 +440,9 @@ BAD_MONEY = [
 ]
 
 
-@pytest.mark.parametrize("amount", BAD_MONEY, ids=repr)
+# Malformed money, and well-formed amounts of nothing or of more than was paid.
+@pytest.mark.parametrize("amount", [*BAD_MONEY, "0.00", "0", "1000000.00"], ids=repr)
 def test_a_bad_refund_amount_is_a_400(world: World, amount: Any) -> None:
-    response = unchanged(
-        world,
-        lambda: jwt_client(world.staff).post(
-            f"/api/v1/orders/{world.paid_order.pk}/refund/", {"amount": amount}, format="json"
-        ),
-    )
-    refused(response, 400, "validation_error", field="amount")
-
-
-@pytest.mark.parametrize("amount", ["0.00", "0", "1000000.00"], ids=repr)
-def test_a_refund_of_nothing_or_more_than_was_paid_is_a_400(world: World, amount: str) -> None:
     response = unchanged(
         world,
         lambda: jwt_client(world.staff).post(

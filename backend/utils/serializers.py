@@ -79,6 +79,15 @@ class InputSerializer(StrictInputMixin, serializers.Serializer):
     """A plain input serializer that refuses unknown fields."""
 
 
+def validated_input(
+    serializer_class: type[serializers.BaseSerializer], request: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """``serializer_class(data=request.data, **kwargs)``'s validated data, or its 400."""
+    data = serializer_class(data=request.data, **kwargs)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
 class MoneyField(serializers.Field):
     """Money: a string with at most two decimals in, a two-place string out, ``Decimal`` inside."""
 

@@ -120,13 +120,22 @@ class _Compute:
         return Response({"fresh": self.calls})
 
 
-@pytest.mark.usefixtures("fake_redis")
-def test_a_hit_is_one_mget_of_the_version_and_the_page(redis_calls: list[list[str]]) -> None:
+def _cached_page(
+    version: int, entry: tuple[int, bytes], redis_calls: list[list[str]]
+) -> tuple[Request, _Compute, str]:
+    """A products request whose page is cached as ``entry`` under catalogue ``version``
+    (the Redis calls that set it up forgotten)."""
     request, compute = _drf_request(), _Compute()
     key = catalog_cache._page_key(request)
-    cache.set(VERSION_KEY, 9, timeout=None)
-    cache.set(key, (9, b'{"cached":true}'))
+    cache.set(VERSION_KEY, version, timeout=None)
+    cache.set(key, entry)
     redis_calls.clear()
+    return request, compute, key
+
+
+@pytest.mark.usefixtures("fake_redis")
+def test_a_hit_is_one_mget_of_the_version_and_the_page(redis_calls: list[list[str]]) -> None:
+    request, compute, _key = _cached_page(9, (9, b'{"cached":true}'), redis_calls)
 
     response = cached_catalog_response(request, compute)
 
@@ -139,11 +148,7 @@ def test_a_hit_is_one_mget_of_the_version_and_the_page(redis_calls: list[list[st
 def test_an_entry_of_an_older_version_is_recomputed_and_stored_under_the_current_one(
     redis_calls: list[list[str]],
 ) -> None:
-    request, compute = _drf_request(), _Compute()
-    key = catalog_cache._page_key(request)
-    cache.set(VERSION_KEY, 8, timeout=None)
-    cache.set(key, (7, b'{"stale":true}'))
-    redis_calls.clear()
+    request, compute, key = _cached_page(8, (7, b'{"stale":true}'), redis_calls)
 
     response = cached_catalog_response(request, compute)
 

@@ -1,9 +1,10 @@
 """ViewSet bases the apps share.
 
-``StaffWriteViewSet``: list and retrieve for the view's readers, and create, update,
-partial update and "delete" (deactivate) for staff, each as *validate the input
-serializer, call one service, answer with the output serializer*. A subclass names its
-serializers and its ``StaffServices``; ``staff_write_schema`` documents it.
+``StaffPatchViewSet``: list and retrieve for the view's readers, and create, partial
+update and delete for staff, each as *validate the input serializer, call one service,
+answer with the output serializer*. ``StaffWriteViewSet`` adds PUT, and its DELETE
+deactivates. A subclass names its serializers and its ``StaffServices`` (or overrides the
+``service_*`` methods); ``staff_write_schema`` documents a ``StaffWriteViewSet``.
 """
 
 from __future__ import annotations
@@ -51,15 +52,15 @@ def staff_write_schema(
     )
 
 
-class StaffWriteViewSet(
+class StaffPatchViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Reads as the subclass's queryset allows; writes through its services (staff only,
-    by the subclass's ``permission_classes``). DELETE deactivates, never deletes."""
+    """Reads as the subclass's queryset allows; create, PATCH and DELETE through its
+    services (staff only, by the subclass's ``permission_classes``); no PUT route.
+    What DELETE does is the subclass's ``service_deactivate`` (or ``perform_destroy``)."""
 
     input_serializer_class: type[BaseSerializer]
     update_serializer_class: type[BaseSerializer] | None = None
@@ -90,16 +91,23 @@ class StaffWriteViewSet(
         output = self.get_serializer(self.output_object(instance))
         return Response(output.data, status=status.HTTP_201_CREATED)
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def write_update(self, request: Request, *, partial: bool) -> Response:
         instance = self.get_object()
         serializer = self.update_serializer_class or self.input_serializer_class
-        data = serializer(data=request.data, partial=kwargs.pop("partial", False))
+        data = serializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         instance = self.service_update(instance, dict(data.validated_data))
         return Response(self.get_serializer(self.output_object(instance)).data)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.update(request, *args, partial=True, **kwargs)
+        return self.write_update(request, partial=True)
 
     def perform_destroy(self, instance: Any) -> None:
         self.service_deactivate(instance)
+
+
+class StaffWriteViewSet(StaffPatchViewSet):
+    """``StaffPatchViewSet`` with PUT too. DELETE deactivates, never deletes."""
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.write_update(request, partial=kwargs.pop("partial", False))

@@ -47,22 +47,17 @@ class _PendingEmailField(serializers.EmailField):
         return value or None
 
 
+# The first fields of both the account's own view and its export.
+_USER_NAME_FIELDS = ["id", "email", "first_name", "last_name"]
+
+
 class UserOutputSerializer(serializers.ModelSerializer):
     email_verified = serializers.SerializerMethodField()
     pending_email = _PendingEmailField()
 
     class Meta:
         model = User
-        fields = [
-            "id",
-            "email",
-            "first_name",
-            "last_name",
-            "is_staff",
-            "date_joined",
-            "email_verified",
-            "pending_email",
-        ]
+        fields = [*_USER_NAME_FIELDS, "is_staff", "date_joined", "email_verified", "pending_email"]
         read_only_fields = fields
 
     def get_email_verified(self, user: User) -> bool:
@@ -102,10 +97,7 @@ class AccountExportAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id",
-            "email",
-            "first_name",
-            "last_name",
+            *_USER_NAME_FIELDS,
             "date_joined",
             "last_login",
             "email_verified_at",

@@ -41,6 +41,7 @@ from apps.accounts.serializers import (
 )
 from utils.actors import request_user
 from utils.errors import AuthenticationError
+from utils.serializers import validated_input
 from utils.throttling import ScopedRateThrottle
 
 _PUBLIC_ACTIONS = {
@@ -85,20 +86,18 @@ class AuthViewSet(viewsets.GenericViewSet):
     @extend_schema(request=RegisterInputSerializer, responses={201: UserOutputSerializer})
     @action(detail=False, methods=["post"])
     def register(self, request: Request) -> Response:
-        data = RegisterInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
+        data = validated_input(RegisterInputSerializer, request)
+        user = services.user_register(**data)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=TokenInputSerializer, responses={200: TokenPairOutputSerializer})
     @action(detail=False, methods=["post"])
     def token(self, request: Request) -> Response:
-        data = TokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated_input(TokenInputSerializer, request)
         pair = TokenObtainPairSerializer(
             data={
-                "email": data.validated_data["email"].lower(),
-                "password": data.validated_data["password"],
+                "email": data["email"].lower(),
+                "password": data["password"],
             },
             context={"request": request},
         )
@@ -108,9 +107,8 @@ class AuthViewSet(viewsets.GenericViewSet):
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairOutputSerializer})
     @action(detail=False, methods=["post"], url_path="token/refresh")
     def token_refresh(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        refresh = TokenRefreshSerializer(data=data.validated_data)
+        data = validated_input(RefreshInputSerializer, request)
+        refresh = TokenRefreshSerializer(data=data)
         try:
             refresh.is_valid(raise_exception=True)
         except TokenError as exc:
@@ -120,9 +118,8 @@ class AuthViewSet(viewsets.GenericViewSet):
     @extend_schema(request=RefreshInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"])
     def logout(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.user_logout(refresh=data.validated_data["refresh"])
+        data = validated_input(RefreshInputSerializer, request)
+        services.user_logout(refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(methods=["GET"], responses={200: UserOutputSerializer}, request=None)
@@ -143,22 +140,19 @@ class AuthViewSet(viewsets.GenericViewSet):
     def me(self, request: Request) -> Response:
         user = request_user(request)
         if request.method == "DELETE":
-            confirm = AccountDeleteInputSerializer(data=request.data)
-            confirm.is_valid(raise_exception=True)
-            services.user_delete(user=user, password=confirm.validated_data["password"])
+            confirm = validated_input(AccountDeleteInputSerializer, request)
+            services.user_delete(user=user, password=confirm["password"])
             return Response(status=status.HTTP_204_NO_CONTENT)
         if request.method == "PATCH":
-            data = UserUpdateInputSerializer(data=request.data, partial=True)
-            data.is_valid(raise_exception=True)
-            user = services.user_update(user=user, data=data.validated_data)
+            data = validated_input(UserUpdateInputSerializer, request, partial=True)
+            user = services.user_update(user=user, data=data)
         return Response(UserOutputSerializer(user).data)
 
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"])
     def password(self, request: Request) -> Response:
-        data = PasswordChangeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.user_password_change(user=request_user(request), **data.validated_data)
+        data = validated_input(PasswordChangeInputSerializer, request)
+        services.user_password_change(user=request_user(request), **data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: AccountExportOutputSerializer})
@@ -177,26 +171,23 @@ class AuthViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"], url_path="password-reset")
     def password_reset(self, request: Request) -> Response:
-        data = PasswordResetInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.password_reset_request(email=data.validated_data["email"])
+        data = validated_input(PasswordResetInputSerializer, request)
+        services.password_reset_request(email=data["email"])
         body = {"detail": "If the address has an account, a reset link is on its way."}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"], url_path="password-reset/confirm")
     def password_reset_confirm(self, request: Request) -> Response:
-        data = PasswordResetConfirmInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.password_reset_confirm(**data.validated_data)
+        data = validated_input(PasswordResetConfirmInputSerializer, request)
+        services.password_reset_confirm(**data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=EmailVerifyInputSerializer, responses={200: UserOutputSerializer})
     @action(detail=False, methods=["post"], url_path="verify-email")
     def verify_email(self, request: Request) -> Response:
-        data = EmailVerifyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.email_verify(token=data.validated_data["token"])
+        data = validated_input(EmailVerifyInputSerializer, request)
+        user = services.email_verify(token=data["token"])
         return Response(UserOutputSerializer(user).data)
 
     @extend_schema(
@@ -209,9 +200,8 @@ class AuthViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"], url_path="me/email")
     def email(self, request: Request) -> Response:
-        data = EmailChangeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.email_change_request(user=request_user(request), **data.validated_data)
+        data = validated_input(EmailChangeInputSerializer, request)
+        user = services.email_change_request(user=request_user(request), **data)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -240,18 +230,16 @@ class AddressViewSet(
 
     @extend_schema(request=AddressInputSerializer, responses={201: AddressOutputSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = AddressInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        address = services.address_create(user=request_user(request), data=data.validated_data)
+        data = validated_input(AddressInputSerializer, request)
+        address = services.address_create(user=request_user(request), data=data)
         return Response(AddressOutputSerializer(address).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AddressInputSerializer, responses={200: AddressOutputSerializer})
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
         address = self.get_object()
-        data = AddressInputSerializer(address, data=request.data, partial=partial)
-        data.is_valid(raise_exception=True)
-        address = services.address_update(address=address, data=data.validated_data)
+        data = validated_input(AddressInputSerializer, request, instance=address, partial=partial)
+        address = services.address_update(address=address, data=data)
         return Response(AddressOutputSerializer(address).data)
 
     def perform_destroy(self, instance: Address) -> None:

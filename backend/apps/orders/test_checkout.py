@@ -22,6 +22,7 @@ from apps.accounts.models import User
 from apps.cart.models import Cart
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.core.models import IdempotencyRecord
+from apps.integrations.services import event_subscriptions
 from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order, OrderEvent
 from apps.orders.selectors import order_token_hash
@@ -302,12 +303,10 @@ def test_only_post_is_routed(api_client: APIClient, make_cart: Callable[..., Car
 
 
 def _measure_checkout(client: APIClient, cart: Cart, budget: Any, **headers: str) -> int:
-    from apps.integrations.services import _subscriptions
-
     limit = QUERY_BUDGET_WITH_KEY if headers else QUERY_BUDGET
     # The steady state: which webhook endpoints subscribe to what is cached (one lookup
     # per WEBHOOK_SUBSCRIPTION_CACHE_SECONDS, counted by apps/integrations' own tests).
-    _subscriptions()
+    event_subscriptions()
     with budget(limit), CaptureQueriesContext(connection) as ctx:
         response = client.post(checkout_url(cart), CHECKOUT_BODY, format="json", **headers)
     assert response.status_code == 201, response.content
@@ -315,44 +314,35 @@ def _measure_checkout(client: APIClient, cart: Cart, budget: Any, **headers: str
 
 
 @pytest.mark.parametrize("line_count", [1, 50])
-def test_checkout_query_count_does_not_grow_with_lines(
+@pytest.mark.parametrize(
+    "with_key",
+    [
+        pytest.param(False, id="without-key"),
+        # transaction=True: no test-only SAVEPOINT statements, as in production.
+        pytest.param(True, id="with-key", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_checkout_query_count_stays_within_the_budget_and_does_not_grow_with_lines(
     customer: User,
     customer_client: APIClient,
     make_variant: Callable[..., Variant],
     make_cart: Callable[..., Cart],
     django_assert_max_num_queries: Any,
     line_count: int,
+    with_key: bool,
 ) -> None:
     variants = [make_variant(sku=f"SKU-{n}", stock=3) for n in range(line_count)]
     cart = make_cart(user=customer, lines=[(variant, 2) for variant in variants])
+    headers = {"HTTP_IDEMPOTENCY_KEY": "k-1"} if with_key else {}
 
-    count = _measure_checkout(customer_client, cart, django_assert_max_num_queries)
+    count = _measure_checkout(customer_client, cart, django_assert_max_num_queries, **headers)
 
     assert Stock.objects.filter(on_hand=1).count() == line_count
     assert Order.objects.get().lines.count() == line_count
-    print(f"checkout, {line_count} lines: {count} queries")
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("line_count", [1, 50])
-def test_checkout_with_a_key_stays_within_the_budget_outside_a_test_transaction(
-    customer: User,
-    customer_client: APIClient,
-    make_variant: Callable[..., Variant],
-    make_cart: Callable[..., Cart],
-    django_assert_max_num_queries: Any,
-    line_count: int,
-) -> None:
-    # transaction=True: no test-only SAVEPOINT statements, as in production.
-    variants = [make_variant(sku=f"SKU-{n}", stock=3) for n in range(line_count)]
-    cart = make_cart(user=customer, lines=[(variant, 2) for variant in variants])
-
-    count = _measure_checkout(
-        customer_client, cart, django_assert_max_num_queries, HTTP_IDEMPOTENCY_KEY="k-1"
-    )
-
-    assert IdempotencyRecord.objects.get().status == IdempotencyRecord.Status.COMPLETED
-    print(f"checkout with Idempotency-Key, {line_count} lines: {count} queries")
+    if with_key:
+        assert IdempotencyRecord.objects.get().status == IdempotencyRecord.Status.COMPLETED
+    key = " with Idempotency-Key" if with_key else ""
+    print(f"checkout{key}, {line_count} lines: {count} queries")
 
 
 def test_same_idempotency_key_replays_the_first_response(

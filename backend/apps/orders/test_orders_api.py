@@ -44,6 +44,14 @@ def place(
     return place
 
 
+@pytest.fixture
+def own_order(
+    customer: User, customer_client: APIClient, place: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
+    """An order the customer placed (two units of a fresh variant with five in stock)."""
+    return place(customer_client, user=customer)
+
+
 def _url(order: dict[str, Any], verb: str = "") -> str:
     return f"/api/v1/orders/{order['id']}/" + (f"{verb}/" if verb else "")
 
@@ -140,12 +148,11 @@ def test_owner_staff_and_token_holder_can_read_an_order(
 
 
 def test_another_users_order_is_404_on_every_verb(
-    customer: User,
     customer_client: APIClient,
     other_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     _mark_paid(order["id"])
     assert other_client.get(_url(order)).status_code == 404
     assert other_client.get(_url(order, "events")).status_code == 404
@@ -157,9 +164,9 @@ def test_another_users_order_is_404_on_every_verb(
 
 
 def test_orders_cannot_be_edited_or_deleted_through_the_api(
-    customer: User, customer_client: APIClient, place: Callable[..., dict[str, Any]]
+    customer_client: APIClient, own_order: dict[str, Any]
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     for method in ("put", "patch", "delete"):
         response = getattr(customer_client, method)(
             _url(order), {"status": "paid", "total": "0.01"}, format="json"
@@ -239,9 +246,9 @@ def test_a_guest_cancels_with_the_order_token(
 
 
 def test_cancelling_a_captured_order_releases_stock_and_starts_a_full_refund(
-    customer: User, customer_client: APIClient, place: Callable[..., dict[str, Any]]
+    customer: User, customer_client: APIClient, own_order: dict[str, Any]
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     Payment.objects.filter(order_id=order["id"]).update(
         status=Payment.Status.CAPTURED, captured_at=timezone.now(), provider_reference="ch_1"
     )
@@ -264,13 +271,12 @@ def test_cancelling_a_captured_order_releases_stock_and_starts_a_full_refund(
 
 
 def test_staff_cancel_is_recorded_as_staff(
-    customer: User,
     customer_client: APIClient,
     staff: User,
     staff_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     assert staff_client.post(_url(order, "cancel"), {}, format="json").status_code == 200
     event = OrderEvent.objects.filter(order_id=order["id"]).last()
     assert event is not None
@@ -279,12 +285,11 @@ def test_staff_cancel_is_recorded_as_staff(
 
 @pytest.mark.parametrize("status", ["fulfilled", "cancelled"])
 def test_cancel_is_409_once_fulfilled_or_cancelled(
-    customer: User,
     customer_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
     status: str,
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     if status == "fulfilled":
         _mark_paid(order["id"])
         with transaction.atomic():
@@ -302,9 +307,9 @@ def test_cancel_is_409_once_fulfilled_or_cancelled(
 
 
 def test_cancel_refuses_unknown_fields(
-    customer: User, customer_client: APIClient, place: Callable[..., dict[str, Any]]
+    customer_client: APIClient, own_order: dict[str, Any]
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     response = customer_client.post(_url(order, "cancel"), {"status": "paid"}, format="json")
     assert response.status_code == 400
     assert Order.objects.get(pk=order["id"]).status == Order.Status.PENDING_PAYMENT
@@ -316,12 +321,11 @@ FULFIL = {"carrier": "DHL", "tracking_number": "JD0123456789"}
 
 
 def test_staff_fulfil_a_paid_order(
-    customer: User,
     customer_client: APIClient,
     staff_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     _mark_paid(order["id"])
 
     response = staff_client.post(_url(order, "fulfil"), FULFIL, format="json")
@@ -341,13 +345,12 @@ def test_staff_fulfil_a_paid_order(
 
 
 def test_fulfil_is_refused_for_customers_guests_and_unpaid_orders(
-    customer: User,
     customer_client: APIClient,
     staff_client: APIClient,
     api_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
 ) -> None:
-    order = place(customer_client, user=customer)
+    order = own_order
     unpaid = staff_client.post(_url(order, "fulfil"), FULFIL, format="json")
     assert unpaid.status_code == 409
     assert unpaid.json()["error"] == "invalid_state"

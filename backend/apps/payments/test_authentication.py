@@ -61,6 +61,19 @@ def payment_url(payment: Payment | str) -> str:
 # --- What the client is given, and to whom ------------------------------------------------
 
 
+def _deliver_succeeded(send_webhook: Callable[..., Any], on_commit: Any, payment: Payment) -> None:
+    """The sandbox's ``payment.succeeded`` webhook for ``payment``, delivered and processed."""
+    body = sandbox_event_body(
+        event_type="payment.succeeded",
+        payment_id=str(payment.pk),
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+    with on_commit(execute=True):
+        assert send_webhook(body).status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
 def test_the_guest_checkout_then_the_owner_reads_next_action(
     api_client: APIClient, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -247,15 +260,7 @@ def test_refresh_applies_what_the_provider_says_and_agrees_with_the_webhook(
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     # The webhook arrives later: the same service, no second transition.
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        assert send_webhook(body).status_code == 200
-    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    _deliver_succeeded(send_webhook, django_capture_on_commit_callbacks, payment)
     assert OrderEvent.objects.filter(order=order, to_status=Order.Status.PAID).count() == 1
     # Refresh again: nothing to ask, the same answer.
     assert customer_client.post(f"{payment_url(payment)}refresh/").json()["status"] == "captured"
@@ -365,15 +370,7 @@ def test_a_late_webhook_success_of_a_second_payment_is_refunded(
     payment_capture(payment_id=str(second.pk))
     assert latest_payment(order).status == Payment.Status.CAPTURED
     sandbox_authenticate(charge_id=first.provider_reference, result="succeed")
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(first.pk),
-        amount=first.amount,
-        currency=first.currency,
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        assert send_webhook(body).status_code == 200
-    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    _deliver_succeeded(send_webhook, django_capture_on_commit_callbacks, first)
     first.refresh_from_db()
     assert first.status == Payment.Status.DUPLICATE
     assert Refund.objects.get(payment=first).status == Refund.Status.SUCCEEDED

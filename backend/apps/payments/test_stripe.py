@@ -22,6 +22,7 @@ from apps.payments.conftest import emails, post_webhook
 from apps.payments.factories import latest_payment
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.base import (
+    ChargeResult,
     ChargeStatus,
     InvalidSignatureError,
     PaymentDeclinedError,
@@ -37,6 +38,13 @@ pytestmark = pytest.mark.django_db
 WEBHOOK_SECRET = "whsec_test_stripe_0123456789"
 PI_ID = "pi_3MtwBwLkdIwHu7ix28a3tqPa"
 CHARGE_ID = "ch_3MtwBwLkdIwHu7ix2KZ5Lvo1"
+
+
+def _charge(amount: str, token: str) -> ChargeResult:
+    """A Stripe charge of ``amount`` EUR with ``token`` under the idempotency key "k"."""
+    return StripeProvider().charge(
+        amount=Decimal(amount), currency="EUR", token=token, idempotency_key="k", metadata={}
+    )
 
 
 class FakeStripeHTTP(stripe.HTTPClient):
@@ -225,13 +233,7 @@ def test_a_card_error_is_a_decline_with_stripes_decline_code(http: FakeStripeHTT
 def test_outages_are_transient(http: FakeStripeHTTP, answer: Any) -> None:
     http.responses.append(answer)
     with pytest.raises(ProviderUnavailableError):
-        StripeProvider().charge(
-            amount=Decimal("12.50"),
-            currency="EUR",
-            token="pm_card_visa",
-            idempotency_key="k",
-            metadata={},
-        )
+        _charge("12.50", "pm_card_visa")
 
 
 def test_a_bad_api_key_is_a_provider_error_not_a_retry(http: FakeStripeHTTP) -> None:
@@ -239,25 +241,13 @@ def test_a_bad_api_key_is_a_provider_error_not_a_retry(http: FakeStripeHTTP) -> 
         (401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}})
     )
     with pytest.raises(PaymentProviderError) as caught:
-        StripeProvider().charge(
-            amount=Decimal("1.00"),
-            currency="EUR",
-            token="pm_card_visa",
-            idempotency_key="k",
-            metadata={},
-        )
+        _charge("1.00", "pm_card_visa")
     assert not isinstance(caught.value, ProviderUnavailableError)
 
 
 def test_requires_action_waits_for_the_webhook(http: FakeStripeHTTP) -> None:
     http.responses.append((200, payment_intent("requires_action")))
-    result = StripeProvider().charge(
-        amount=Decimal("12.50"),
-        currency="EUR",
-        token="pm_card_authenticationRequired",
-        idempotency_key="k",
-        metadata={},
-    )
+    result = _charge("12.50", "pm_card_authenticationRequired")
     assert (result.status, result.reference) == (ChargeStatus.REQUIRES_ACTION, PI_ID)
     http.responses.append((200, payment_intent("requires_action")))
     assert (
@@ -457,11 +447,5 @@ def test_a_declined_payment_method_that_does_not_exist_is_a_decline(http: FakeSt
         )
     )
     with pytest.raises(PaymentDeclinedError) as caught:
-        StripeProvider().charge(
-            amount=Decimal("1.00"),
-            currency="EUR",
-            token="pm_nope",
-            idempotency_key="k",
-            metadata={},
-        )
+        _charge("1.00", "pm_nope")
     assert caught.value.decline_code == "resource_missing"

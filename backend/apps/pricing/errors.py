@@ -11,7 +11,7 @@ from __future__ import annotations
 from rest_framework import status
 
 from apps.pricing.info import VoucherRefusal
-from utils.errors import ApplicationError
+from utils.errors import ApplicationError, InvalidStateError
 
 VOUCHER_ERROR_CODES = [
     "voucher_invalid",
@@ -21,30 +21,30 @@ VOUCHER_ERROR_CODES = [
 ]
 
 
-class ShippingUnavailableError(ApplicationError):
+class ShippingUnavailableError(InvalidStateError):
     code = "shipping_unavailable"
-    status_code = status.HTTP_409_CONFLICT
     message = "This shipping method cannot ship this cart to this country."
 
 
 class VoucherError(ApplicationError):
+    """400 ``voucher_invalid`` by default; ``from_refusal`` gives a refusal's own code."""
+
     code = "voucher_invalid"
-    status_code = status.HTTP_400_BAD_REQUEST
     message = "This voucher code is not valid."
 
     @classmethod
     def from_refusal(cls, refusal: VoucherRefusal) -> VoucherError:
-        return cls(
-            refusal.message,
-            code=refusal.code,
-            status_code=(
-                status.HTTP_409_CONFLICT
-                if refusal.code == "voucher_used_up"
-                else status.HTTP_400_BAD_REQUEST
-            ),
-            details=dict(refusal.details),
-        )
+        refused = VoucherUsedUpError if refusal.code == "voucher_used_up" else cls
+        return refused(refusal.message, code=refusal.code, details=dict(refusal.details))
 
 
-def voucher_used_up(message: str = "This voucher has been used up.") -> VoucherError:
-    return VoucherError(message, code="voucher_used_up", status_code=status.HTTP_409_CONFLICT)
+class VoucherUsedUpError(VoucherError):
+    """409 ``voucher_used_up``: its usage limit, or this customer's one use."""
+
+    code = "voucher_used_up"
+    status_code = status.HTTP_409_CONFLICT
+    message = "This voucher has been used up."
+
+
+# The name the services raise it by (``voucher_used_up("You have already used ...")``).
+voucher_used_up = VoucherUsedUpError

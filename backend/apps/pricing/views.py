@@ -8,9 +8,7 @@ from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, status, viewsets
-from rest_framework.request import Request
-from rest_framework.response import Response
+from rest_framework import permissions, viewsets
 from rest_framework.serializers import BaseSerializer
 
 from apps.pricing import serializers as s
@@ -24,36 +22,47 @@ from apps.pricing.models import (
 )
 from apps.pricing.staff import pricing_rule_delete, pricing_rule_save
 from utils.schema import error_response
+from utils.views import StaffPatchViewSet
 
 
-class _PricingStaffViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class _PricingStaffViewSet(StaffPatchViewSet):
+    """One rule model's staff CRUD: ``StaffPatchViewSet`` (PATCH, no PUT), writing
+    through ``pricing_rule_save`` and a real DELETE through ``pricing_rule_delete``.
+
+    A subclass names its model and the OpenAPI text of its DELETE as class keywords;
+    its serializers are the model's ``<Model>InputSerializer`` and
+    ``<Model>OutputSerializer`` in ``apps.pricing.serializers``, and ``related`` names
+    the foreign keys its reads select."""
+
     permission_classes = [permissions.IsAdminUser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     lookup_value_regex = "[0-9]+"
     model: ClassVar[type[Model]]
-    input_serializer_class: ClassVar[type[BaseSerializer]]
+    related: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, *, model: type[Model], deleted: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.model = model
+        cls.serializer_class = getattr(s, f"{model.__name__}OutputSerializer")
+        cls.input_serializer_class = getattr(s, f"{model.__name__}InputSerializer")
+        _schema(cls.input_serializer_class, deleted)(cls)
 
     def get_queryset(self) -> QuerySet[Any]:
-        return self.model._default_manager.all().order_by("pk")
+        return self.model._default_manager.select_related(*self.related).order_by("pk")
 
-    def create(self, request: Request) -> Response:
-        data = self.input_serializer_class(data=request.data)
-        data.is_valid(raise_exception=True)
-        obj = pricing_rule_save(model=self.model, instance=None, data=dict(data.validated_data))
-        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # The default backends apply to every action here, as they always have (an
+        # unknown ?ordering is refused on a retrieve too).
+        return viewsets.GenericViewSet.filter_queryset(self, queryset)
 
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        instance = self.get_object()
-        data = self.input_serializer_class(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        obj = pricing_rule_save(model=self.model, instance=instance, data=dict(data.validated_data))
-        return Response(self.get_serializer(obj).data)
+    def service_create(self, **data: Any) -> Model:
+        return pricing_rule_save(model=self.model, instance=None, data=data)
 
-    def destroy(self, request: Request, pk: str | None = None) -> Response:
-        pricing_rule_delete(instance=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def service_update(self, instance: Any, data: dict[str, Any]) -> Model:
+        return pricing_rule_save(model=self.model, instance=instance, data=data)
+
+    def perform_destroy(self, instance: Any) -> None:
+        pricing_rule_delete(instance=instance)
 
 
 def _schema(input_serializer: type[BaseSerializer], deleted: str) -> Any:
@@ -69,61 +78,33 @@ def _schema(input_serializer: type[BaseSerializer], deleted: str) -> Any:
     )
 
 
-@_schema(s.ShippingZoneInputSerializer, "Deleted, with its methods.")
-class ShippingZoneViewSet(_PricingStaffViewSet):
+class ShippingZoneViewSet(
+    _PricingStaffViewSet, model=ShippingZone, deleted="Deleted, with its methods."
+):
     """Shipping zones: countries, or the one rest-of-world zone."""
 
-    model = ShippingZone
-    serializer_class = s.ShippingZoneOutputSerializer
-    input_serializer_class = s.ShippingZoneInputSerializer
 
-
-@_schema(s.ShippingMethodInputSerializer, "Deleted.")
-class ShippingMethodViewSet(_PricingStaffViewSet):
+class ShippingMethodViewSet(_PricingStaffViewSet, model=ShippingMethod, deleted="Deleted."):
     """Shipping methods of a zone: flat, subtotal tiers or weight tiers; free over."""
 
-    model = ShippingMethod
-    serializer_class = s.ShippingMethodOutputSerializer
-    input_serializer_class = s.ShippingMethodInputSerializer
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return ShippingMethod.objects.select_related("zone").order_by("pk")
+    related = ("zone",)
 
 
-@_schema(s.TaxClassInputSerializer, "Deleted, with its rates.")
-class TaxClassViewSet(_PricingStaffViewSet):
+class TaxClassViewSet(_PricingStaffViewSet, model=TaxClass, deleted="Deleted, with its rates."):
     """Tax classes (standard, reduced, zero, ...)."""
 
-    model = TaxClass
-    serializer_class = s.TaxClassOutputSerializer
-    input_serializer_class = s.TaxClassInputSerializer
 
-
-@_schema(s.TaxRateInputSerializer, "Deleted.")
-class TaxRateViewSet(_PricingStaffViewSet):
+class TaxRateViewSet(_PricingStaffViewSet, model=TaxRate, deleted="Deleted."):
     """Tax rates per (country, tax class), in percent."""
 
-    model = TaxRate
-    serializer_class = s.TaxRateOutputSerializer
-    input_serializer_class = s.TaxRateInputSerializer
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return TaxRate.objects.select_related("tax_class").order_by("pk")
+    related = ("tax_class",)
 
 
-@_schema(s.VoucherInputSerializer, "Deactivated (never deleted: its uses stay).")
-class VoucherViewSet(_PricingStaffViewSet):
+class VoucherViewSet(
+    _PricingStaffViewSet, model=Voucher, deleted="Deactivated (never deleted: its uses stay)."
+):
     """Voucher codes."""
 
-    model = Voucher
-    serializer_class = s.VoucherOutputSerializer
-    input_serializer_class = s.VoucherInputSerializer
 
-
-@_schema(s.PromotionInputSerializer, "Deleted.")
-class PromotionViewSet(_PricingStaffViewSet):
+class PromotionViewSet(_PricingStaffViewSet, model=Promotion, deleted="Deleted."):
     """Automatic catalogue sales."""
-
-    model = Promotion
-    serializer_class = s.PromotionOutputSerializer
-    input_serializer_class = s.PromotionInputSerializer

@@ -137,6 +137,51 @@ class ProviderEvent:
     client_secret: str = field(default="", repr=False)
     next_action: Mapping[str, Any] | None = field(default=None, repr=False)
 
+    def charge_result(self) -> ChargeResult:
+        """A payment event as the ``ChargeResult`` it reports (a ``payment_*`` kind only)."""
+        return ChargeResult(
+            status=_EVENT_CHARGE_STATUS[self.kind],
+            reference=self.payment_reference,
+            failure_code=self.failure_code,
+            failure_message=self.failure_message,
+            client_secret=self.client_secret,
+            next_action=self.next_action,
+        )
+
+
+_EVENT_CHARGE_STATUS: dict[EventKind, ChargeStatus] = {
+    EventKind.PAYMENT_SUCCEEDED: ChargeStatus.SUCCEEDED,
+    EventKind.PAYMENT_FAILED: ChargeStatus.FAILED,
+    EventKind.PAYMENT_REQUIRES_ACTION: ChargeStatus.REQUIRES_ACTION,
+    EventKind.PAYMENT_CANCELED: ChargeStatus.CANCELED,
+}
+
+
+# --- Requests ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """The arguments of ``PaymentProvider.charge``, as one value for the provider."""
+
+    amount: Decimal
+    currency: str
+    token: str
+    idempotency_key: str
+    metadata: Mapping[str, str]
+    return_url: str = ""
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """The arguments of ``PaymentProvider.refund``, as one value for the provider."""
+
+    payment_reference: str
+    amount: Decimal
+    currency: str
+    idempotency_key: str
+    metadata: Mapping[str, str]
+
 
 # --- Interface --------------------------------------------------------------------------
 
@@ -145,7 +190,6 @@ class PaymentProvider(ABC):
     name: ClassVar[str]
     signature_header: ClassVar[str]
 
-    @abstractmethod
     def charge(
         self,
         *,
@@ -160,6 +204,13 @@ class PaymentProvider(ABC):
 
         ``return_url``: where a customer who must authenticate (3-D Secure) comes back to.
         """
+        return self.charge_request(
+            ChargeRequest(amount, currency, token, idempotency_key, metadata, return_url)
+        )
+
+    @abstractmethod
+    def charge_request(self, request: ChargeRequest) -> ChargeResult:
+        """The provider's own ``charge`` of ``request`` (same contract)."""
 
     @abstractmethod
     def cancel(self, *, payment_reference: str) -> ChargeResult:
@@ -169,7 +220,6 @@ class PaymentProvider(ABC):
         ``FAILED`` when it had already settled and could not be cancelled.
         """
 
-    @abstractmethod
     def refund(
         self,
         *,
@@ -180,6 +230,13 @@ class PaymentProvider(ABC):
         metadata: Mapping[str, str],
     ) -> RefundResult:
         """Refund part or all of a charge; raise ``PaymentProviderError`` subclasses."""
+        return self.refund_request(
+            RefundRequest(payment_reference, amount, currency, idempotency_key, metadata)
+        )
+
+    @abstractmethod
+    def refund_request(self, request: RefundRequest) -> RefundResult:
+        """The provider's own ``refund`` of ``request`` (same contract)."""
 
     @abstractmethod
     def fetch_status(self, *, payment_reference: str) -> ChargeResult:

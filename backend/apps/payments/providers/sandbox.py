@@ -42,6 +42,7 @@ from django.urls import reverse
 
 from apps.payments.models import SandboxCharge, SandboxRefund
 from apps.payments.providers.base import (
+    ChargeRequest,
     ChargeResult,
     ChargeStatus,
     EventKind,
@@ -50,6 +51,7 @@ from apps.payments.providers.base import (
     PaymentProviderError,
     ProviderEvent,
     ProviderUnavailableError,
+    RefundRequest,
     RefundResult,
     RefundStatus,
     WebhookPayloadError,
@@ -114,21 +116,16 @@ class SandboxProvider(PaymentProvider):
     name = "sandbox"
     signature_header = "X-Sandbox-Signature"
 
-    def charge(
-        self,
-        *,
-        amount: Decimal,
-        currency: str,
-        token: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str],
-        return_url: str = "",
-    ) -> ChargeResult:
+    def charge_request(self, request: ChargeRequest) -> ChargeResult:
         # A short transaction of its own: this stands in for a network call.
         with transaction.atomic():
             row, _ = SandboxCharge.objects.select_for_update().get_or_create(
-                idempotency_key=idempotency_key,
-                defaults={"token": token, "amount": amount, "currency": currency},
+                idempotency_key=request.idempotency_key,
+                defaults={
+                    "token": request.token,
+                    "amount": request.amount,
+                    "currency": request.currency,
+                },
             )
             row.calls += 1
             transient = False
@@ -143,7 +140,7 @@ class SandboxProvider(PaymentProvider):
         _simulate_latency()
         if transient:
             raise ProviderUnavailableError(f"Sandbox provider unavailable ({row.token}).")
-        return _result(row, return_url=return_url)
+        return _result(row, return_url=request.return_url)
 
     def cancel(self, *, payment_reference: str) -> ChargeResult:
         with transaction.atomic():
@@ -158,22 +155,14 @@ class SandboxProvider(PaymentProvider):
                 row.save(update_fields=["status", "updated_at"])
         return self.fetch_status(payment_reference=payment_reference)
 
-    def refund(
-        self,
-        *,
-        payment_reference: str,
-        amount: Decimal,
-        currency: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str],
-    ) -> RefundResult:
+    def refund_request(self, request: RefundRequest) -> RefundResult:
         with transaction.atomic():
-            existing = SandboxRefund.objects.filter(idempotency_key=idempotency_key).first()
+            existing = SandboxRefund.objects.filter(idempotency_key=request.idempotency_key).first()
             if existing is not None:
                 return RefundResult(status=RefundStatus.SUCCEEDED, reference=existing.id)
             charge = (
                 SandboxCharge.objects.select_for_update()
-                .filter(pk=payment_reference)
+                .filter(pk=request.payment_reference)
                 .exclude(
                     status__in=[SandboxCharge.Status.DECLINED, SandboxCharge.Status.PROCESSING]
                 )
@@ -181,15 +170,18 @@ class SandboxProvider(PaymentProvider):
             )
             if charge is None:
                 raise PaymentProviderError("No such sandbox charge.", reason="charge_not_found")
-            if currency != charge.currency:
+            if request.currency != charge.currency:
                 raise PaymentProviderError("Currency differs from the charge.", reason="currency")
             refunded = charge.refunds.aggregate(total=Sum("amount"))["total"] or Decimal("0")
-            if refunded + amount > charge.amount:
+            if refunded + request.amount > charge.amount:
                 raise PaymentProviderError(
                     "The refund exceeds what is left on the charge.", reason="amount_too_large"
                 )
             refund = SandboxRefund.objects.create(
-                idempotency_key=idempotency_key, charge=charge, amount=amount, currency=currency
+                idempotency_key=request.idempotency_key,
+                charge=charge,
+                amount=request.amount,
+                currency=request.currency,
             )
         return RefundResult(status=RefundStatus.SUCCEEDED, reference=refund.id)
 

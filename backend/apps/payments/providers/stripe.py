@@ -39,6 +39,7 @@ import stripe
 from django.conf import settings
 
 from apps.payments.providers.base import (
+    ChargeRequest,
     ChargeResult,
     ChargeStatus,
     EventKind,
@@ -48,6 +49,7 @@ from apps.payments.providers.base import (
     PaymentProviderError,
     ProviderEvent,
     ProviderUnavailableError,
+    RefundRequest,
     RefundResult,
     RefundStatus,
     WebhookPayloadError,
@@ -152,29 +154,20 @@ class StripeProvider(PaymentProvider):
             self.api_key, http_client=self.http_client, max_network_retries=0
         )
 
-    def charge(
-        self,
-        *,
-        amount: Decimal,
-        currency: str,
-        token: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str],
-        return_url: str = "",
-    ) -> ChargeResult:
+    def charge_request(self, request: ChargeRequest) -> ChargeResult:
         params: dict[str, Any] = {
-            "amount": to_minor_units(amount, currency),
-            "currency": currency.lower(),
-            "payment_method": token,
+            "amount": to_minor_units(request.amount, request.currency),
+            "currency": request.currency.lower(),
+            "payment_method": request.token,
             "payment_method_types": ["card"],
             "confirm": True,
-            "metadata": dict(metadata),
+            "metadata": dict(request.metadata),
         }
-        if return_url:
-            params["return_url"] = return_url
+        if request.return_url:
+            params["return_url"] = request.return_url
         with _translated_errors():
             intent = self._client().v1.payment_intents.create(
-                params=cast(Any, params), options={"idempotency_key": idempotency_key}
+                params=cast(Any, params), options={"idempotency_key": request.idempotency_key}
             )
         status = _INTENT_STATUS.get(intent.status, ChargeStatus.REQUIRES_ACTION)
         if status in (ChargeStatus.FAILED, ChargeStatus.CANCELED):
@@ -198,23 +191,15 @@ class StripeProvider(PaymentProvider):
         status = _INTENT_STATUS.get(intent.status, ChargeStatus.REQUIRES_ACTION)
         return _charge_result(intent, status)
 
-    def refund(
-        self,
-        *,
-        payment_reference: str,
-        amount: Decimal,
-        currency: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str],
-    ) -> RefundResult:
+    def refund_request(self, request: RefundRequest) -> RefundResult:
         params: dict[str, Any] = {
-            "payment_intent": payment_reference,
-            "amount": to_minor_units(amount, currency),
-            "metadata": dict(metadata),
+            "payment_intent": request.payment_reference,
+            "amount": to_minor_units(request.amount, request.currency),
+            "metadata": dict(request.metadata),
         }
         with _translated_errors():
             refund = self._client().v1.refunds.create(
-                params=cast(Any, params), options={"idempotency_key": idempotency_key}
+                params=cast(Any, params), options={"idempotency_key": request.idempotency_key}
             )
         if refund.status in ("failed", "canceled"):
             raise PaymentProviderError(

@@ -1,19 +1,20 @@
 """Writes for payments: capture, refunds, webhooks. Import from here.
 
-- ``payments``: ``payment_capture``, ``payment_apply_result`` (shared by the
-  capture task, webhooks, the sandbox bank page and ``payment_refresh``),
-  ``payment_retry`` (pay again), ``payment_cancel_at_provider`` (abandoned payments);
+- ``payments``: ``payment_capture``, ``payment_retry`` (pay again),
+  ``payment_refresh``, ``payment_cancel_at_provider`` (abandoned payments);
+- ``apply``: ``payment_apply_result`` (shared by the capture task, webhooks, the
+  sandbox bank page and ``payment_refresh``) and ``payment_apply_charge_result``;
 - ``refunds``: ``refund_create``, ``refund_process``, ``refund_apply_result``,
-  ``refund_external_record`` (refunds made at the provider);
+  ``refund_external_record`` (refunds made at the provider); ``refund_plan``: the tax
+  inside a refund and the units it restocks;
 - ``webhooks``: ``webhook_receive``, ``webhook_event_process``;
 - ``sweeps``: ``payment_work_redispatch`` (the re-dispatch sweep).
 """
 
 from __future__ import annotations
 
+from apps.payments.services.apply import payment_apply_charge_result, payment_apply_result
 from apps.payments.services.payments import (
-    payment_apply_charge_result,
-    payment_apply_result,
     payment_cancel_at_provider,
     payment_capture,
     payment_refresh,

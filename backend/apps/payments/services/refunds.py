@@ -7,11 +7,11 @@ what will be restocked; the provider is called by ``refund_process`` in a task,
 outside any transaction, with the refund's idempotency key; ``refund_apply_result``
 (shared with the ``refund.succeeded`` webhook) updates payment, order, stock and email.
 
-Restock rule: ``restock=True`` on a refund of everything that is left restocks
-every line still out (unless ``lines`` narrow it); a partial refund restocks only
-the ``lines`` it names ([{"line_id" or "sku", "quantity"}]). Units already given
-back (``release`` on cancellation, earlier ``restock``) or promised to a pending
-refund are never returned twice.
+Restock rule (``refund_plan`` computes it): ``restock=True`` on a refund of everything
+that is left restocks every line still out (unless ``lines`` narrow it); a partial
+refund restocks only the ``lines`` it names ([{"line_id" or "sku", "quantity"}]).
+Units already given back (``release`` on cancellation, earlier ``restock``) or promised
+to a pending refund are never returned twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -35,7 +34,7 @@ from apps.integrations.models import EventType
 from apps.integrations.services import event_emit
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
-from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import can_transition, order_event_record, order_transition
 from apps.payments.models import Payment, Refund
 from apps.payments.providers import get_provider
@@ -44,8 +43,13 @@ from apps.payments.providers.base import (
     ProviderUnavailableError,
     RefundStatus,
 )
+from apps.payments.services.refund_plan import (
+    refund_restock_plan,
+    refund_restockable,
+    refund_tax,
+)
 from apps.payments.services.results import Applied, RefundOutcome
-from utils.decimal_utils import ZERO, money_sum, quantize, to_str
+from utils.decimal_utils import ZERO, money_sum, to_str
 from utils.errors import InvalidStateError, NotFoundError, ValidationError
 from workers.base import TransientError
 from workers.enqueue import enqueue_on_commit
@@ -53,7 +57,6 @@ from workers.enqueue import enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 S = Order.Status
-_RETURNED = (StockMovement.Reason.RELEASE, StockMovement.Reason.RESTOCK)
 
 
 def refund_create(
@@ -101,7 +104,7 @@ def refund_create(
             raise ValidationError(
                 "amount", f"At most {to_str(left)} can be refunded.", extra=figures
             )
-        plan = _restock_plan(
+        plan = refund_restock_plan(
             order=locked, restock=restock, lines=lines, full=requested == left, pending=pending
         )
         refund = Refund.objects.create(
@@ -120,97 +123,6 @@ def refund_create(
         enqueue_on_commit(refund_process_task, str(refund.id))
     refund.refresh_from_db()  # where tasks run eagerly (dev), the refund may be done already
     return refund
-
-
-def refund_tax(*, order: Order, amount: Decimal, last: bool) -> Decimal:
-    """The tax inside a refund of ``amount``: prorated, amount x order tax / order total,
-    half-up to the cent. The refund of all that is left takes the order's tax minus what
-    earlier refunds took, so an order's refunds give back exactly its tax."""
-    if order.tax_total <= 0 or order.total <= 0:
-        return ZERO
-    if last:
-        earlier = Refund.objects.filter(order=order).exclude(status=Refund.Status.FAILED)
-        taken = money_sum(earlier.values_list("tax_amount", flat=True))
-        return max(ZERO, quantize(order.tax_total - taken))
-    return min(order.tax_total, quantize(amount * order.tax_total / order.total))
-
-
-def _returned_by_variant(order: Order, pending: Sequence[Refund]) -> dict[int, int]:
-    """Units already back on the shelf (ledger) or promised to pending refunds."""
-    returned: dict[int, int] = defaultdict(int)
-    rows = (
-        StockMovement.objects.filter(order=order, reason__in=_RETURNED)
-        .values("variant_id")
-        .annotate(total=Sum("quantity"))
-    )
-    for row in rows:
-        returned[row["variant_id"]] += row["total"] or 0
-    for refund in pending:
-        for line in refund.restock_lines:
-            returned[int(line["variant_id"])] += int(line["quantity"])
-    return returned
-
-
-def _restockable(order_lines: Sequence[OrderLine], returned: dict[int, int]) -> dict[int, int]:
-    """Per line id, the units that can still be restocked (returns count against lines in order)."""
-    left_to_assign = dict(returned)
-    result: dict[int, int] = {}
-    for line in order_lines:
-        if line.variant_id is None:
-            result[line.pk] = 0
-            continue
-        already = min(line.quantity, left_to_assign.get(line.variant_id, 0))
-        left_to_assign[line.variant_id] = left_to_assign.get(line.variant_id, 0) - already
-        result[line.pk] = line.quantity - already
-    return result
-
-
-def _restock_plan(
-    *,
-    order: Order,
-    restock: bool,
-    lines: Sequence[Mapping[str, Any]] | None,
-    full: bool,
-    pending: Sequence[Refund],
-) -> list[dict[str, Any]]:
-    if not restock:
-        if lines:
-            raise ValidationError("lines", "Lines are only used with restock: true.")
-        return []
-    order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
-    available = _restockable(order_lines, _returned_by_variant(order, pending))
-    wanted: dict[int, int] = defaultdict(int)
-    if lines:
-        by_id = {line.pk: line for line in order_lines}
-        by_sku = {line.sku: line for line in order_lines}
-        for item in lines:
-            line = by_id.get(item.get("line_id") or 0) or by_sku.get(item.get("sku") or "")
-            if line is None:
-                raise ValidationError("lines", f"No such line in this order: {dict(item)}.")
-            wanted[line.pk] += int(item["quantity"])
-    elif full:
-        wanted.update({pk: qty for pk, qty in available.items() if qty > 0})
-    else:
-        raise ValidationError("lines", "Name the lines to restock for a partial refund.")
-    plan = []
-    for line in order_lines:
-        quantity = wanted.get(line.pk, 0)
-        if quantity == 0:
-            continue
-        if quantity > available[line.pk]:
-            raise ValidationError(
-                "lines",
-                f"Line {line.pk} ({line.sku}): at most {available[line.pk]} can be restocked.",
-            )
-        plan.append(
-            {
-                "line_id": line.pk,
-                "variant_id": line.variant_id,
-                "sku": line.sku,
-                "quantity": quantity,
-            }
-        )
-    return plan
 
 
 def refund_process(*, refund_id: str, final_attempt: bool = False) -> Refund | None:
@@ -441,8 +353,7 @@ def _restock(order: Order, refund: Refund) -> None:
     """Put the planned units back, never more than the order still has out."""
     if not refund.restock_lines:
         return
-    order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
-    available = _restockable(order_lines, _returned_by_variant(order, pending=[]))
+    available = refund_restockable(order)
     stocked = set(
         Stock.objects.filter(
             variant_id__in=[line["variant_id"] for line in refund.restock_lines]

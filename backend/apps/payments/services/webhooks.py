@@ -25,7 +25,7 @@ from apps.orders.models import OrderEvent
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers import get_provider
 from apps.payments.providers.base import EventKind, ProviderEvent, WebhookPayloadError
-from apps.payments.services.payments import payment_apply_result
+from apps.payments.services.apply import payment_apply_charge_result
 from apps.payments.services.refunds import refund_apply_result, refund_external_record
 from apps.payments.services.results import Applied
 from utils.decimal_utils import minor_units, same_amount
@@ -114,25 +114,8 @@ def _apply(provider: str, event: ProviderEvent) -> tuple[str, str]:
         return _apply_refund_update(payment, event)
     if event.amount is not None and not same_amount(event.amount, payment.amount, payment.currency):
         return W.FAILED, f"amount mismatch: event {event.amount}, payment {payment.amount}"
-    outcome = payment_apply_result(
-        payment_id=payment.pk,
-        status=_PAYMENT_STATUS[event.kind],
-        provider_reference=event.payment_reference,
-        failure_code=event.failure_code,
-        failure_message=event.failure_message,
-        actor_kind=OrderEvent.ActorKind.PROVIDER,
-        client_secret=event.client_secret,
-        next_action=event.next_action,
-    )
+    outcome = payment_apply_charge_result(payment=payment, result=event.charge_result())
     return _settled(outcome.result, outcome.note)
-
-
-_PAYMENT_STATUS: dict[EventKind, str] = {
-    EventKind.PAYMENT_SUCCEEDED: Payment.Status.CAPTURED,
-    EventKind.PAYMENT_FAILED: Payment.Status.FAILED,
-    EventKind.PAYMENT_REQUIRES_ACTION: Payment.Status.REQUIRES_ACTION,
-    EventKind.PAYMENT_CANCELED: Payment.Status.CANCELLED,
-}
 
 
 def _apply_refund_update(payment: Payment, event: ProviderEvent) -> tuple[str, str]:

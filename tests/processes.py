@@ -1,0 +1,100 @@
+"""Processes the integration tests start and stop themselves: a free port, a private
+redis-server (a broker or cache a test may stop) and ``celery beat``.
+
+Shared by ``test_nothing_lost``, ``test_faults`` and the HTTP server tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import BACKEND, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A private redis-server process on a free port: the broker we can stop."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10)
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Beat:
+    """``celery beat`` with a file schedule (the database scheduler is not under test)."""
+
+    def __init__(self, env: dict[str, str], tag: str) -> None:
+        self.log = Path(f"/tmp/storefront-it-beat-{os.getpid()}-{tag}.log")
+        schedule = f"/tmp/storefront-it-beat-{os.getpid()}-{tag}.db"
+        for leftover in Path("/tmp").glob(Path(schedule).name + "*"):
+            leftover.unlink()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery",
+                "beat",
+                "-l",
+                "info",
+                "--scheduler",
+                "celery.beat:PersistentScheduler",
+                "-s",
+                schedule,
+            ],
+            cwd=BACKEND,
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)

@@ -10,19 +10,27 @@ recomputes. A bump during a recompute leaves the new entry already outdated,
 never stale. If the bump itself fails (cache down),
 entries still expire after ``CATALOG_CACHE_SECONDS`` (default 2 s): that is the
 documented worst-case staleness of availability in the product list.
+
+Prices carry promotions, which start and end by the clock rather than by a write: the
+view sets ``valid_until`` on the computed response (the next promotion start or end,
+``selectors.product_prices_apply``) and the entry lives no longer than that; a
+promotion written or deleted by staff bumps the version like any catalogue write.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils import timezone
 from prometheus_client import Counter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -94,8 +102,17 @@ def catalog_reads_announce(request: Request) -> None:
         batch_reads(request, [VERSION_KEY, _page_key(request)])
 
 
+def _entry_ttl(ttl: float, valid_until: datetime | None) -> float:
+    """``ttl`` seconds, cut to the whole seconds left before ``valid_until`` (0: do not store)."""
+    if valid_until is None:
+        return ttl
+    left = (valid_until - timezone.now()).total_seconds()
+    return max(0, min(ttl, math.floor(left)))
+
+
 def cached_catalog_response(request: Request, compute: Callable[[], Response]) -> HttpResponse:
-    """Serve a public GET from the cache, or compute, render and store it (200s only)."""
+    """Serve a public GET from the cache, or compute, render and store it (200s only, for
+    at most ``CATALOG_CACHE_SECONDS`` and never past the response's ``valid_until``)."""
     ttl = settings.CATALOG_CACHE_SECONDS
     if ttl <= 0:
         return compute()
@@ -125,8 +142,11 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         response.accepted_media_type = request.accepted_media_type
         response.renderer_context = {"request": request, "response": response}  # type: ignore[attr-defined]
         response.render()
+        timeout = _entry_ttl(ttl, getattr(response, "valid_until", None))
+        if timeout <= 0:
+            return response
         try:
-            cache.set(key, (version, response.content), timeout=ttl)
+            cache.set(key, (version, response.content), timeout=timeout)
         except Exception as exc:
             cache_failed("catalog", exc)
     return response

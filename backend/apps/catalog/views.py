@@ -103,7 +103,16 @@ class ProductViewSet(StaffWriteViewSet):
     def _cacheable(self, compute: Callable[[], Response]) -> Callable[[], Response]:
         def run() -> Response:
             response = compute()
+            # What invalidates the cached copy (apps.catalog.cache): the promotion
+            # schedule, the stock of the variants shown, and for a list filtered by
+            # stock any stock change.
             response.valid_until = self.prices_valid_until  # type: ignore[attr-defined]
+            data = response.data if isinstance(response.data, dict) else {}
+            products = data.get("results", [data]) if response.status_code == 200 else []
+            response.variant_ids = [  # type: ignore[attr-defined]
+                variant["id"] for product in products for variant in product.get("variants", ())
+            ]
+            response.depends_on_stock = "in_stock" in self.request.query_params  # type: ignore[attr-defined]
             return response
 
         return run

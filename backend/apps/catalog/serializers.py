@@ -69,8 +69,9 @@ class CategoryInputSerializer(InputSerializer):
 
 
 class VariantOutputSerializer(serializers.ModelSerializer):
-    """A variant as customers see it inside a product (``selectors.product_prices_apply``
-    set ``sale_price``)."""
+    """A variant as customers see it inside a product."""
+
+    # sale_price: set by selectors.product_prices_apply (the promoted unit price)
 
     price = MoneyField(
         source="sale_price",

@@ -49,7 +49,7 @@ def _available(client: APIClient, url: str = PRODUCTS) -> int:
 
 
 @pytest.mark.parametrize("url", [PRODUCTS, f"{PRODUCTS}it-tee/"])
-def test_a_repeated_anonymous_read_costs_no_sql_and_one_redis_round_trip(
+def test_a_repeated_anonymous_read_costs_no_sql_and_two_redis_round_trips(
     django_assert_num_queries: Any, redis_round_trips: list[list[str]], url: str
 ) -> None:
     make_product(slug="it-tee", stock=7)
@@ -63,8 +63,9 @@ def test_a_repeated_anonymous_read_costs_no_sql_and_one_redis_round_trip(
 
     assert second.status_code == 200
     assert second.content == first.content
-    # The anon throttle's pipeline, carrying the catalogue version and the page.
-    assert redis_round_trips == [["INCRBY", "EXPIRE", "GET", "GET", "GET"]]
+    # The anon throttle's pipeline, carrying the content version, the stock sequence and
+    # the page, then the stock versions of the variants the page shows.
+    assert redis_round_trips == [["INCRBY", "EXPIRE", "GET", "GET", "GET", "GET"], ["MGET"]]
 
 
 def test_a_committed_stock_change_is_visible_on_the_next_request(

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 
 from apps.catalog import cache as catalog_cache
-from apps.catalog.cache import VERSION_KEY, cached_catalog_response
+from apps.catalog.cache import STOCK_SEQ_KEY, VERSION_KEY, _Entry, cached_catalog_response
 from apps.catalog.factories import make_product
 from apps.catalog.models import Stock
 from apps.catalog.views import ProductViewSet
@@ -55,6 +55,11 @@ def redis_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 def _anon_request(path: str = "/anything/", ip: str = "10.1.2.3") -> Request:
     return Request(APIRequestFactory().get(path, REMOTE_ADDR=ip))
+
+
+def _pair(entry: object) -> tuple[int, bytes]:
+    assert isinstance(entry, _Entry)
+    return entry.version, entry.body
 
 
 def _page_key(path: str = PRODUCTS) -> str:
@@ -120,22 +125,14 @@ class _Compute:
         return Response({"fresh": self.calls})
 
 
-def _cached_page(
-    version: int, entry: tuple[int, bytes], redis_calls: list[list[str]]
-) -> tuple[Request, _Compute, str]:
-    """A products request whose page is cached as ``entry`` under catalogue ``version``
-    (the Redis calls that set it up forgotten)."""
-    request, compute = _drf_request(), _Compute()
-    key = catalog_cache._page_key(request)
-    cache.set(VERSION_KEY, version, timeout=None)
-    cache.set(key, entry)
-    redis_calls.clear()
-    return request, compute, key
-
-
 @pytest.mark.usefixtures("fake_redis")
 def test_a_hit_is_one_mget_of_the_version_and_the_page(redis_calls: list[list[str]]) -> None:
-    request, compute, _key = _cached_page(9, (9, b'{"cached":true}'), redis_calls)
+    request, compute = _drf_request(), _Compute()
+    key = catalog_cache._page_key(request)
+    cache.set(VERSION_KEY, 9, timeout=None)
+    cache.set(STOCK_SEQ_KEY, 4, timeout=None)
+    cache.set(key, _Entry(9, None, (), b'{"cached":true}'))
+    redis_calls.clear()
 
     response = cached_catalog_response(request, compute)
 
@@ -148,14 +145,21 @@ def test_a_hit_is_one_mget_of_the_version_and_the_page(redis_calls: list[list[st
 def test_an_entry_of_an_older_version_is_recomputed_and_stored_under_the_current_one(
     redis_calls: list[list[str]],
 ) -> None:
-    request, compute, key = _cached_page(8, (7, b'{"stale":true}'), redis_calls)
+    request, compute = _drf_request(), _Compute()
+    key = catalog_cache._page_key(request)
+    cache.set(VERSION_KEY, 8, timeout=None)
+    cache.set(STOCK_SEQ_KEY, 4, timeout=None)
+    cache.set(key, _Entry(7, None, (), b'{"stale":true}'))
+    redis_calls.clear()
 
     response = cached_catalog_response(request, compute)
 
     assert response.content == b'{"fresh":1}'
     assert compute.calls == 1
-    assert redis_calls == [["MGET"], ["SET"]]
-    assert cache.get(key) == (8, b'{"fresh":1}')
+    # lookup, single-flight lock (SET NX), the stock sequence and the variants' versions
+    # read after computing, the store, the lock freed
+    assert redis_calls == [["MGET"], ["SET"], ["MGET"], ["SET"], ["DEL"]]
+    assert _pair(cache.get(key)) == (8, b'{"fresh":1}')
 
 
 def test_the_page_key_names_scheme_host_path_and_query() -> None:
@@ -176,7 +180,7 @@ def test_the_page_key_names_scheme_host_path_and_query() -> None:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("fake_redis")
 @pytest.mark.parametrize("path", [PRODUCTS, f"{PRODUCTS}tee/"])
-def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(
+def test_a_cached_read_costs_two_redis_round_trips_and_no_sql(
     api_client: APIClient,
     redis_calls: list[list[str]],
     django_assert_num_queries: Callable[..., Any],
@@ -187,7 +191,7 @@ def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(
     assert first.status_code == 200
     version = cache.get(VERSION_KEY)
     assert isinstance(version, int)
-    assert cache.get(_page_key(path)) == (version, first.content)
+    assert _pair(cache.get(_page_key(path))) == (version, first.content)
     redis_calls.clear()
 
     with django_assert_num_queries(0):
@@ -195,8 +199,9 @@ def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(
 
     assert second.status_code == 200
     assert second.content == first.content
-    # The throttle's pipeline, carrying the version and the page: nothing else.
-    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET"]]
+    # The throttle's pipeline, carrying the versions and the page, then the stock
+    # versions of the variants the page shows: nothing else.
+    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET", "GET"], ["MGET"]]
 
 
 @pytest.mark.django_db
@@ -218,8 +223,8 @@ def test_an_entry_of_an_older_version_is_not_served(
     response = api_client.get(PRODUCTS)
 
     assert _available(response.json()) == 3
-    assert redis_calls[0] == [*THROTTLE_PIPELINE, "GET", "GET"]
-    assert cache.get(_page_key()) == (old_version + 1, response.content)
+    assert redis_calls[0] == [*THROTTLE_PIPELINE, "GET", "GET", "GET"]
+    assert _pair(cache.get(_page_key())) == (old_version + 1, response.content)
 
 
 @pytest.mark.django_db
@@ -228,12 +233,12 @@ def test_an_entry_planted_with_an_older_version_is_not_served(api_client: APICli
     make_product(slug="tee", stock=7)
     fresh = api_client.get(PRODUCTS)
     version = cache.get(VERSION_KEY)
-    cache.set(_page_key(), (version - 1, b'{"stale":true}'))
+    cache.set(_page_key(), _Entry(version - 1, None, (), b'{"stale":true}'))
 
     response = api_client.get(PRODUCTS)
 
     assert response.content == fresh.content
-    assert cache.get(_page_key()) == (version, fresh.content)
+    assert _pair(cache.get(_page_key())) == (version, fresh.content)
 
 
 @pytest.mark.django_db
@@ -250,11 +255,11 @@ def test_a_missing_version_key_is_created(
 
     version = cache.get(VERSION_KEY)
     assert isinstance(version, int)
-    assert cache.get(_page_key()) == (version, first.content)
+    assert _pair(cache.get(_page_key())) == (version, first.content)
     redis_calls.clear()
     with django_assert_num_queries(0):
         assert api_client.get(PRODUCTS).content == first.content
-    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET"]]
+    assert redis_calls == [[*THROTTLE_PIPELINE, "GET", "GET", "GET"], ["MGET"]]
 
     # The version key evicted while the page is cached: a new series, the page recomputed.
     Stock.objects.filter(variant=product.variants.get()).update(on_hand=2)
@@ -264,7 +269,7 @@ def test_a_missing_version_key_is_created(
     new_version = cache.get(VERSION_KEY)
     assert isinstance(new_version, int)
     assert new_version != version
-    assert cache.get(_page_key()) == (new_version, response.content)
+    assert _pair(cache.get(_page_key())) == (new_version, response.content)
 
 
 @pytest.mark.django_db
@@ -278,9 +283,9 @@ def test_staff_are_never_served_from_the_cache(
 ) -> None:
     make_product(slug="tee", stock=7)
     api_client.get(path)
-    planted = (cache.get(VERSION_KEY), b'{"planted":true}')
+    planted = _Entry(cache.get(VERSION_KEY), None, (), b'{"planted":true}')
     cache.set(_page_key(path), planted)
-    assert api_client.get(path).content == planted[1]  # customers get the cached entry
+    assert api_client.get(path).content == planted.body  # customers get the cached entry
     redis_calls.clear()
 
     response = staff_client.get(path)

@@ -12,6 +12,10 @@ What does not belong here: writes (``services.py``), stock changes (``stock.py``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
 from django.db.models import (
     BooleanField,
     Exists,
@@ -25,8 +29,12 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.catalog.models import Category, Product, StockMovement, Variant
+from apps.pricing import selectors as pricing
+from apps.pricing.calculate import promoted_unit_price
+from apps.pricing.info import LineInfo
 from utils.errors import NotFoundError
 
 _CATEGORY_TABLE = Category._meta.db_table
@@ -103,6 +111,46 @@ def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
     if not include_inactive:
         queryset = queryset.filter(is_active=True)
     return queryset.order_by("-created_at", "-id")
+
+
+def product_prices_apply(
+    products: Iterable[Product], *, now: datetime | None = None
+) -> datetime | None:
+    """Set the promoted prices on fetched products (``product_list``) and their prefetched
+    variants, in one query whatever their number; returns when they may next change.
+
+    Per variant: ``sale_price`` (after its best single running promotion, the cart's rule:
+    ``apps.pricing.calculate.promoted_unit_price``) next to ``price`` (as entered).
+    Per product, from its active variants: ``sale_price`` the lowest promoted price,
+    ``price_undiscounted`` and ``sale_currency`` of that variant (None without one).
+    The ``price`` annotation (filters and ordering) stays the lowest price as entered.
+    The return value is the next promotion start or end (None: none is scheduled).
+    """
+    now = now or timezone.now()
+    promotions, next_change = pricing.promotions_schedule(now=now)
+    for product in products:
+        best: tuple[Decimal, int, int, Variant] | None = None
+        for variant in product.variants.all():
+            sale = variant.price
+            if promotions:
+                line = LineInfo(
+                    line_id=0,
+                    variant_id=variant.pk,
+                    product_id=product.pk,
+                    category_id=product.category_id,
+                    quantity=1,
+                    unit_price=variant.price,
+                )
+                sale = promoted_unit_price(line, promotions, now)[0]
+            variant.sale_price = sale  # type: ignore[attr-defined]
+            if variant.is_active:
+                rank = (sale, variant.position, variant.pk, variant)
+                if best is None or rank[:3] < best[:3]:
+                    best = rank
+        product.sale_price = best[0] if best else None  # type: ignore[attr-defined]
+        product.price_undiscounted = best[3].price if best else None  # type: ignore[attr-defined]
+        product.sale_currency = best[3].currency if best else None  # type: ignore[attr-defined]
+    return next_change
 
 
 def product_get(*, slug: str, include_inactive: bool = False) -> Product:

@@ -71,7 +71,16 @@ class CategoryInputSerializer(InputSerializer):
 class VariantOutputSerializer(serializers.ModelSerializer):
     """A variant as customers see it inside a product."""
 
-    price = MoneyField(read_only=True)
+    # sale_price: set by selectors.product_prices_apply (the promoted unit price)
+
+    price = MoneyField(
+        source="sale_price",
+        read_only=True,
+        help_text="The unit price now: after the best running promotion, as the cart charges.",
+    )
+    price_undiscounted = MoneyField(
+        source="price", read_only=True, help_text="The unit price before any promotion."
+    )
     available = serializers.IntegerField(read_only=True, help_text="Units on hand.")
     in_stock = serializers.BooleanField(read_only=True)
 
@@ -83,6 +92,7 @@ class VariantOutputSerializer(serializers.ModelSerializer):
             "name",
             "attributes",
             "price",
+            "price_undiscounted",
             "currency",
             "in_stock",
             "available",
@@ -92,15 +102,16 @@ class VariantOutputSerializer(serializers.ModelSerializer):
 
 
 class VariantStaffOutputSerializer(VariantOutputSerializer):
-    """A variant on the staff endpoints: with its product and timestamps."""
+    """A variant on the staff endpoints: its price as entered, its product and timestamps."""
 
+    price = MoneyField(read_only=True, help_text="The unit price as entered (no promotion).")
     product: serializers.SlugRelatedField[Product] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
 
     class Meta(VariantOutputSerializer.Meta):
         fields = [
-            *VariantOutputSerializer.Meta.fields,
+            *(f for f in VariantOutputSerializer.Meta.fields if f != "price_undiscounted"),
             "product",
             "position",
             "created_at",
@@ -112,11 +123,18 @@ class VariantStaffOutputSerializer(VariantOutputSerializer):
 class ProductOutputSerializer(serializers.ModelSerializer):
     category = CategoryRefOutputSerializer(read_only=True)
     price = MoneyField(
+        source="sale_price",
         read_only=True,
         allow_null=True,
-        help_text="The lowest price among the active variants (null when there are none).",
+        help_text="The lowest price now (after promotions) among the active variants "
+        "(null when there are none).",
     )
-    currency = serializers.CharField(read_only=True, allow_null=True)
+    price_undiscounted = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="That cheapest variant's price before any promotion.",
+    )
+    currency = serializers.CharField(source="sale_currency", read_only=True, allow_null=True)
     in_stock = serializers.BooleanField(read_only=True)
     variants = VariantOutputSerializer(many=True, read_only=True)
 
@@ -129,6 +147,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "description",
             "category",
             "price",
+            "price_undiscounted",
             "currency",
             "in_stock",
             "is_active",

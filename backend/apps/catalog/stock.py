@@ -90,7 +90,7 @@ def stock_apply(
         updated.append(row)
     Stock.objects.bulk_update(updated, ["on_hand"])
     _stock_low_emit(rows, changes)
-    catalog_changed()  # availability in cached product pages changes after commit
+    catalog_changed(variant_ids=changes)  # these variants' cached pages, after commit
     StockMovement.objects.bulk_create(
         [
             StockMovement(

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache import cache
 from django.core.cache.backends import locmem
 from django.db import transaction
 from django.test import override_settings
-from rest_framework.test import APIClient
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIClient, APIRequestFactory
 
+from apps.catalog import cache as catalog_cache
 from apps.catalog import services
-from apps.catalog.cache import catalog_version
+from apps.catalog.cache import _Entry, _page_key, cached_catalog_response, catalog_version
 from apps.catalog.factories import make_product
-from apps.catalog.models import Product
+from apps.catalog.models import Product, Stock
 from apps.catalog.stock import stock_apply
 from apps.orders.factories import CHECKOUT_BODY
 
@@ -30,6 +36,13 @@ PRODUCTS = "/api/v1/products/"
 def _catalog_cache_on():  # type: ignore[no-untyped-def]
     with override_settings(CATALOG_CACHE_SECONDS=2.0):
         yield
+
+
+def _drf_request(path: str) -> Request:
+    request = Request(APIRequestFactory().get(path))
+    request.accepted_renderer = JSONRenderer()
+    request.accepted_media_type = "application/json"
+    return request
 
 
 def _available(client: APIClient, url: str = PRODUCTS) -> int:
@@ -131,3 +144,85 @@ def test_staff_are_never_served_from_the_cache(staff_client: APIClient) -> None:
     services.product_deactivate(product=product)
     body = staff_client.get(PRODUCTS).json()
     assert body["results"][0]["is_active"] is False
+
+
+# --- finer invalidation: a stock change empties only the pages showing its variants ----
+
+
+def test_a_stock_change_leaves_other_products_pages_cached(
+    api_client: APIClient, django_assert_max_num_queries: object
+) -> None:
+    bought = make_product(slug="bought", stock=5)
+    other = make_product(slug="other", stock=5)
+    assert _available(api_client, f"{PRODUCTS}bought/") == 5
+    assert _available(api_client, f"{PRODUCTS}other/") == 5
+    with transaction.atomic():
+        stock_apply(changes={bought.variants.get().pk: -2}, reason="adjust")
+    # Served from the cache: no SQL at all (the other product's stock did not change).
+    Stock.objects.filter(variant=other.variants.get()).update(on_hand=1)  # bypasses bumps
+    with django_assert_max_num_queries(0):  # type: ignore[operator]
+        assert _available(api_client, f"{PRODUCTS}other/") == 5
+    assert _available(api_client, f"{PRODUCTS}bought/") == 3  # its page was invalidated
+
+
+def test_a_list_filtered_by_stock_follows_any_stock_change(api_client: APIClient) -> None:
+    make_product(slug="shown", stock=5)
+    hidden = make_product(slug="hidden", stock=0)
+    url = f"{PRODUCTS}?in_stock=true"
+    assert [p["slug"] for p in api_client.get(url).json()["results"]] == ["shown"]
+    with transaction.atomic():  # a variant not on the page comes back in stock
+        stock_apply(changes={hidden.variants.get().pk: 3}, reason="adjust")
+    assert sorted(p["slug"] for p in api_client.get(url).json()["results"]) == [
+        "hidden",
+        "shown",
+    ]
+
+
+def test_a_page_computed_while_stock_changed_is_not_stored() -> None:
+    product = make_product(slug="tee", stock=5)
+    variant = product.variants.get()
+    request = _drf_request(f"{PRODUCTS}tee/")
+
+    def compute() -> Response:
+        response = Response({"variants": [{"id": variant.pk}]})
+        response.variant_ids = [variant.pk]  # type: ignore[attr-defined]
+        # A stock change commits (and bumps) after this page read the database.
+        with transaction.atomic():
+            stock_apply(changes={variant.pk: -1}, reason="adjust")
+        return response
+
+    cached_catalog_response(request, compute)
+    assert cache.get(_page_key(request)) is None
+
+
+def test_a_miss_is_computed_once_while_another_request_computes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(catalog_cache, "SINGLE_FLIGHT_WAIT_SECONDS", 0.5)
+    request = _drf_request(f"{PRODUCTS}x/")
+    key = _page_key(request)
+    cache.add(key + ":lock", 1)  # another request is computing this page
+    version = catalog_version()
+
+    def store_soon() -> None:
+        time.sleep(0.1)
+        cache.set(key, _Entry(version, None, (), b'{"theirs":true}'))
+
+    thread = threading.Thread(target=store_soon)
+    thread.start()
+    calls: list[int] = []
+    response = cached_catalog_response(request, lambda: calls.append(1) or Response({}))
+    thread.join()
+    assert (response.content, calls) == (b'{"theirs":true}', [])  # waited, then served it
+
+
+def test_a_waiter_that_gives_up_computes_without_storing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(catalog_cache, "SINGLE_FLIGHT_WAIT_SECONDS", 0.05)
+    request = _drf_request(f"{PRODUCTS}y/")
+    key = _page_key(request)
+    cache.add(key + ":lock", 1)
+    response = cached_catalog_response(request, lambda: Response({"mine": True}))
+    assert response.status_code == 200
+    assert cache.get(key) is None  # only the lock holder stores

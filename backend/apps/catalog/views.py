@@ -7,6 +7,7 @@ Reads are open to everyone (customers see only active rows); writes need
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -83,8 +84,38 @@ class ProductViewSet(StaffWriteViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilter
 
+    prices_valid_until = None
+
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list(include_inactive=is_staff(self.request))
+
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            self.prices_valid_until = selectors.product_prices_apply(page)
+        return page
+
+    def get_object(self) -> Product:
+        product: Product = super().get_object()
+        self.prices_valid_until = selectors.product_prices_apply([product])
+        return product
+
+    def _cacheable(self, compute: Callable[[], Response]) -> Callable[[], Response]:
+        def run() -> Response:
+            response = compute()
+            # What invalidates the cached copy (apps.catalog.cache): the promotion
+            # schedule, the stock of the variants shown, and for a list filtered by
+            # stock any stock change.
+            response.valid_until = self.prices_valid_until  # type: ignore[attr-defined]
+            data = response.data if isinstance(response.data, dict) else {}
+            products = data.get("results", [data]) if response.status_code == 200 else []
+            response.variant_ids = [  # type: ignore[attr-defined]
+                variant["id"] for product in products for variant in product.get("variants", ())
+            ]
+            response.depends_on_stock = "in_stock" in self.request.query_params  # type: ignore[attr-defined]
+            return response
+
+        return run
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if self.action in ("list", "retrieve") and not is_staff(request):
@@ -94,13 +125,16 @@ class ProductViewSet(StaffWriteViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):  # staff see inactive products: never cached
             return super().list(request, *args, **kwargs)
-        return cached_catalog_response(request, lambda: super(ProductViewSet, self).list(request))
+        return cached_catalog_response(
+            request, self._cacheable(lambda: super(ProductViewSet, self).list(request))
+        )
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):
             return super().retrieve(request, *args, **kwargs)
         return cached_catalog_response(
-            request, lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)
+            request,
+            self._cacheable(lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)),
         )
 
     staff_services = StaffServices(
@@ -111,7 +145,9 @@ class ProductViewSet(StaffWriteViewSet):
     )
 
     def output_object(self, instance: Product) -> Product:
-        return selectors.product_get(slug=instance.slug, include_inactive=True)
+        product = selectors.product_get(slug=instance.slug, include_inactive=True)
+        selectors.product_prices_apply([product])
+        return product
 
 
 @staff_write_schema(

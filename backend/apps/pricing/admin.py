@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
+from apps.catalog.cache import catalog_changed
 from apps.pricing.models import (
     Promotion,
     ShippingMethod,
@@ -104,3 +105,16 @@ class PromotionAdmin(admin.ModelAdmin):
     form = PricingRuleForm
     list_display = ["name", "kind", "value", "starts_at", "ends_at", "is_active"]
     list_filter = ["kind", "is_active"]
+
+    # The catalogue shows promoted prices: a changed promotion invalidates cached pages.
+    def save_model(self, request: Any, obj: Promotion, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        catalog_changed()
+
+    def delete_model(self, request: Any, obj: Promotion) -> None:
+        super().delete_model(request, obj)
+        catalog_changed()
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)
+        catalog_changed()

@@ -76,6 +76,18 @@ def best_promotion(
     return best
 
 
+def promoted_unit_price(
+    line: LineInfo, promotions: Sequence[PromotionInfo], now: datetime
+) -> tuple[Decimal, PromotionInfo | None]:
+    """The unit price after the line's best single running promotion, and that promotion.
+
+    The one rule the catalogue (product list and detail, per variant) and the cart share:
+    what a product page shows is the unit price the cart and checkout charge.
+    """
+    off, promotion = best_promotion(line, promotions, now)
+    return quantize(line.unit_price - off), promotion
+
+
 def voucher_refusal(
     voucher: VoucherInfo, *, lines: Sequence[LineInfo], amounts: Sequence[Decimal], now: datetime
 ) -> VoucherRefusal | None:
@@ -181,11 +193,10 @@ def price_cart(
     """
     lines = cart_info.lines
     promoted: list[tuple[Decimal, PromotionInfo | None]] = [
-        best_promotion(line, cart_info.promotions, now) for line in lines
+        promoted_unit_price(line, cart_info.promotions, now) for line in lines
     ]
     amounts = [
-        quantize((line.unit_price - off) * line.quantity)
-        for line, (off, _) in zip(lines, promoted, strict=True)
+        quantize(unit * line.quantity) for line, (unit, _) in zip(lines, promoted, strict=True)
     ]
 
     refusal = None
@@ -197,7 +208,7 @@ def price_cart(
     applied = voucher if voucher is not None and refusal is None else None
 
     priced_lines = []
-    for line, (unit_off, promotion), amount, voucher_off in zip(
+    for line, (unit, promotion), amount, voucher_off in zip(
         lines, promoted, amounts, voucher_lines, strict=True
     ):
         rate = cart_info.tax_rates.get(line.tax_class, ZERO)
@@ -212,7 +223,7 @@ def price_cart(
                 variant_id=line.variant_id,
                 quantity=line.quantity,
                 undiscounted_unit_price=line.unit_price,
-                unit_price=quantize(line.unit_price - unit_off),
+                unit_price=unit,
                 undiscounted_total=undiscounted,
                 promotion_discount=promotion_off,
                 promotion_id=promotion.id if promotion else None,

@@ -22,6 +22,20 @@ def _ids(values: object) -> frozenset[int]:
     return frozenset(int(value) for value in values if isinstance(value, int))
 
 
+def _promotion_info(row: Promotion) -> PromotionInfo:
+    return PromotionInfo(
+        id=row.pk,
+        name=row.name,
+        kind=row.kind,
+        value=row.value,
+        variant_ids=_ids(row.variant_ids),
+        product_ids=_ids(row.product_ids),
+        category_ids=_ids(row.category_ids),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+    )
+
+
 def promotions_running(*, now: datetime) -> tuple[PromotionInfo, ...]:
     """The active promotions whose window contains ``now`` (one query)."""
     rows = Promotion.objects.filter(
@@ -29,20 +43,29 @@ def promotions_running(*, now: datetime) -> tuple[PromotionInfo, ...]:
         Q(ends_at__isnull=True) | Q(ends_at__gt=now),
         is_active=True,
     )
-    return tuple(
-        PromotionInfo(
-            id=row.pk,
-            name=row.name,
-            kind=row.kind,
-            value=row.value,
-            variant_ids=_ids(row.variant_ids),
-            product_ids=_ids(row.product_ids),
-            category_ids=_ids(row.category_ids),
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-        )
+    return tuple(_promotion_info(row) for row in rows)
+
+
+def promotions_schedule(*, now: datetime) -> tuple[tuple[PromotionInfo, ...], datetime | None]:
+    """The promotions running at ``now`` and the next instant one starts or ends (None:
+    no change is scheduled), in one query: until then the running set is the same, so a
+    cached catalogue page computed now may live until then and no longer."""
+    rows = [
+        _promotion_info(row)
+        for row in Promotion.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .filter(is_active=True)
+        .order_by("id")
+    ]
+    running = tuple(
+        row for row in rows if (row.starts_at is None or row.starts_at <= now)
+    )  # ends_at > now by the query
+    boundaries = [
+        moment
         for row in rows
-    )
+        for moment in (row.starts_at, row.ends_at)
+        if moment is not None and moment > now
+    ]
+    return running, min(boundaries, default=None)
 
 
 def tax_rates_for(*, country: str) -> dict[str, Decimal]:

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
+from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Category, Product, Variant
 from apps.pricing.models import (
     DiscountKind,
@@ -147,6 +148,8 @@ def pricing_rule_save(
                 "non_field_errors" if field == "__all__" else field, messages
             ) from exc
         obj.save()
+        if isinstance(obj, Promotion):  # the catalogue shows promoted prices
+            catalog_changed()
     return obj
 
 
@@ -157,6 +160,8 @@ def pricing_rule_delete(*, instance: models.Model) -> None:
             instance.is_active = False
             instance.save(update_fields=["is_active"])
             return
+        if isinstance(instance, Promotion):
+            catalog_changed()
         try:
             instance.delete()
         except ProtectedError as exc:

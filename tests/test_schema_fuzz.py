@@ -221,7 +221,7 @@ def _create_data() -> dict[str, str]:
     from apps.accounts.models import Address, User
     from apps.cart.models import Cart, CartItem
     from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
-    from apps.catalog.stock import at_default, stock_apply
+    from apps.catalog.stock import at_default, stock_apply, warehouse_default
     from apps.ops.models import WorkerProbe
     from apps.orders.models import Order, OrderLine
     from apps.orders.selectors import order_token_hash
@@ -240,7 +240,7 @@ def _create_data() -> dict[str, str]:
     variant = Variant.objects.create(
         id=VARIANT_ID, product=product, sku="FUZZ-TEE-M", name="M", price=Decimal("10.00")
     )
-    Stock.objects.create(variant=variant, on_hand=0)
+    Stock.objects.create(variant=variant, warehouse=warehouse_default(), on_hand=0)
     with transaction.atomic():
         stock_apply(changes=at_default({variant.pk: 50}), reason=StockMovement.Reason.RECEIVE)
 

@@ -6,22 +6,28 @@ from django.db.models import Count, Q, Sum
 
 
 def assert_shop_invariants() -> None:
-    """Stock equals its ledger and is never negative; each order is paid with exactly one
-    captured payment (and one confirmation email) or not paid with none."""
+    """Stock equals its ledger (per variant and warehouse) and is never negative; each
+    order is paid with exactly one captured payment (and one confirmation email) or not
+    paid with none."""
     from apps.catalog.models import Stock, StockMovement
     from apps.notifications.models import EmailLog
     from apps.orders.models import Order
     from apps.payments.models import Payment
 
-    ledger = dict(
-        StockMovement.objects.values("variant_id")
+    ledger = {
+        (variant_id, warehouse_id): total
+        for variant_id, warehouse_id, total in StockMovement.objects.values(
+            "variant_id", "warehouse_id"
+        )
         .annotate(total=Sum("quantity"))
-        .values_list("variant_id", "total")
-    )
-    for variant_id, on_hand in Stock.objects.values_list("variant_id", "on_hand"):
+        .values_list("variant_id", "warehouse_id", "total")
+    }
+    for key in Stock.objects.values_list("variant_id", "warehouse_id", "on_hand"):
+        variant_id, warehouse_id, on_hand = key
+        expected = ledger.get((variant_id, warehouse_id), 0)
         assert on_hand >= 0, f"variant {variant_id} has negative stock {on_hand}"
-        assert on_hand == ledger.get(variant_id, 0), (
-            f"variant {variant_id}: on_hand {on_hand} != ledger {ledger.get(variant_id, 0)}"
+        assert on_hand == expected, (
+            f"variant {variant_id} warehouse {warehouse_id}: on_hand {on_hand} != ledger {expected}"
         )
 
     orders = Order.objects.annotate(

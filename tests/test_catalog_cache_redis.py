@@ -18,7 +18,7 @@ from django_redis.cache import RedisCache
 from rest_framework.test import APIClient
 
 from apps.catalog.factories import make_product
-from apps.catalog.stock import stock_apply
+from apps.catalog.stock import at_default, stock_apply
 from utils.testing import count_redis_round_trips
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,7 +82,7 @@ def test_a_committed_stock_change_is_visible_on_the_next_request(
         assert _available(client, detail) == 7
 
     with transaction.atomic():
-        stock_apply(changes={variant.pk: -3}, reason="adjust")
+        stock_apply(changes=at_default({variant.pk: -3}), reason="adjust")
 
     assert _available(client) == 4
     assert _available(client, detail) == 4

@@ -22,11 +22,11 @@ from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
 from apps.cart.factories import cart_create
 from apps.cart.models import Cart
-from apps.catalog.factories import variant_create
+from apps.catalog.factories import make_warehouse, receive, variant_create
 from apps.catalog.models import Stock, StockMovement, Variant
 from apps.core.models import IdempotencyRecord
 from apps.orders.factories import CHECKOUT_BODY, checkout_url
-from apps.orders.models import Order
+from apps.orders.models import Allocation, Order
 from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,6 +79,50 @@ def test_forty_buyers_of_the_last_five_units_make_exactly_five_orders(round_numb
     assert StockMovement.objects.filter(variant=variant, reason="sale").count() == 5
     assert Order.objects.filter(lines__variant=variant).count() == 5
     assert Cart.objects.filter(pk__in=[c.pk for c in carts], status="checked_out").count() == 5
+
+
+def test_twenty_buyers_of_five_units_over_two_warehouses_make_exactly_five_orders() -> None:
+    """Issue 18: the oversell proof with the stock split (2 in the default warehouse,
+    3 in a second, lower priority one); lines may be split over both."""
+    variant = variant_create(sku="SPLIT-FIVE", stock=2)
+    second = make_warehouse(code="second", priority=10)
+    receive(variant, 3, warehouse=second)
+    carts = [cart_create(lines=[(variant, 1)]) for _ in range(20)]
+
+    outcomes = run_together([_post(checkout_url(cart), CHECKOUT_BODY) for cart in carts])
+
+    assert _codes(outcomes) == {"201": 5, "409 out_of_stock": 15}
+    assert list(Stock.objects.filter(variant=variant).values_list("on_hand", flat=True)) == [0, 0]
+    assert _ledger_sum(variant) == 0
+    for row in Stock.objects.filter(variant=variant):
+        ledger = StockMovement.objects.filter(variant=variant, warehouse=row.warehouse_id)
+        assert ledger.aggregate(s=Sum("quantity"))["s"] == 0
+    assert StockMovement.objects.filter(variant=variant, reason="sale").count() == 5
+    allocated = Allocation.objects.filter(line__variant=variant)
+    assert allocated.aggregate(s=Sum("quantity"))["s"] == 5
+    assert allocated.filter(warehouse=second).aggregate(s=Sum("quantity"))["s"] == 3
+    assert Order.objects.filter(lines__variant=variant).count() == 5
+
+
+def test_split_lines_over_two_warehouses_in_opposite_orders_do_not_deadlock() -> None:
+    """Each buyer takes 2 units of A and B, each held 1 + many over two warehouses, so
+    every checkout locks four rows; (variant, warehouse) order keeps them queueing."""
+    first = variant_create(sku="WPAIR-A", stock=10)
+    second = variant_create(sku="WPAIR-B", stock=10)
+    north = make_warehouse(code="north", priority=0)
+    receive(first, 30, warehouse=north)
+    receive(second, 30, warehouse=north)
+    carts = [
+        cart_create(lines=[(first, 2), (second, 2)] if n % 2 else [(second, 2), (first, 2)])
+        for n in range(16)
+    ]
+
+    outcomes = run_together([_post(checkout_url(cart), CHECKOUT_BODY) for cart in carts])
+
+    assert _codes(outcomes) == {"201": 16}
+    for variant in (first, second):
+        assert sum(Stock.objects.filter(variant=variant).values_list("on_hand", flat=True)) == 8
+        assert _ledger_sum(variant) == 8
 
 
 def test_carts_locking_the_same_variants_in_opposite_orders_do_not_deadlock() -> None:

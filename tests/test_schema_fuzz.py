@@ -221,7 +221,7 @@ def _create_data() -> dict[str, str]:
     from apps.accounts.models import Address, User
     from apps.cart.models import Cart, CartItem
     from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
-    from apps.catalog.stock import stock_apply
+    from apps.catalog.stock import at_default, stock_apply, warehouse_default
     from apps.ops.models import WorkerProbe
     from apps.orders.models import Order, OrderLine
     from apps.orders.selectors import order_token_hash
@@ -240,9 +240,9 @@ def _create_data() -> dict[str, str]:
     variant = Variant.objects.create(
         id=VARIANT_ID, product=product, sku="FUZZ-TEE-M", name="M", price=Decimal("10.00")
     )
-    Stock.objects.create(variant=variant, on_hand=0)
+    Stock.objects.create(variant=variant, warehouse=warehouse_default(), on_hand=0)
     with transaction.atomic():
-        stock_apply(changes={variant.pk: 50}, reason=StockMovement.Reason.RECEIVE)
+        stock_apply(changes=at_default({variant.pk: 50}), reason=StockMovement.Reason.RECEIVE)
 
     alice_cart = Cart.objects.create(id=ALICE_CART_ID, user=alice)
     guest_cart = Cart.objects.create(id=GUEST_CART_ID)
@@ -277,7 +277,9 @@ def _create_data() -> dict[str, str]:
             line_total=Decimal("20.00"),
         )
         with transaction.atomic():
-            stock_apply(changes={variant.pk: -2}, reason=StockMovement.Reason.SALE, order=made)
+            stock_apply(
+                changes=at_default({variant.pk: -2}), reason=StockMovement.Reason.SALE, order=made
+            )
         Payment.objects.create(
             id=PAYMENT_IDS[order_id],
             order=made,

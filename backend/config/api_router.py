@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from apps.accounts.views import AddressViewSet, AuthViewSet
 from apps.cart.views import CartViewSet
 from apps.catalog.views import CategoryViewSet, ProductViewSet, VariantViewSet
+from apps.catalog.warehouses import WarehouseViewSet
 from apps.integrations.views import WebhookDeliveryViewSet, WebhookEndpointViewSet
 from apps.ops.views import (
     OverviewViewSet,
@@ -56,6 +57,7 @@ router.include_format_suffixes = False
 #   /orders/, /orders/{id}/, .../events/, .../cancel/, .../fulfil/  apps.orders.views.OrderViewSet
 #   /orders/{id}/pay/, /orders/{id}/refund/          apps.payments.views.OrderPaymentViewSet
 router.register("products", ProductViewSet, basename="product")
+router.register("warehouses", WarehouseViewSet, basename="warehouse")
 router.register("carts", CartViewSet, basename="cart")
 router.register("carts", CartCheckoutViewSet, basename="cart-checkout")
 router.register("orders", OrderViewSet, basename="order")

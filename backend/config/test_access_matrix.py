@@ -314,6 +314,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
         STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("variant"), body=lambda w: {"name": "Re"}
     ),
     ("variant-detail", "DELETE"): Entry(STAFF, **STAFF_ONLY, staff=204, kwargs=_pk("variant")),
+    ("warehouse-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    ("warehouse-list", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=201,
+        body=lambda w: {"code": "north", "name": "North", "country": "SE", "priority": 5},
+    ),
+    ("warehouse-detail", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("warehouse")),
+    ("warehouse-detail", "PUT"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("warehouse"),
+        body=lambda w: {"code": w.warehouse.code, "name": "Renamed", "country": "DE"},
+    ),
+    ("warehouse-detail", "PATCH"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("warehouse"), body=lambda w: {"priority": 3}
+    ),
+    ("warehouse-detail", "DELETE"): Entry(
+        STAFF, **STAFF_ONLY, staff=204, kwargs=_pk("warehouse")
+    ),
     ("variant-adjust-stock", "POST"): Entry(
         STAFF, **STAFF_ONLY, staff=200, kwargs=_pk("variant"),
         body=lambda w: {"quantity": 5, "reason": "receive"},

@@ -291,6 +291,7 @@ def _path(world: World, method: str, template: str) -> str:
         "/api/v1/categories/{slug}/": {"slug": world.category.slug},
         "/api/v1/products/{slug}/": {"slug": world.product.slug},
         "/api/v1/variants/{id}/": {"id": world.variant.pk},
+        "/api/v1/warehouses/{id}/": {"id": world.warehouse.pk},
         "/api/v1/variants/{id}/adjust-stock/": {"id": world.variant.pk},
         "/api/v1/variants/{id}/low-stock-threshold/": {"id": world.variant.pk},
         "/api/v1/webhook-endpoints/{id}/": {"id": world.webhook_endpoint.pk},

@@ -21,7 +21,8 @@ from apps.accounts.factories import ADDRESS, AddressFactory
 from apps.accounts.models import Address, User
 from apps.cart.models import Cart, CartItem
 from apps.catalog.factories import make_product
-from apps.catalog.models import Category, Product, Variant
+from apps.catalog.models import Category, Product, Variant, Warehouse
+from apps.catalog.stock import warehouse_default
 from apps.integrations.factories import WebhookEndpointFactory
 from apps.integrations.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from apps.ops.factories import task_result_make
@@ -79,6 +80,7 @@ class World:
     webhook_event: WebhookEvent
     webhook_endpoint: WebhookEndpoint
     webhook_delivery: WebhookDelivery  # failed: it may be replayed
+    warehouse: Warehouse  # the default one, holding the variant's stock
 
 
 def world_build(*, alice: User, bob: User, staff: User) -> World:
@@ -142,6 +144,7 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         webhook_event=webhook_event,
         webhook_endpoint=webhook_endpoint,
         webhook_delivery=webhook_delivery,
+        warehouse=warehouse_default(),
     )
 
 

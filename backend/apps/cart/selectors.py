@@ -18,12 +18,12 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
+from apps.catalog.selectors import available_expression
 from apps.pricing import selectors as pricing
 from apps.pricing.calculate import price_cart
 from apps.pricing.errors import ShippingUnavailableError
@@ -105,11 +105,12 @@ class CartDetail:
 
 
 def cart_item_list(*, cart: Cart) -> QuerySet[CartItem]:
-    """The cart's lines with variant, product and ``available`` (stock on hand) in one query."""
+    """The cart's lines with variant, product and ``available`` (stock on hand over active
+    warehouses) in one query."""
     return (
         CartItem.objects.filter(cart=cart)
         .select_related("variant__product__tax_class")
-        .annotate(available=Coalesce("variant__stock__on_hand", Value(0)))
+        .annotate(available=available_expression("variant_id"))
         .order_by("id")
     )
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from apps.catalog import services
-from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
 from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
 LEDGER_ROWS = 50
@@ -57,14 +57,14 @@ class ProductAdmin(admin.ModelAdmin):
 
 class StockInline(ReadOnlyInline):
     model = Stock
-    fields = ["on_hand", "updated_at"]
-    readonly_fields = ["on_hand", "updated_at"]
+    fields = ["warehouse", "on_hand", "low_stock_threshold", "updated_at"]
+    readonly_fields = ["warehouse", "on_hand", "low_stock_threshold", "updated_at"]
 
 
 class StockMovementInline(ReadOnlyInline):
     model = StockMovement
-    fields = ["created_at", "quantity", "reason", "note", "order", "actor"]
-    readonly_fields = ["created_at", "quantity", "reason", "note", "order", "actor"]
+    fields = ["created_at", "warehouse", "quantity", "reason", "note", "order", "actor"]
+    readonly_fields = ["created_at", "warehouse", "quantity", "reason", "note", "order", "actor"]
     ordering = ["-created_at", "-id"]
     max_num = 0
 
@@ -77,14 +77,16 @@ class VariantAdmin(admin.ModelAdmin):
     list_display = ["sku", "name", "product", "price", "currency", "on_hand", "is_active"]
     list_filter = ["is_active", "currency", "product__category"]
     search_fields = ["sku", "name", "product__name", "product__slug"]
-    list_select_related = ["product", "stock"]
+    list_select_related = ["product"]
     raw_id_fields = ["product"]
     inlines = [StockInline, StockMovementInline]
 
-    @admin.display(description="on hand", ordering="stock__on_hand")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Variant]:
+        return super().get_queryset(request).annotate(on_hand_total=Sum("stocks__on_hand"))
+
+    @admin.display(description="on hand (all warehouses)", ordering="on_hand_total")
     def on_hand(self, obj: Variant) -> int | None:
-        stock = getattr(obj, "stock", None)
-        return stock.on_hand if stock is not None else None
+        return getattr(obj, "on_hand_total", None)
 
     def save_model(self, request: HttpRequest, obj: Variant, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -92,19 +94,28 @@ class VariantAdmin(admin.ModelAdmin):
             services.stock_row_ensure(variant=obj)
 
 
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "country", "priority", "is_active", "updated_at"]
+    list_filter = ["is_active", "country"]
+    search_fields = ["code", "name"]
+    ordering = ["priority", "id"]
+
+
 @admin.register(Stock)
 class StockAdmin(ReadOnlyAdmin):
-    list_display = ["variant", "on_hand", "updated_at"]
+    list_display = ["variant", "warehouse", "on_hand", "updated_at"]
+    list_filter = ["warehouse"]
     search_fields = ["variant__sku", "variant__name", "variant__product__name"]
-    list_select_related = ["variant"]
-    readonly_fields = ["variant", "on_hand", "updated_at", "ledger"]
-    fields = ["variant", "on_hand", "updated_at", "ledger"]
+    list_select_related = ["variant", "warehouse"]
+    readonly_fields = ["variant", "warehouse", "on_hand", "updated_at", "ledger"]
+    fields = ["variant", "warehouse", "on_hand", "updated_at", "ledger"]
 
     @admin.display(description=f"ledger (latest {LEDGER_ROWS})")
     def ledger(self, obj: Stock) -> str:
-        rows = StockMovement.objects.filter(variant_id=obj.variant_id).order_by(
-            "-created_at", "-id"
-        )[:LEDGER_ROWS]
+        rows = StockMovement.objects.filter(
+            variant_id=obj.variant_id, warehouse_id=obj.warehouse_id
+        ).order_by("-created_at", "-id")[:LEDGER_ROWS]
         return format_html_join(
             "\n",
             "<div>{} &nbsp; {} &nbsp; {} &nbsp; {}</div>",
@@ -114,9 +125,11 @@ class StockAdmin(ReadOnlyAdmin):
 
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "variant", "quantity", "reason", "order", "actor", "note"]
-    list_filter = ["reason"]
+    list_display = [
+        "created_at", "variant", "warehouse", "quantity", "reason", "order", "actor", "note"
+    ]  # fmt: skip
+    list_filter = ["reason", "warehouse"]
     search_fields = ["variant__sku", "note", "actor__email"]
-    list_select_related = ["variant", "actor", "order"]
+    list_select_related = ["variant", "warehouse", "actor", "order"]
     raw_id_fields = ["variant", "order", "actor"]
     date_hierarchy = "created_at"

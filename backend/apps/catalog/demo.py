@@ -24,7 +24,7 @@ from django.utils.text import slugify
 
 from apps.accounts.models import User
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
-from apps.catalog.stock import stock_apply
+from apps.catalog.stock import stock_apply, warehouse_default
 
 T = TypeVar("T")
 CHUNK = 500
@@ -272,15 +272,22 @@ def demo_catalogue_seed(*, products: int) -> SeedResult:
 
     new_skus = [variant.sku for variant in new_variants]
     created_ids = _ids_by(Variant, "sku", new_skus)
+    warehouse_id = warehouse_default().pk
     Stock.objects.bulk_create(
-        [Stock(variant_id=created_ids[sku], on_hand=0) for sku in new_skus], batch_size=CHUNK
+        [
+            Stock(variant_id=created_ids[sku], warehouse_id=warehouse_id, on_hand=0)
+            for sku in new_skus
+        ],
+        batch_size=CHUNK,
     )
     receipts = [
         (created_ids[sku], wanted[sku][1].stock) for sku in new_skus if wanted[sku][1].stock > 0
     ]
     for chunk in _chunks(receipts):
         stock_apply(
-            changes=dict(chunk), reason=StockMovement.Reason.RECEIVE, note="seed_demo receipt"
+            changes={(vid, warehouse_id): qty for vid, qty in chunk},
+            reason=StockMovement.Reason.RECEIVE,
+            note="seed_demo receipt",
         )
     result.units_received = sum(quantity for _, quantity in receipts)
     return result

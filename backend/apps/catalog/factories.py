@@ -16,8 +16,8 @@ from django.db.models import Sum
 from factory.django import DjangoModelFactory
 
 from apps.catalog import services
-from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
-from apps.catalog.stock import stock_apply
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
+from apps.catalog.stock import stock_apply, warehouse_default
 
 _counter = itertools.count(1)
 
@@ -58,7 +58,9 @@ class VariantFactory(DjangoModelFactory[Variant]):
     def stock(obj: Variant, create: bool, extracted: int | None, **kwargs: Any) -> None:
         if not create or extracted is None:
             return
-        Stock.objects.get_or_create(variant=obj, defaults={"on_hand": 0})
+        Stock.objects.get_or_create(
+            variant=obj, warehouse=warehouse_default(), defaults={"on_hand": 0}
+        )
         if extracted:
             receive(obj, extracted)
 
@@ -137,17 +139,36 @@ def make_product(
     return product
 
 
-def receive(variant: Variant, quantity: int) -> None:
+def receive(variant: Variant, quantity: int, *, warehouse: Warehouse | None = None) -> None:
+    """Receive units through the ledger (default: into the default warehouse)."""
     with transaction.atomic():
-        stock_apply(changes={variant.pk: quantity}, reason=StockMovement.Reason.RECEIVE)
+        warehouse = warehouse or warehouse_default()
+        Stock.objects.get_or_create(variant=variant, warehouse=warehouse, defaults={"on_hand": 0})
+        stock_apply(
+            changes={(variant.pk, warehouse.pk): quantity}, reason=StockMovement.Reason.RECEIVE
+        )
 
 
-def on_hand(variant: Variant | int) -> int:
+def make_warehouse(
+    *, code: str, priority: int = 100, is_active: bool = True, country: str = "DE"
+) -> Warehouse:
+    return Warehouse.objects.create(
+        code=code, name=f"Warehouse {code}", country=country, priority=priority, is_active=is_active
+    )
+
+
+def on_hand(variant: Variant | int, *, warehouse: Warehouse | None = None) -> int:
+    """Units on hand of the variant, summed over warehouses (or in one)."""
     variant_id = variant if isinstance(variant, int) else variant.pk
-    return Stock.objects.get(variant_id=variant_id).on_hand
+    rows = Stock.objects.filter(variant_id=variant_id)
+    if warehouse is not None:
+        rows = rows.filter(warehouse=warehouse)
+    return int(rows.aggregate(total=Sum("on_hand"))["total"] or 0)
 
 
-def ledger_sum(variant: Variant | int) -> int:
+def ledger_sum(variant: Variant | int, *, warehouse: Warehouse | None = None) -> int:
     variant_id = variant if isinstance(variant, int) else variant.pk
-    total = StockMovement.objects.filter(variant_id=variant_id).aggregate(total=Sum("quantity"))
-    return int(total["total"] or 0)
+    rows = StockMovement.objects.filter(variant_id=variant_id)
+    if warehouse is not None:
+        rows = rows.filter(warehouse=warehouse)
+    return int(rows.aggregate(total=Sum("quantity"))["total"] or 0)

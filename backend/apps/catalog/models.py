@@ -1,7 +1,8 @@
 """Catalogue: categories (a tree), products, variants with prices, stock and its ledger.
 
-``Stock.on_hand`` is never negative (a database CHECK) and always equals the sum
-of the variant's ``StockMovement`` rows: every change writes a movement in the
+Stock is kept per (variant, warehouse). ``Stock.on_hand`` is never negative (a
+database CHECK) and always equals the sum of that variant's ``StockMovement`` rows
+in that warehouse: every change writes a movement in the
 same transaction (see ``apps.catalog.services``). No side effects in ``save()``.
 """
 
@@ -77,24 +78,51 @@ class Variant(models.Model):
         return f"{self.sku} ({self.name})"
 
 
-class Stock(models.Model):
-    """How many units of a variant are on hand. Locked with select_for_update to change."""
+class Warehouse(models.Model):
+    """A place stock is kept and shipped from. Checkout takes from active warehouses in
+    ``priority`` order (lower first, then id); an inactive one sells nothing."""
 
-    variant = models.OneToOneField(
-        Variant, on_delete=models.CASCADE, primary_key=True, related_name="stock"
-    )
+    DEFAULT_CODE = "default"
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 country code.")
+    priority = models.PositiveIntegerField(default=100, help_text="Lower ships first.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+class Stock(models.Model):
+    """How many units of a variant are on hand in one warehouse.
+
+    Locked with select_for_update to change, always in (variant id, warehouse id) order.
+    """
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="stocks")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stocks")
     on_hand = models.IntegerField(default=0)
     # A change that takes on_hand from above this to it or below is a ``stock.low`` event.
     low_stock_threshold = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        ordering = ["variant_id", "warehouse_id"]
         constraints = [
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="catalog_stock_on_hand_gte_0"),
+            models.UniqueConstraint(
+                fields=["variant", "warehouse"], name="catalog_stock_variant_warehouse_uniq"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.variant_id}: {self.on_hand}"
+        return f"{self.variant_id}@{self.warehouse_id}: {self.on_hand}"
 
 
 class StockMovement(models.Model):
@@ -108,6 +136,7 @@ class StockMovement(models.Model):
         ADJUST = "adjust"
 
     variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="movements")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
     quantity = models.IntegerField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
     order = models.ForeignKey(
@@ -121,7 +150,10 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["variant", "-created_at"])]
+        indexes = [
+            models.Index(fields=["variant", "-created_at"]),
+            models.Index(fields=["variant", "warehouse"], name="catalog_sto_variant_wh_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(quantity=0), name="catalog_movement_quantity_nonzero"

@@ -4,8 +4,8 @@ Customers see active categories, active products and their active variants;
 staff (``include_inactive=True``) see everything. Every product queryset
 carries its annotations (``price``: the lowest active variant price,
 ``currency`` of that variant, ``in_stock``) and prefetches its variants with
-``available`` (the stock on hand) annotated, so listing 100 products costs the
-same number of queries as listing one.
+``available`` (the stock on hand summed over active warehouses) annotated, so
+listing 100 products costs the same number of queries as listing one.
 
 What does not belong here: writes (``services.py``), stock changes (``stock.py``).
 """
@@ -20,18 +20,20 @@ from django.db.models import (
     BooleanField,
     Exists,
     ExpressionWrapper,
+    IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.catalog.models import Category, Product, StockMovement, Variant
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.pricing import selectors as pricing
 from apps.pricing.calculate import promoted_unit_price
 from apps.pricing.info import LineInfo
@@ -81,10 +83,26 @@ def category_ancestor_ids(*, category: Category) -> set[int]:
     return seen
 
 
+def available_expression(variant_ref: str = "pk") -> Coalesce:
+    """A variant's ``available``: units on hand summed over active warehouses (0 if none).
+
+    A correlated subquery (not a join with GROUP BY), so it composes with other
+    annotations and costs no extra query.
+    """
+    total = (
+        Stock.objects.filter(variant_id=OuterRef(variant_ref), warehouse__is_active=True)
+        .values("variant_id")
+        .annotate(total=Sum("on_hand"))
+        .values("total")
+    )
+    return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+
+
 def variant_queryset(*, include_inactive: bool = False) -> QuerySet[Variant]:
-    """Variants with ``available`` (stock on hand, 0 without a stock row) and ``in_stock``."""
+    """Variants with ``available`` (stock on hand over active warehouses, 0 without stock)
+    and ``in_stock``."""
     queryset = Variant.objects.annotate(
-        available=Coalesce("stock__on_hand", Value(0)),
+        available=available_expression(),
     ).annotate(
         in_stock=ExpressionWrapper(Q(available__gt=0), output_field=BooleanField()),
     )
@@ -102,7 +120,9 @@ def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
         .annotate(
             price=Subquery(cheapest.values("price")[:1]),
             currency=Subquery(cheapest.values("currency")[:1]),
-            in_stock=Exists(active_variants.filter(stock__on_hand__gt=0)),
+            in_stock=Exists(
+                active_variants.filter(stocks__on_hand__gt=0, stocks__warehouse__is_active=True)
+            ),
         )
         .prefetch_related(
             Prefetch("variants", queryset=variant_queryset(include_inactive=include_inactive))
@@ -180,7 +200,7 @@ def variant_for_cart(*, variant_id: int) -> Variant | None:
     """
     rows = (
         Variant.objects.select_related("product")
-        .annotate(available=Coalesce("stock__on_hand", Value(0)))
+        .annotate(available=available_expression())
         .filter(pk=variant_id)[:1]
     )
     return next(iter(rows), None)

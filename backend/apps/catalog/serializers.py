@@ -201,6 +201,12 @@ class StockAdjustInputSerializer(InputSerializer):
     )
     reason = serializers.ChoiceField(choices=[str(reason) for reason in STAFF_STOCK_REASONS])
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    warehouse = StrictIntegerField(
+        source="warehouse_id",
+        required=False,
+        min_value=1,
+        help_text="Warehouse id; may be left out only while there is one warehouse.",
+    )
 
     def validate_quantity(self, value: int) -> int:
         if value == 0:
@@ -215,16 +221,24 @@ class StockThresholdInputSerializer(InputSerializer):
         allow_null=True,
         help_text="On hand at or below this is a `stock.low` webhook event; null: no alert.",
     )
+    warehouse = StrictIntegerField(
+        source="warehouse_id",
+        required=False,
+        min_value=1,
+        help_text="Warehouse id; left out: the threshold is set in every warehouse.",
+    )
 
 
 class StockThresholdOutputSerializer(serializers.Serializer):
     variant_id = serializers.IntegerField()
+    warehouse_id = serializers.IntegerField()
     on_hand = serializers.IntegerField()
     low_stock_threshold = serializers.IntegerField(allow_null=True)
 
 
 class StockMovementOutputSerializer(serializers.ModelSerializer):
     variant_id = serializers.IntegerField(read_only=True)
+    warehouse_id = serializers.IntegerField(read_only=True)
     order_id = serializers.UUIDField(read_only=True, allow_null=True)
     actor_email = serializers.EmailField(source="actor.email", read_only=True, allow_null=True)
 
@@ -233,6 +247,7 @@ class StockMovementOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "variant_id",
+            "warehouse_id",
             "quantity",
             "reason",
             "note",

@@ -20,8 +20,8 @@ from django.utils.text import slugify
 from apps.accounts.models import User
 from apps.catalog import selectors
 from apps.catalog.cache import catalog_changed
-from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
-from apps.catalog.stock import stock_apply, stock_lock
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
+from apps.catalog.stock import stock_apply, stock_lock, warehouse_default
 from utils.errors import ValidationError
 from utils.services import model_update
 
@@ -35,6 +35,7 @@ M = TypeVar("M", bound=models.Model)
 CATEGORY_FIELDS = ("name", "slug", "parent", "description", "position", "is_active")
 PRODUCT_FIELDS = ("category", "name", "slug", "description", "is_active")
 VARIANT_FIELDS = ("sku", "name", "price", "currency", "attributes", "position", "is_active")
+WAREHOUSE_FIELDS = ("code", "name", "country", "priority", "is_active")
 
 
 def _slug_for(*, name: str, slug: str | None) -> str:
@@ -53,9 +54,10 @@ _UNIQUE: dict[type[models.Model], tuple[str, str]] = {
     Category: ("slug", "A category with this slug already exists."),
     Product: ("slug", "A product with this slug already exists."),
     Variant: ("sku", "A variant with this SKU already exists."),
+    Warehouse: ("code", "A warehouse with this code already exists."),
 }
 
-Catalogued = TypeVar("Catalogued", Category, Product, Variant)
+Catalogued = TypeVar("Catalogued", Category, Product, Variant, Warehouse)
 
 
 def _check_unique(model: type[models.Model], value: str, *, exclude_pk: int | None = None) -> None:
@@ -198,7 +200,7 @@ def variant_create(
         is_active=is_active,
     )
     _save_unique(variant)
-    Stock.objects.create(variant=variant, on_hand=0)
+    Stock.objects.create(variant=variant, warehouse=warehouse_default(), on_hand=0)
     return variant
 
 
@@ -213,17 +215,63 @@ def variant_deactivate(*, variant: Variant) -> Variant:
 
 
 @transaction.atomic
-def stock_row_ensure(*, variant: Variant) -> Stock:
-    """The variant's stock row, created at 0 if it is missing (e.g. a variant made in the admin)."""
-    stock, _ = Stock.objects.get_or_create(variant=variant, defaults={"on_hand": 0})
+def stock_row_ensure(*, variant: Variant, warehouse: Warehouse | None = None) -> Stock:
+    """The variant's stock row in ``warehouse`` (default: the default warehouse), created
+    at 0 if it is missing (e.g. a variant made in the admin, or a new warehouse)."""
+    stock, _ = Stock.objects.get_or_create(
+        variant=variant, warehouse=warehouse or warehouse_default(), defaults={"on_hand": 0}
+    )
     return stock
+
+
+def warehouse_for_adjustment(*, warehouse_id: int | None) -> Warehouse:
+    """The warehouse a staff adjustment names; without one, the only warehouse there is.
+
+    400 when the id names no warehouse, or when none is named and there is more than one.
+    """
+    if warehouse_id is not None:
+        warehouse = Warehouse.objects.filter(pk=warehouse_id).first()
+        if warehouse is None:
+            raise ValidationError("warehouse", "No warehouse has this id.")
+        return warehouse
+    warehouses = list(Warehouse.objects.order_by("id")[:2])
+    if len(warehouses) > 1:
+        raise ValidationError("warehouse", "Name the warehouse: there is more than one.")
+    return warehouses[0] if warehouses else warehouse_default()
+
+
+@transaction.atomic
+def warehouse_create(*, data: dict[str, Any]) -> Warehouse:
+    _check_unique(Warehouse, data["code"])
+    catalog_changed()  # availability is the sum over active warehouses
+    warehouse = Warehouse(**data)
+    _save_unique(warehouse)
+    return warehouse
+
+
+@transaction.atomic
+def warehouse_update(*, warehouse: Warehouse, data: dict[str, Any]) -> Warehouse:
+    return _update(warehouse, fields=WAREHOUSE_FIELDS, data=data)
+
+
+@transaction.atomic
+def warehouse_deactivate(*, warehouse: Warehouse) -> Warehouse:
+    """Stop selling from a warehouse (its stock stays, and counts again if reactivated)."""
+    return _deactivate(warehouse)
 
 
 @transaction.atomic
 def variant_stock_adjust(
-    *, variant: Variant, quantity: int, reason: str, note: str = "", actor: User | None = None
+    *,
+    variant: Variant,
+    quantity: int,
+    reason: str,
+    note: str = "",
+    actor: User | None = None,
+    warehouse_id: int | None = None,
 ) -> int:
-    """Receive or correct stock through the ledger; returns the new ``on_hand``.
+    """Receive or correct stock in one warehouse through the ledger; returns the new
+    ``on_hand`` there.
 
     A result below zero is refused with ``OutOfStockError`` (409) and nothing is
     written. The stock row is locked first, so concurrent adjustments queue.
@@ -234,11 +282,13 @@ def variant_stock_adjust(
         raise ValidationError("quantity", "The quantity must not be zero.")
     if reason == StockMovement.Reason.RECEIVE and quantity < 0:
         raise ValidationError("quantity", "A receipt adds stock: use 'adjust' to remove.")
-    stock_row_ensure(variant=variant)
+    warehouse = warehouse_for_adjustment(warehouse_id=warehouse_id)
+    stock_row_ensure(variant=variant, warehouse=warehouse)
     locked = stock_lock(variant_ids=[variant.pk])
-    if locked[variant.pk].on_hand + quantity > MAX_ON_HAND:
+    key = (variant.pk, warehouse.pk)
+    if locked[key].on_hand + quantity > MAX_ON_HAND:
         raise ValidationError("quantity", f"Stock on hand may not exceed {MAX_ON_HAND}.")
     rows = stock_apply(
-        changes={variant.pk: quantity}, reason=reason, actor=actor, note=note, locked=locked
+        changes={key: quantity}, reason=reason, actor=actor, note=note, locked=locked
     )
-    return rows[variant.pk].on_hand
+    return rows[key].on_hand

@@ -49,7 +49,7 @@ def test_sold_out_variant_is_shown_as_not_in_stock(api_client: APIClient) -> Non
     assert body["in_stock"] is False
     assert body["variants"][0]["available"] == 0
     assert body["variants"][0]["in_stock"] is False
-    assert product.variants.get().stock.on_hand == 0
+    assert product.variants.get().stocks.get().on_hand == 0
 
 
 def test_inactive_products_and_variants_are_invisible_to_customers(

@@ -98,7 +98,7 @@ def test_demo_has_sold_out_and_stocked_variants_all_visible() -> None:
     assert Stock.objects.filter(on_hand=0).exists()
     assert Stock.objects.filter(on_hand__gt=0).exists()
     assert not Product.objects.filter(is_active=False).exists()
-    assert not Variant.objects.filter(stock__isnull=True).exists()
+    assert not Variant.objects.filter(stocks__isnull=True).exists()
 
 
 def test_thousand_products_are_written_in_bulk() -> None:

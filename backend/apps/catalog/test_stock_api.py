@@ -9,6 +9,7 @@ from apps.accounts.models import User
 from apps.catalog import services
 from apps.catalog.factories import ledger_sum, make_product, on_hand
 from apps.catalog.models import Stock, StockMovement, Variant
+from apps.catalog.stock import warehouse_default
 from utils.errors import ApplicationError, OutOfStockError
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,12 @@ def test_going_below_zero_is_409_out_of_stock_and_writes_nothing(
     body = response.json()
     assert body["error"] == "out_of_stock"
     assert body["details"]["variants"] == [
-        {"variant_id": variant.pk, "requested": 6, "available": 5}
+        {
+            "variant_id": variant.pk,
+            "warehouse_id": warehouse_default().pk,
+            "requested": 6,
+            "available": 5,
+        }
     ]
     assert on_hand(variant) == 5 == ledger_sum(variant)
     assert StockMovement.objects.count() == movements

@@ -207,7 +207,14 @@ class VariantViewSet(StaffWriteViewSet):
         variant = self.get_object()
         data = StockThresholdInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = stock_threshold_set(variant_id=variant.pk, threshold=data.validated_data["threshold"])
+        warehouse_id = data.validated_data.get("warehouse_id")
+        if warehouse_id is not None:
+            services.warehouse_for_adjustment(warehouse_id=warehouse_id)  # 400 if unknown
+        row = stock_threshold_set(
+            variant_id=variant.pk,
+            threshold=data.validated_data["threshold"],
+            warehouse_id=warehouse_id,
+        )
         return Response(StockThresholdOutputSerializer(row).data)
 
     @extend_schema(

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from apps.cart.factories import cart_create
 from apps.catalog.factories import variant_create
 from apps.catalog.models import StockMovement
-from apps.catalog.stock import stock_apply, stock_threshold_set
+from apps.catalog.stock import at_default, stock_apply, stock_threshold_set
 from apps.integrations import services
 from apps.integrations.models import (
     DeliveryAttempt,
@@ -114,7 +114,7 @@ def test_stock_low_fires_once_when_the_threshold_is_crossed(
 
     for _ in range(4):  # 5 -> 4 -> 3 -> 2 (crosses) -> 1 (already low)
         with transaction.atomic():
-            stock_apply(changes={variant.pk: -1}, reason=StockMovement.Reason.ADJUST)
+            stock_apply(changes=at_default({variant.pk: -1}), reason=StockMovement.Reason.ADJUST)
 
     event = OutboundEvent.objects.get()
     assert event.type == "stock.low"

@@ -68,6 +68,10 @@ class StockDrift(models.Model):
     variant = models.ForeignKey(
         "catalog.Variant", on_delete=models.CASCADE, related_name="stock_drifts"
     )
+    # Reconciliation checks each (variant, warehouse); null on drifts recorded before warehouses.
+    warehouse = models.ForeignKey(
+        "catalog.Warehouse", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     on_hand = models.IntegerField()
     ledger_sum = models.IntegerField()
     held_by_open_orders = models.IntegerField(default=0)

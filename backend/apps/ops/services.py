@@ -62,6 +62,7 @@ class DriftInput(TypedDict):
     on_hand: int
     ledger_sum: int
     held_by_open_orders: NotRequired[int]
+    warehouse_id: NotRequired[int | None]
 
 
 class BrokerUnavailableError(ApplicationError):
@@ -256,6 +257,7 @@ def stock_drifts_record(
     rows = [
         StockDrift(
             variant_id=drift["variant_id"],
+            warehouse_id=drift.get("warehouse_id"),
             on_hand=drift["on_hand"],
             ledger_sum=drift["ledger_sum"],
             held_by_open_orders=drift.get("held_by_open_orders", 0),

@@ -31,9 +31,9 @@ from apps.cart.models import Cart, CartItem
 from apps.cart.selectors import cart_get, cart_info_build
 from apps.cart.services import cart_lock_open
 from apps.catalog.models import Stock, StockMovement
-from apps.catalog.stock import stock_apply, stock_lock
+from apps.catalog.stock import stock_allocate, stock_apply, stock_lock, stock_sellable
 from apps.orders.metrics import StockLockTimer
-from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.models import Allocation, Order, OrderEvent, OrderLine
 from apps.orders.selectors import order_token_hash
 from apps.orders.transitions import order_created_record
 from apps.payments.models import Payment
@@ -168,15 +168,32 @@ def _place(checkout: _Checkout, *, number: str) -> CheckoutResult:
         # The stock rows are the contended ones (every buyer of a popular variant needs
         # its row): they are locked last, so each is held only for the check, the
         # decrement, the ledger insert and the commit. Short stock rolls back all above.
+        # Every row of these variants, in (variant id, warehouse id) order; each line
+        # takes from active warehouses by priority and may be split over several.
         locked = stock_lock(variant_ids=[item.variant_id for item in items])
         stock_lock_timer.locked()  # held from here (waiting is not holding)
         _ensure_available(items, locked)
+        plan = stock_allocate(
+            wanted={item.variant_id: item.quantity for item in items}, locked=locked
+        )
         stock_apply(
-            changes={item.variant_id: -item.quantity for item in items},
+            changes={
+                (variant_id, warehouse_id): -quantity
+                for variant_id, parts in plan.items()
+                for warehouse_id, quantity in parts
+            },
             reason=StockMovement.Reason.SALE,
             order=order,
             actor=buyer,
             locked=locked,
+        )
+        Allocation.objects.bulk_create(
+            [
+                Allocation(line=line, warehouse_id=warehouse_id, quantity=quantity)
+                for line in lines
+                if line.variant_id is not None
+                for warehouse_id, quantity in plan[line.variant_id]
+            ]
         )
     return CheckoutResult(order=order, lines=lines, payment=payment, access_token=access_token)
 
@@ -306,13 +323,14 @@ def _cart_items(cart: Cart) -> list[CartItem]:
     return items
 
 
-def _ensure_available(items: list[CartItem], locked: dict[int, Stock]) -> None:
-    """409 ``out_of_stock`` listing every short line: no stock, too little, or not on sale."""
+def _ensure_available(items: list[CartItem], locked: dict[tuple[int, int], Stock]) -> None:
+    """409 ``out_of_stock`` listing every short line: no stock in active warehouses, too
+    little, or not on sale."""
+    sellable = stock_sellable(locked=locked)
     short = []
     for item in items:
-        row = locked.get(item.variant_id)
         on_sale = item.variant.is_active and item.variant.product.is_active
-        available = row.on_hand if row is not None and on_sale else 0
+        available = sellable.get(item.variant_id, 0) if on_sale else 0
         if item.quantity > available:
             short.append(
                 {

@@ -25,8 +25,8 @@ from apps.accounts.models import User
 from apps.cart.models import Cart
 from apps.catalog.factories import variant_create
 from apps.catalog.models import StockMovement, Variant
-from apps.catalog.stock import stock_apply
-from apps.orders.models import Order, OrderLine
+from apps.catalog.stock import at_default, stock_apply, warehouse_default
+from apps.orders.models import Allocation, Order, OrderLine
 from apps.orders.selectors import order_token_hash
 from apps.payments.factories import PaymentFactory
 from utils.decimal_utils import line_total, money_sum
@@ -87,7 +87,7 @@ def order_create(
             access_token_hash=order_token_hash(guest_token) if guest_token else "",
             payment_deadline=timezone.now() + deadline,
         )
-        OrderLine.objects.bulk_create(
+        order_lines = OrderLine.objects.bulk_create(
             [
                 OrderLine(
                     order=order,
@@ -103,9 +103,16 @@ def order_create(
             ]
         )
         stock_apply(
-            changes={variant.pk: -qty for variant, qty in lines},
+            changes=at_default({variant.pk: -qty for variant, qty in lines}),
             reason=StockMovement.Reason.SALE,
             order=order,
+        )
+        warehouse = warehouse_default()
+        Allocation.objects.bulk_create(
+            [
+                Allocation(line=line, warehouse=warehouse, quantity=line.quantity)
+                for line in order_lines
+            ]
         )
         PaymentFactory.create(order=order, provider=provider, payment_method=payment_method)
     return order

@@ -11,7 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Order(models.Model):
@@ -110,6 +110,32 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} x {self.quantity}"
+
+
+class Allocation(models.Model):
+    """Which warehouse a line's units were taken from at checkout (a line may be split).
+
+    ``returned`` counts units given back to that warehouse since (cancellation,
+    refund restock), so stock goes back where it came from and never more than it took.
+    """
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
+    warehouse = models.ForeignKey(
+        "catalog.Warehouse", on_delete=models.PROTECT, related_name="allocations"
+    )
+    quantity = models.PositiveIntegerField()
+    returned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["line_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(returned__lte=F("quantity")), name="orders_allocation_returned_lte_qty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line_id}: {self.quantity} from {self.warehouse_id}"
 
 
 class OrderEvent(models.Model):

@@ -10,7 +10,6 @@ What does not belong here: capture, refunds and webhooks (``apps.payments``).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
@@ -21,8 +20,9 @@ from apps.catalog.models import StockMovement
 from apps.catalog.stock import stock_apply
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
+from apps.orders.allocations import allocations_give_back
 from apps.orders.checkout import CheckoutResult, order_checkout
-from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import actor_kind, order_transition
 from apps.pricing.services import voucher_release
 
@@ -120,13 +120,9 @@ def _voucher_give_back(order: Order) -> None:
 
 
 def _stock_release(*, order: Order, actor: User | None) -> None:
-    """Give back what the order took, through ``release`` movements in the ledger."""
-    changes: dict[int, int] = defaultdict(int)
-    rows = OrderLine.objects.filter(order=order, variant__isnull=False).values_list(
-        "variant_id", "quantity"
-    )
-    for variant_id, quantity in rows:
-        changes[variant_id] += quantity
+    """Give back what the order took to the warehouses it came from, through ``release``
+    movements in the ledger."""
+    changes = allocations_give_back(order=order)
     stock_apply(
         changes=changes,
         reason=StockMovement.Reason.RELEASE,

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, StockMovement, Variant
-from apps.catalog.stock import stock_apply
+from apps.catalog.stock import at_default, stock_apply
 from apps.notifications.models import EmailLog
 from apps.orders.factories import order_create
 from apps.orders.models import Order, OrderEvent
@@ -215,7 +215,9 @@ def test_cancelling_a_paid_order_refunds_it_and_keeps_it_cancelled(
         locked = Order.objects.select_for_update().get(pk=order.pk)
         order_transition(order=locked, to_status=Order.Status.CANCELLED, actor=staff)
         refund_create(order=locked, amount=None, restock=False, reason="Cancelled", actor=staff)
-        stock_apply(changes={line.variant_id: line.quantity}, reason="release", order=locked)
+        stock_apply(
+            changes=at_default({line.variant_id: line.quantity}), reason="release", order=locked
+        )
     order.refresh_from_db()
     row = Refund.objects.get()
     assert row.status == Refund.Status.SUCCEEDED

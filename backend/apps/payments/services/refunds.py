@@ -34,6 +34,7 @@ from apps.integrations.models import EventType
 from apps.integrations.services import event_emit
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
+from apps.orders.allocations import allocations_give_back
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import can_transition, order_event_record, order_transition
 from apps.payments.models import Payment, Refund
@@ -350,21 +351,23 @@ def _refund_succeeded(
 
 
 def _restock(order: Order, refund: Refund) -> None:
-    """Put the planned units back, never more than the order still has out."""
+    """Put the planned units back, never more than the order still has out, into the
+    warehouses the lines were allocated from (the last allocated first)."""
     if not refund.restock_lines:
         return
     available = refund_restockable(order)
-    stocked = set(
-        Stock.objects.filter(
-            variant_id__in=[line["variant_id"] for line in refund.restock_lines]
-        ).values_list("variant_id", flat=True)
-    )
-    changes: dict[int, int] = defaultdict(int)
+    quantities: dict[int, int] = defaultdict(int)
     for line in refund.restock_lines:
-        variant_id = line["variant_id"]
         quantity = min(int(line["quantity"]), available.get(int(line["line_id"]), 0))
-        if variant_id in stocked and quantity > 0:
-            changes[variant_id] += quantity
+        if quantity > 0:
+            quantities[int(line["line_id"])] += quantity
+    planned = allocations_give_back(order=order, quantities=quantities)
+    stocked = set(
+        Stock.objects.filter(variant_id__in={vid for vid, _ in planned}).values_list(
+            "variant_id", "warehouse_id"
+        )
+    )
+    changes = {key: qty for key, qty in planned.items() if key in stocked}
     stock_apply(
         changes=changes,
         reason=StockMovement.Reason.RESTOCK,

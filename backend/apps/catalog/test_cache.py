@@ -157,7 +157,7 @@ def test_a_stock_change_leaves_other_products_pages_cached(
     assert _available(api_client, f"{PRODUCTS}bought/") == 5
     assert _available(api_client, f"{PRODUCTS}other/") == 5
     with transaction.atomic():
-        stock_apply(changes={bought.variants.get().pk: -2}, reason="adjust")
+        stock_apply(changes=at_default({bought.variants.get().pk: -2}), reason="adjust")
     # Served from the cache: no SQL at all (the other product's stock did not change).
     Stock.objects.filter(variant=other.variants.get()).update(on_hand=1)  # bypasses bumps
     with django_assert_max_num_queries(0):  # type: ignore[operator]
@@ -171,7 +171,7 @@ def test_a_list_filtered_by_stock_follows_any_stock_change(api_client: APIClient
     url = f"{PRODUCTS}?in_stock=true"
     assert [p["slug"] for p in api_client.get(url).json()["results"]] == ["shown"]
     with transaction.atomic():  # a variant not on the page comes back in stock
-        stock_apply(changes={hidden.variants.get().pk: 3}, reason="adjust")
+        stock_apply(changes=at_default({hidden.variants.get().pk: 3}), reason="adjust")
     assert sorted(p["slug"] for p in api_client.get(url).json()["results"]) == [
         "hidden",
         "shown",
@@ -188,7 +188,7 @@ def test_a_page_computed_while_stock_changed_is_not_stored() -> None:
         response.variant_ids = [variant.pk]  # type: ignore[attr-defined]
         # A stock change commits (and bumps) after this page read the database.
         with transaction.atomic():
-            stock_apply(changes={variant.pk: -1}, reason="adjust")
+            stock_apply(changes=at_default({variant.pk: -1}), reason="adjust")
         return response
 
     cached_catalog_response(request, compute)

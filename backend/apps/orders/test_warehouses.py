@@ -127,9 +127,9 @@ def test_checkout_queries_do_not_grow_with_lines_over_two_warehouses(
         receive(variant, 2, warehouse=north)
         variants.append(variant)
     cart = cart_create(user=customer, lines=[(v, 2) for v in variants])  # split: 1 + 1
-    from apps.integrations.services import _subscriptions
+    from apps.integrations.services import event_subscriptions
 
-    _subscriptions()
+    event_subscriptions()
     with django_assert_max_num_queries(18), CaptureQueriesContext(connection) as ctx:
         response = customer_client.post(checkout_url(cart), CHECKOUT_BODY, format="json")
     assert response.status_code == 201, response.content

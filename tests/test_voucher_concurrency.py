@@ -18,7 +18,8 @@ from apps.orders.factories import CHECKOUT_BODY, checkout_url
 from apps.orders.models import Order
 from apps.pricing.factories import voucher_create
 from apps.pricing.models import Voucher, VoucherUsage
-from tests.test_checkout_concurrency import _codes, _concurrently, _post
+from tests.test_checkout_concurrency import _codes, _post
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +40,7 @@ def test_a_voucher_limited_to_n_uses_lets_exactly_n_of_twenty_checkouts_through(
     voucher = voucher_create(f"LIMIT{limit}", usage_limit=limit)
     urls = _carts_with(voucher, 20)
 
-    outcomes = _concurrently([_post(url, CHECKOUT_BODY) for url in urls])
+    outcomes = run_together([_post(url, CHECKOUT_BODY) for url in urls])
 
     assert _codes(outcomes) == {"201": limit, "409 voucher_used_up": 20 - limit}
     voucher.refresh_from_db()
@@ -54,7 +55,7 @@ def test_once_per_customer_holds_under_one_customers_simultaneous_checkouts() ->
     voucher = voucher_create("ONCE", once_per_customer=True)
     urls = _carts_with(voucher, 8)  # the same guest e-mail on every cart
 
-    outcomes = _concurrently([_post(url, CHECKOUT_BODY) for url in urls])
+    outcomes = run_together([_post(url, CHECKOUT_BODY) for url in urls])
 
     assert _codes(outcomes) == {"201": 1, "409 voucher_used_up": 7}
     voucher.refresh_from_db()
@@ -74,7 +75,7 @@ def test_a_use_given_back_by_a_cancel_is_taken_by_exactly_one_of_the_waiting_buy
     voucher.refresh_from_db()
     assert voucher.used_count == 0
 
-    outcomes = _concurrently([_post(url, CHECKOUT_BODY) for url in others])
+    outcomes = run_together([_post(url, CHECKOUT_BODY) for url in others])
 
     assert _codes(outcomes) == {"201": 1, "409 voucher_used_up": 4}
     voucher.refresh_from_db()

@@ -81,8 +81,8 @@ def variant_pool(url: str, *, limit: int, currency: str = "EUR") -> list[int]:
             """
             SELECT v.id FROM catalog_variant v
             JOIN catalog_product p ON p.id = v.product_id
-            JOIN catalog_stock s ON s.variant_id = v.id
             WHERE v.is_active AND p.is_active AND v.currency = %s
+              AND EXISTS (SELECT 1 FROM catalog_stock s WHERE s.variant_id = v.id)
             ORDER BY md5(v.id::text)
             LIMIT %s
             """,
@@ -92,18 +92,20 @@ def variant_pool(url: str, *, limit: int, currency: str = "EUR") -> list[int]:
 
 
 def restock(url: str, variant_ids: Sequence[int], *, on_hand: int) -> int:
-    """Raise the stock of ``variant_ids`` to ``on_hand``, through the ledger (a receive movement).
+    """Raise the stock of ``variant_ids`` to ``on_hand`` in every warehouse that holds them,
+    through the ledger (a receive movement per stock row).
 
-    Keeps the invariant ``Stock.on_hand == sum(movements)``; returns the rows changed.
+    Keeps the invariant ``Stock.on_hand == sum(movements)`` per (variant, warehouse);
+    returns the rows changed.
     """
     if not variant_ids:
         return 0
     with connect(url, autocommit=False) as conn, conn.transaction():
         rows = conn.execute(
             """
-            SELECT variant_id, on_hand FROM catalog_stock
+            SELECT id, variant_id, warehouse_id, on_hand FROM catalog_stock
             WHERE variant_id = ANY(%s) AND on_hand < %s
-            ORDER BY variant_id FOR UPDATE
+            ORDER BY variant_id, warehouse_id FOR UPDATE
             """,
             [list(variant_ids), on_hand],
         ).fetchall()
@@ -112,13 +114,14 @@ def restock(url: str, variant_ids: Sequence[int], *, on_hand: int) -> int:
         with conn.cursor() as cur:
             cur.executemany(
                 """
-                INSERT INTO catalog_stockmovement (variant_id, quantity, reason, note, created_at)
-                VALUES (%s, %s, 'receive', 'benchmark restock', now())
+                INSERT INTO catalog_stockmovement
+                    (variant_id, warehouse_id, quantity, reason, note, created_at)
+                VALUES (%s, %s, %s, 'receive', 'benchmark restock', now())
                 """,
-                [(variant_id, on_hand - current) for variant_id, current in rows],
+                [(vid, wid, on_hand - current) for _, vid, wid, current in rows],
             )
         conn.execute(
-            "UPDATE catalog_stock SET on_hand = %s, updated_at = now() WHERE variant_id = ANY(%s)",
+            "UPDATE catalog_stock SET on_hand = %s, updated_at = now() WHERE id = ANY(%s)",
             [on_hand, [r[0] for r in rows]],
         )
     return len(rows)

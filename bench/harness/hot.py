@@ -90,18 +90,18 @@ class LockWaitSampler:
 
 
 def stock_and_ledger(url: str, variant_id: int) -> tuple[int | None, int | None]:
-    """``(on_hand, sum of its movements)`` of one variant: equal when the ledger holds."""
+    """``(on_hand, sum of its movements)`` of one variant over its warehouses: equal when
+    the ledger holds."""
     with db.connect(url) as conn:
         row = conn.execute(
             """
-            SELECT s.on_hand,
+            SELECT (SELECT sum(s.on_hand) FROM catalog_stock s WHERE s.variant_id = %s),
                    (SELECT coalesce(sum(m.quantity), 0) FROM catalog_stockmovement m
-                    WHERE m.variant_id = s.variant_id)
-            FROM catalog_stock s WHERE s.variant_id = %s
+                    WHERE m.variant_id = %s)
             """,
-            [variant_id],
+            [variant_id, variant_id],
         ).fetchone()
-    return (int(row[0]), int(row[1])) if row else (None, None)
+    return (int(row[0]), int(row[1])) if row and row[0] is not None else (None, None)
 
 
 def failed_by_status(errors: dict[str, int], step: str = "checkout") -> dict[str, int]:

@@ -16,6 +16,10 @@ class EmailLog(models.Model):
         PAYMENT_FAILED = "payment_failed"
         ORDER_CANCELLED = "order_cancelled"
         ORDER_FULFILLED = "order_fulfilled"
+        ORDER_SHIPPED = "order_shipped"  # one per fulfilment (reference: its number)
+        RETURN_APPROVED = "return_approved"
+        RETURN_REJECTED = "return_rejected"
+        RETURN_REFUNDED = "return_refunded"
         REFUND_ISSUED = "refund_issued"
         PASSWORD_RESET = "password_reset"
         EMAIL_VERIFICATION = "email_verification"

@@ -34,6 +34,10 @@ SUBJECTS = {
     EmailLog.Kind.ORDER_CANCELLED: "Your order {number} was cancelled",
     EmailLog.Kind.ORDER_FULFILLED: "Your order {number} is on its way",
     EmailLog.Kind.REFUND_ISSUED: "A refund for order {number} was issued",
+    EmailLog.Kind.ORDER_SHIPPED: "Part of your order {number} has shipped",
+    EmailLog.Kind.RETURN_APPROVED: "Your return for order {number} is approved",
+    EmailLog.Kind.RETURN_REJECTED: "Your return for order {number} was not accepted",
+    EmailLog.Kind.RETURN_REFUNDED: "Your return for order {number} was refunded",
     EmailLog.Kind.PASSWORD_RESET: "Reset your password",
     EmailLog.Kind.EMAIL_VERIFICATION: "Confirm your email address",
 }

@@ -18,6 +18,7 @@ class Order(models.Model):
     class Status(models.TextChoices):
         PENDING_PAYMENT = "pending_payment"
         PAID = "paid"
+        PARTIALLY_FULFILLED = "partially_fulfilled"  # some units shipped or packed, not all
         FULFILLED = "fulfilled"
         CANCELLED = "cancelled"
         REFUNDED = "refunded"
@@ -99,6 +100,11 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)  # after the promotion
     undiscounted_unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     quantity = models.PositiveIntegerField()
+    # Units in fulfilments that are not cancelled, and units in return requests that are
+    # not rejected. Kept on the line under the order's row lock, with the database
+    # refusing more than was ordered (or shipped) whatever a caller does.
+    quantity_fulfilled = models.PositiveIntegerField(default=0)
+    quantity_returned = models.PositiveIntegerField(default=0)
     discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     net = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
@@ -107,9 +113,76 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity_fulfilled__lte=F("quantity")),
+                name="orders_line_fulfilled_lte_qty",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_returned__lte=F("quantity_fulfilled")),
+                name="orders_line_returned_lte_fulfilled",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} x {self.quantity}"
+
+
+class Fulfilment(models.Model):
+    """A parcel: some units of some lines, leaving one warehouse, with its tracking.
+
+    ``pending`` (packed, not handed to the carrier) may be cancelled; ``shipped`` is
+    final. The order's status follows the units in fulfilments that are not cancelled
+    (``partially_fulfilled`` or ``fulfilled``).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SHIPPED = "shipped"
+        CANCELLED = "cancelled"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfilments")
+    number = models.CharField(max_length=32, unique=True)  # "<order number>-F<n>"
+    warehouse = models.ForeignKey(
+        "catalog.Warehouse", on_delete=models.PROTECT, related_name="fulfilments"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    carrier = models.CharField(max_length=100, blank=True, default="")
+    tracking_number = models.CharField(max_length=100, blank=True, default="")
+    tracking_url = models.URLField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"fulfilment {self.number} ({self.status})"
+
+
+class FulfilmentLine(models.Model):
+    fulfilment = models.ForeignKey(Fulfilment, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="fulfilment_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fulfilment", "line"], name="orders_fulfilmentline_unique_line"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="orders_fulfilmentline_qty_gt_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} x {self.quantity}"
 
 
 class Allocation(models.Model):

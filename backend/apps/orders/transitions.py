@@ -23,9 +23,15 @@ S = Order.Status
 
 ALLOWED: dict[str, frozenset[str]] = {  # from status -> statuses it may become
     S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
-    S.PAID: frozenset({S.FULFILLED, S.CANCELLED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.FULFILLED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
-    S.FULFILLED: frozenset({S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PAID: frozenset(
+        {S.PARTIALLY_FULFILLED, S.FULFILLED, S.CANCELLED, S.REFUNDED, S.PARTIALLY_REFUNDED}
+    ),
+    # A pending fulfilment cancelled moves the order back (fulfilled -> partially, or to paid).
+    S.PARTIALLY_FULFILLED: frozenset({S.FULFILLED, S.PAID, S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset(
+        {S.PARTIALLY_FULFILLED, S.FULFILLED, S.REFUNDED, S.PARTIALLY_REFUNDED}
+    ),
+    S.FULFILLED: frozenset({S.PARTIALLY_FULFILLED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
 }

@@ -93,6 +93,15 @@ class OutOfStockError(ApplicationError):
     message = "Not enough stock."
 
 
+class InsufficientStockError(ApplicationError):
+    """A fulfilment's warehouse cannot cover the units it has to take over from another
+    warehouse (``details.variants`` says what is short where)."""
+
+    code = "insufficient_stock"
+    status_code = status.HTTP_409_CONFLICT
+    message = "The warehouse does not have the stock for this fulfilment."
+
+
 # The stable ``details.reason`` of an ``invalid_signature`` refusal (docs/api.md).
 SIGNATURE_REASONS = (
     "secret_not_configured",

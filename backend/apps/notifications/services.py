@@ -112,7 +112,24 @@ def _context(log: EmailLog) -> dict[str, Any] | None:
         from apps.payments.models import Refund
 
         refund = Refund.objects.filter(pk=log.reference).first()
-    return {"order": order, "lines": list(order.lines.all()), "refund": refund, "kind": log.kind}
+    context = {"order": order, "lines": list(order.lines.all()), "refund": refund, "kind": log.kind}
+    if log.kind == EmailLog.Kind.ORDER_SHIPPED and log.reference:
+        context.update(_shipped_context(order, log.reference))
+    return context
+
+
+def _shipped_context(order: Any, number: str) -> dict[str, Any]:
+    """The parcel a shipped email is about, and its lines (instead of the whole order's)."""
+    from apps.orders.models import Fulfilment
+
+    fulfilment = (
+        Fulfilment.objects.filter(order=order, number=number)
+        .prefetch_related("lines__line")
+        .first()
+    )
+    if fulfilment is None:
+        return {"fulfilment": None}
+    return {"fulfilment": fulfilment, "parcel_lines": list(fulfilment.lines.all())}
 
 
 def email_render(*, log: EmailLog) -> tuple[str, str, str] | None:

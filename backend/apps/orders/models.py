@@ -198,6 +198,19 @@ class Allocation(models.Model):
     )
     quantity = models.PositiveIntegerField()
     returned = models.PositiveIntegerField(default=0)
+    # Set on an allocation made by a fulfilment leaving another warehouse than the units
+    # were allocated at: ``source`` is the allocation the units were moved from (its
+    # ``returned`` went up by as many), so cancelling the fulfilment can move them back.
+    fulfilment = models.ForeignKey(
+        Fulfilment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moved_allocations",
+    )
+    source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="moves"
+    )
 
     class Meta:
         ordering = ["line_id", "id"]

@@ -1,4 +1,5 @@
-"""Writes for orders: checkout (in ``apps.orders.checkout``), cancel, expire, fulfil.
+"""Writes for orders: checkout (in ``apps.orders.checkout``), cancel, expire, fulfil
+(parcels in ``apps.orders.fulfilments``).
 
 Each function is one transaction. The order is re-read under ``select_for_update``
 and its status changed only through ``order_transition``. Lock order: order, then
@@ -89,22 +90,14 @@ def order_expire(*, order_id: Any) -> bool:
 
 
 def order_fulfil(*, order: Order, actor: User | None, carrier: str, tracking_number: str) -> Order:
-    """Mark a paid (or partially refunded) order as shipped (a staff action: the view's
-    permission refuses anyone else)."""
-    with transaction.atomic():
-        locked = _lock(order)
-        locked.carrier = carrier
-        locked.tracking_number = tracking_number
-        order_transition(
-            order=locked,
-            to_status=S.FULFILLED,
-            actor=actor,
-            actor_kind=OrderEvent.ActorKind.STAFF,
-            note=f"Shipped with {carrier}, tracking {tracking_number}.",
-            extra_fields=["carrier", "tracking_number"],
-        )
-        email_enqueue(order=locked, kind=EmailLog.Kind.ORDER_FULFILLED)
-    return locked
+    """Ship everything left of a paid (or partially refunded or fulfilled) order: one
+    shipped fulfilment per warehouse holding its units (a staff action: the view's
+    permission refuses anyone else). See ``apps.orders.fulfilments.order_fulfil_all``."""
+    from apps.orders.fulfilments import order_fulfil_all
+
+    return order_fulfil_all(
+        order=order, actor=actor, carrier=carrier, tracking_number=tracking_number
+    )
 
 
 def _lock(order: Order) -> Order:

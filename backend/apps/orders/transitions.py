@@ -31,7 +31,9 @@ ALLOWED: dict[str, frozenset[str]] = {  # from status -> statuses it may become
     S.PARTIALLY_REFUNDED: frozenset(
         {S.PARTIALLY_FULFILLED, S.FULFILLED, S.REFUNDED, S.PARTIALLY_REFUNDED}
     ),
-    S.FULFILLED: frozenset({S.PARTIALLY_FULFILLED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    # Cancelling the pending fulfilment(s) that made it fulfilled: back to partially
+    # fulfilled, or to paid / partially refunded when nothing is left in a fulfilment.
+    S.FULFILLED: frozenset({S.PARTIALLY_FULFILLED, S.PAID, S.REFUNDED, S.PARTIALLY_REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
 }

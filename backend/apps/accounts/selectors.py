@@ -17,9 +17,10 @@ def address_list_for_user(*, user: User) -> QuerySet[Address]:
 def user_export(*, user: User) -> dict[str, Any]:
     """The account, its addresses and its orders (with lines and latest payment)."""
     from apps.orders.models import Order
+    from apps.orders.selectors import order_detail_prefetch
 
     # The user's own orders, staff included (order_list_for_user gives staff every order).
-    orders = Order.objects.filter(user=user).prefetch_related("lines", "payments")
+    orders = order_detail_prefetch(Order.objects.filter(user=user))
     return {
         "exported_at": timezone.now(),
         "account": user,

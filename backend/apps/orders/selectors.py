@@ -10,10 +10,10 @@ import hashlib
 import uuid
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from apps.accounts.models import User
-from apps.orders.models import Order, OrderEvent
+from apps.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent
 from utils.errors import NotFoundError
 
 
@@ -44,15 +44,37 @@ def order_get_accessible(
     return _accessible(queryset, order_id=order_id, user=user, order_token=order_token)
 
 
+def fulfilment_queryset() -> QuerySet[Fulfilment]:
+    """Parcels as their serializer shows them: warehouse joined, lines with their sku."""
+    return Fulfilment.objects.select_related("warehouse").prefetch_related(
+        Prefetch("lines", queryset=FulfilmentLine.objects.select_related("line"))
+    )
+
+
+def order_detail_prefetch(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    """What an order's answer shows: lines, payments and parcels (four queries in all)."""
+    return queryset.prefetch_related(
+        "lines", "payments", Prefetch("fulfilments", queryset=fulfilment_queryset())
+    )
+
+
+def fulfilment_get(*, order: Order, number: str) -> Fulfilment:
+    """A parcel of ``order`` by its number (the caller has checked access), else 404."""
+    fulfilment = fulfilment_queryset().filter(order=order, number=number).first()
+    if fulfilment is None:
+        raise NotFoundError("Fulfilment not found.")
+    return fulfilment
+
+
 def order_get_detail(*, order_id: Any, user: User | None, order_token: str | None = None) -> Order:
-    """``order_get_accessible`` with the lines and payments the detail view shows."""
-    queryset = Order.objects.prefetch_related("lines", "payments")
+    """``order_get_accessible`` with the lines, payments and parcels the detail view shows."""
+    queryset = order_detail_prefetch(Order.objects.all())
     return _accessible(queryset, order_id=order_id, user=user, order_token=order_token)
 
 
 def order_list_for_user(*, user: User | None) -> QuerySet[Order]:
     """A signed-in customer's own orders, newest first; every order for staff."""
-    queryset: QuerySet[Order] = Order.objects.prefetch_related("lines", "payments")
+    queryset: QuerySet[Order] = order_detail_prefetch(Order.objects.all())
     condition = order_access_filter(user=user, order_token=None)
     if condition is not None:
         queryset = queryset.filter(condition)

@@ -9,13 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderLine
 from apps.payments.models import Payment
 from apps.payments.serializers import ReturnUrlField
-from utils.serializers import CountryField, InputSerializer, MoneyField
+from utils.serializers import (
+    CountryField,
+    InputSerializer,
+    MoneyField,
+    StrictBooleanField,
+    StrictIntegerField,
+)
 
 # --- Inputs ----------------------------------------------------------------------------
 
@@ -78,6 +85,41 @@ class OrderFulfilInputSerializer(InputSerializer):
     tracking_number = serializers.CharField(max_length=100)
 
 
+class FulfilmentLineInputSerializer(InputSerializer):
+    # JSON integers only: DRF's IntegerField would also take "2", 2.0 and "2.0".
+    line = StrictIntegerField(min_value=1, max_value=2**63 - 1, help_text="An order line id.")
+    quantity = StrictIntegerField(min_value=1, max_value=100000)
+
+
+class FulfilmentCreateInputSerializer(InputSerializer):
+    """A parcel: units of some lines, the warehouse it leaves from, and its tracking."""
+
+    lines = serializers.ListField(
+        child=FulfilmentLineInputSerializer(), allow_empty=False, max_length=1000
+    )
+    warehouse = serializers.SlugField(max_length=32, help_text="A warehouse code.")
+    carrier = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    tracking_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[URLValidator(schemes=["http", "https"])],
+    )
+    ship = StrictBooleanField(
+        required=False, default=False, help_text="true: shipped at once (else pending)."
+    )
+
+    def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids = [item["line"] for item in lines]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("Each line may be named once.")
+        return lines
+
+
 # --- Outputs ---------------------------------------------------------------------------
 
 
@@ -137,6 +179,42 @@ class OrderPaymentOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class FulfilmentLineOutputSerializer(serializers.ModelSerializer):
+    line = serializers.IntegerField(source="line_id", read_only=True)
+    sku = serializers.CharField(source="line.sku", read_only=True)
+
+    class Meta:
+        model = FulfilmentLine
+        fields = ["line", "sku", "quantity"]
+        read_only_fields = fields
+
+
+class FulfilmentOutputSerializer(serializers.ModelSerializer):
+    """A parcel with its tracking; ``pending`` until handed to the carrier."""
+
+    # Read through ``selectors.fulfilment_queryset`` (warehouse joined, lines with their
+    # order line prefetched): a fixed number of queries whatever the lines.
+
+    warehouse = serializers.CharField(source="warehouse.code", read_only=True)
+    lines = FulfilmentLineOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Fulfilment
+        fields = [
+            "number",
+            "status",
+            "warehouse",
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "created_at",
+            "shipped_at",
+            "cancelled_at",
+            "lines",
+        ]
+        read_only_fields = fields
+
+
 class OrderOutputSerializer(serializers.ModelSerializer):
     """An order with its lines, addresses and latest payment.
 
@@ -159,6 +237,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     shipping_address = OrderAddressOutputSerializer(read_only=True)
     billing_address = OrderAddressOutputSerializer(read_only=True, allow_null=True)
     payment = serializers.SerializerMethodField()
+    fulfilments = serializers.SerializerMethodField()
     access_token = serializers.SerializerMethodField()
 
     class Meta:
@@ -189,6 +268,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "cancelled_at",
             "carrier",
             "tracking_number",
+            "fulfilments",
             "created_at",
             "updated_at",
             "access_token",
@@ -209,6 +289,15 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             payments = list(order.payments.all())  # newest first (Payment.Meta.ordering)
             payment = payments[0] if payments else None
         return dict(OrderPaymentOutputSerializer(payment).data) if payment else None
+
+    @extend_schema_field(FulfilmentOutputSerializer(many=True))
+    def get_fulfilments(self, order: Order) -> list[Any]:
+        if self.context.get("lines") is not None:
+            return []  # checkout's answer: an order just written has no parcel yet
+        fulfilments = self.context.get("fulfilments")
+        if fulfilments is None:
+            fulfilments = order.fulfilments.all()  # prefetched by order_detail_prefetch
+        return list(FulfilmentOutputSerializer(fulfilments, many=True).data)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_access_token(self, order: Order) -> str | None:

@@ -19,11 +19,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from apps.cart.models import Cart
-from apps.orders import selectors, services
+from apps.orders import fulfilments, selectors, services
 from apps.orders.filters import OrderFilter
 from apps.orders.models import Order
 from apps.orders.serializers import (
     CheckoutInputSerializer,
+    FulfilmentCreateInputSerializer,
+    FulfilmentOutputSerializer,
     OrderCancelInputSerializer,
     OrderEventOutputSerializer,
     OrderFulfilInputSerializer,
@@ -49,6 +51,14 @@ _CHECKOUT_INVALID = error_response(
     "voucher_expired or voucher_not_applicable (details.missing)"
 )
 _ORDER_CONFLICT = error_response("invalid_state: not allowed from the order's status")
+_FULFILMENT_CONFLICT = error_response(
+    "invalid_state (the order is not paid, partially fulfilled or partially refunded), "
+    "insufficient_stock (units must move to a warehouse that lacks them; details.variants) "
+    "or idempotency_in_progress"
+)
+_FULFILMENT_STATE = error_response(
+    "invalid_state: the fulfilment is not pending (or its units are in a return)"
+)
 _IDEMPOTENCY_CONFLICT = error_response(
     "idempotency_conflict: the key was used with a different request"
 )
@@ -119,7 +129,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_permissions(self) -> list[permissions.BasePermission]:
         if self.action in ("retrieve", "events", "cancel"):
             return [permissions.AllowAny()]  # a guest presents X-Order-Token
-        if self.action == "fulfil":
+        if self.action in ("fulfil", "fulfilments", "fulfilment_ship", "fulfilment_cancel"):
             return [StaffOnObject()]
         return [permissions.IsAuthenticated()]
 
@@ -165,7 +175,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         order = services.order_cancel(
             order=order, actor=request_actor(request), reason=data.validated_data["reason"]
         )
-        return Response(OrderOutputSerializer(order).data)
+        return Response(_order_answer(order))
 
     @extend_schema(
         request=OrderFulfilInputSerializer,
@@ -181,4 +191,86 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         order = services.order_fulfil(
             order=order, actor=request_actor(request), **data.validated_data
         )
-        return Response(OrderOutputSerializer(order).data)
+        return Response(_order_answer(order))
+
+    @extend_schema(
+        summary="Pack (and optionally ship) a parcel of an order (staff)",
+        request=FulfilmentCreateInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: FulfilmentOutputSerializer,
+            409: _FULFILMENT_CONFLICT,
+            422: _IDEMPOTENCY_CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="fulfilments", url_name="fulfilments")
+    @idempotent()
+    def fulfilments(self, request: Request, pk: str | None = None) -> Response:
+        order = self._staff_order(request, pk)
+        data = FulfilmentCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        fulfilment = fulfilments.fulfilment_create(
+            order=order,
+            lines=[dict(item) for item in values["lines"]],
+            warehouse=values["warehouse"],
+            carrier=values["carrier"],
+            tracking_number=values["tracking_number"],
+            tracking_url=values["tracking_url"],
+            ship=values["ship"],
+            actor=request_actor(request),
+        )
+        fulfilment = selectors.fulfilment_get(order=order, number=fulfilment.number)
+        return Response(FulfilmentOutputSerializer(fulfilment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Hand a pending parcel to the carrier (staff)",
+        request=None,
+        responses={200: FulfilmentOutputSerializer, 409: _FULFILMENT_STATE},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"fulfilments/(?P<number>[A-Za-z0-9-]{1,32})/ship",
+        url_name="fulfilment-ship",
+    )
+    def fulfilment_ship(
+        self, request: Request, pk: str | None = None, number: str = ""
+    ) -> Response:
+        order = self._staff_order(request, pk)
+        fulfilment = selectors.fulfilment_get(order=order, number=number)
+        fulfilments.fulfilment_ship(fulfilment=fulfilment, actor=request_actor(request))
+        fulfilment = selectors.fulfilment_get(order=order, number=number)
+        return Response(FulfilmentOutputSerializer(fulfilment).data)
+
+    @extend_schema(
+        summary="Cancel a parcel before it ships: its stock goes back (staff)",
+        request=None,
+        responses={200: FulfilmentOutputSerializer, 409: _FULFILMENT_STATE},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"fulfilments/(?P<number>[A-Za-z0-9-]{1,32})/cancel",
+        url_name="fulfilment-cancel",
+    )
+    def fulfilment_cancel(
+        self, request: Request, pk: str | None = None, number: str = ""
+    ) -> Response:
+        order = self._staff_order(request, pk)
+        fulfilment = selectors.fulfilment_get(order=order, number=number)
+        fulfilments.fulfilment_cancel(fulfilment=fulfilment, actor=request_actor(request))
+        fulfilment = selectors.fulfilment_get(order=order, number=number)
+        return Response(FulfilmentOutputSerializer(fulfilment).data)
+
+    def _staff_order(self, request: Request, pk: str | None) -> Order:
+        # Access first: another customer's order is a 404 here too, not a 403.
+        order = selectors.order_get_accessible(order_id=pk, user=request_actor(request))
+        self.check_object_permissions(request, order)  # staff only (StaffOnObject)
+        return order
+
+
+def _order_answer(order: Order) -> dict[str, Any]:
+    """An order just changed by a service, with its parcels read in two queries."""
+    parcels = list(selectors.fulfilment_queryset().filter(order=order))
+    return dict(OrderOutputSerializer(order, context={"fulfilments": parcels}).data)

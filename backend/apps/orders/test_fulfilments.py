@@ -96,7 +96,8 @@ def test_a_partial_parcel_then_the_rest_fulfils_the_order_with_one_email_per_par
     )
 
     shipped = fulfilment_ship(fulfilment=first, actor=staff)
-    assert shipped.status == "shipped" and shipped.shipped_at is not None
+    assert shipped.status == "shipped"
+    assert shipped.shipped_at is not None
     with pytest.raises(ApplicationError) as again:
         fulfilment_ship(fulfilment=first, actor=staff)
     assert again.value.code == "invalid_state"
@@ -111,7 +112,8 @@ def test_a_partial_parcel_then_the_rest_fulfils_the_order_with_one_email_per_par
 
     order.refresh_from_db()
     assert (second.number, second.status) == (f"{order.number}-F2", "shipped")
-    assert order.status == S.FULFILLED and order.fulfilled_at is not None
+    assert order.status == S.FULFILLED
+    assert order.fulfilled_at is not None
     assert _lines(order)[0].quantity_fulfilled == 3
     shipped_emails = EmailLog.objects.filter(order=order, kind=EmailLog.Kind.ORDER_SHIPPED)
     assert sorted(shipped_emails.values_list("reference", flat=True)) == [
@@ -119,7 +121,8 @@ def test_a_partial_parcel_then_the_rest_fulfils_the_order_with_one_email_per_par
         second.number,
     ]
     # Nothing moved: the units were allocated where they left from.
-    assert on_hand(variant) == 2 and StockMovement.objects.filter(order=order).count() == 1
+    assert on_hand(variant) == 2
+    assert StockMovement.objects.filter(order=order).count() == 1
     with pytest.raises(ApplicationError) as nothing_left:
         fulfilment_create(
             order=order, lines=[{"line": line.pk, "quantity": 1}], warehouse="default", actor=staff

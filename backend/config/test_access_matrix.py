@@ -189,6 +189,20 @@ def _pricing_entries() -> dict[tuple[str, str], Entry]:
     return entries
 
 
+def _fulfilment_body(w: World) -> dict[str, Any]:
+    line = w.paid_order.lines.order_by("id").first()
+    assert line is not None
+    return {"lines": [{"line": line.pk, "quantity": 1}], "warehouse": "default"}
+
+
+def _parcel(w: World) -> dict[str, Any]:
+    """A pending parcel of A's paid order (made before the snapshot)."""
+    from apps.orders.fulfilments import fulfilment_create
+
+    parcel = fulfilment_create(order=w.paid_order, actor=w.staff, **_fulfilment_body(w))
+    return {"pk": w.paid_order.pk, "number": parcel.number}
+
+
 def _webhook_body(w: World) -> bytes:
     payment = w.payment
     return sandbox_event_body(
@@ -373,6 +387,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
         OWNED_STAFF, 401, 403, 404, 200, kwargs=_pk("paid_order"),
         body=lambda w: {"carrier": "DHL", "tracking_number": "00340434"},
     ),
+    ("order-fulfilments", "POST"): Entry(
+        OWNED_STAFF, 401, 403, 404, 201, kwargs=_pk("paid_order"), body=_fulfilment_body
+    ),
+    ("order-fulfilment-ship", "POST"): Entry(OWNED_STAFF, 401, 403, 404, 200, kwargs=_parcel),
+    ("order-fulfilment-cancel", "POST"): Entry(OWNED_STAFF, 401, 403, 404, 200, kwargs=_parcel),
     ("order-payment-pay", "POST"): Entry(
         OWNED, 404, 202, 404, 202, kwargs=_pk("failed_order"),
         body=lambda w: {"provider": "sandbox", "token": "tok_visa"},

@@ -283,6 +283,7 @@ def _path(world: World, method: str, template: str) -> str:
     order = {
         "cancel": world.pending_order,
         "fulfil": world.paid_order,
+        "fulfilments": world.paid_order,
         "refund": world.paid_order,
         "pay": world.failed_order,
     }
@@ -405,6 +406,58 @@ def test_a_bad_quantity_on_a_refund_line_is_a_400(world: World, quantity: Any) -
     details = refused(response, 400, "validation_error", field="lines")
     if quantity != 100:  # 100 is a valid number of units (of which 1 was bought)
         assert "quantity" in details["lines"]["0"], details  # errors by item index
+
+
+def _fulfilment_post(world: World, **patch: Any) -> Any:
+    line = world.paid_order.lines.get()
+    body = {"lines": [{"line": line.pk, "quantity": 1}], "warehouse": "default", **patch}
+    return unchanged(
+        world,
+        lambda: jwt_client(world.staff).post(
+            f"/api/v1/orders/{world.paid_order.pk}/fulfilments/", body, format="json"
+        ),
+    )
+
+
+@pytest.mark.parametrize("quantity", BAD_QUANTITIES, ids=repr)
+def test_a_bad_quantity_on_a_fulfilment_line_is_a_400(world: World, quantity: Any) -> None:
+    line = world.paid_order.lines.get()  # 1 unit bought: 100 is more than is left
+    response = _fulfilment_post(world, lines=[{"line": line.pk, "quantity": quantity}])
+    refused(response, 400, "validation_error", field="lines")
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"lines": [{"line": 0, "quantity": 1}]}, "lines"),
+        ({"lines": [{"line": 2**63, "quantity": 1}]}, "lines"),
+        ({"lines": [{"line": 99999999, "quantity": 1}]}, "lines"),  # not a line of the order
+        ({"lines": [{"quantity": 1}]}, "lines"),
+        ({"lines": {"line": 1}}, "lines"),
+        ({"lines": []}, "lines"),
+        ({"warehouse": "nowhere"}, "warehouse"),
+        ({"warehouse": "../default"}, "warehouse"),
+        ({"warehouse": 7}, "warehouse"),
+        ({"carrier": "c" * 101}, "carrier"),
+        ({"tracking_number": "t" * 101}, "tracking_number"),
+        ({"tracking_url": "ftp://track.example/1"}, "tracking_url"),
+        ({"tracking_url": "https://x.example/" + "p" * 500}, "tracking_url"),
+        ({"ship": 1}, "ship"),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_a_bad_fulfilment_is_a_400_that_changes_nothing(
+    world: World, patch: dict[str, Any], field: str
+) -> None:
+    refused(_fulfilment_post(world, **patch), 400, "validation_error", field=field)
+
+
+def test_an_unknown_fulfilment_in_the_path_is_a_404(world: World) -> None:
+    for verb in ("ship", "cancel"):
+        for number in ("SO-00000-F1", "x" * 33, "%2E%2E"):
+            url = f"/api/v1/orders/{world.paid_order.pk}/fulfilments/{number}/{verb}/"
+            response = unchanged(world, lambda url=url: jwt_client(world.staff).post(url))
+            refused(response, 404, "not_found")
 
 
 @pytest.mark.parametrize("quantity", [0, 1.5, "5", "1e9", 2**63, True, None], ids=repr)
@@ -545,9 +598,17 @@ def test_an_email_over_254_characters_is_a_400(world: World, url: str) -> None:
     refused(response, 400, "validation_error", field="email")
 
 
-@pytest.mark.parametrize("route", ["checkout", "pay", "refund"])
+@pytest.mark.parametrize("route", ["checkout", "pay", "refund", "fulfilments"])
 def test_an_idempotency_key_over_255_characters_is_a_400(world: World, route: str) -> None:
     url, body, user = {
+        "fulfilments": (
+            f"/api/v1/orders/{world.paid_order.pk}/fulfilments/",
+            {
+                "lines": [{"line": world.paid_order.lines.get().pk, "quantity": 1}],
+                "warehouse": "default",
+            },
+            world.staff,
+        ),
         "checkout": (f"/api/v1/carts/{world.cart.pk}/checkout/", CHECKOUT_BODY, world.alice),
         "pay": (
             f"/api/v1/orders/{world.failed_order.pk}/pay/",

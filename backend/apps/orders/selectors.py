@@ -58,9 +58,11 @@ def order_detail_prefetch(queryset: QuerySet[Order]) -> QuerySet[Order]:
     )
 
 
-def fulfilment_get(*, order: Order, number: str) -> Fulfilment:
-    """A parcel of ``order`` by its number (the caller has checked access), else 404."""
-    fulfilment = fulfilment_queryset().filter(order=order, number=number).first()
+def fulfilment_get(*, order: Order, number: str, detail: bool = True) -> Fulfilment:
+    """A parcel of ``order`` by its number (the caller has checked access), else 404;
+    with ``detail`` its warehouse and lines too (for its answer)."""
+    queryset = fulfilment_queryset() if detail else Fulfilment.objects.all()
+    fulfilment = queryset.filter(order=order, number=number).first()
     if fulfilment is None:
         raise NotFoundError("Fulfilment not found.")
     return fulfilment

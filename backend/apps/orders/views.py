@@ -238,7 +238,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         self, request: Request, pk: str | None = None, number: str = ""
     ) -> Response:
         order = self._staff_order(request, pk)
-        fulfilment = selectors.fulfilment_get(order=order, number=number)
+        fulfilment = selectors.fulfilment_get(order=order, number=number, detail=False)
         fulfilments.fulfilment_ship(fulfilment=fulfilment, actor=request_actor(request))
         fulfilment = selectors.fulfilment_get(order=order, number=number)
         return Response(FulfilmentOutputSerializer(fulfilment).data)
@@ -258,7 +258,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         self, request: Request, pk: str | None = None, number: str = ""
     ) -> Response:
         order = self._staff_order(request, pk)
-        fulfilment = selectors.fulfilment_get(order=order, number=number)
+        fulfilment = selectors.fulfilment_get(order=order, number=number, detail=False)
         fulfilments.fulfilment_cancel(fulfilment=fulfilment, actor=request_actor(request))
         fulfilment = selectors.fulfilment_get(order=order, number=number)
         return Response(FulfilmentOutputSerializer(fulfilment).data)

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _order(customer: User, lines: int = 1, quantity: int = 2) -> Order:
-    return order_paid(user=customer, lines=[(variant_create(stock=5), quantity) for _ in range(lines)])
+    return order_paid(
+        user=customer, lines=[(variant_create(stock=5), quantity) for _ in range(lines)]
+    )
 
 
 def _url(order: Order, *rest: str) -> str:
@@ -162,7 +164,9 @@ def test_bad_input_is_a_400_naming_the_field(
     customer: User, staff_client: APIClient, patch: dict[str, Any], field: str
 ) -> None:
     order = _order(customer)
-    response = staff_client.post(_url(order, "fulfilments"), {**_body(order), **patch}, format="json")
+    response = staff_client.post(
+        _url(order, "fulfilments"), {**_body(order), **patch}, format="json"
+    )
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "validation_error"
     assert field in response.json()["details"]

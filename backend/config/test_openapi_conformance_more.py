@@ -296,3 +296,64 @@ def test_a_webhook_endpoint_read_and_removed_matches_the_document(
     assert "secret" not in shown or not shown["secret"]  # the secret is shown once
     record(staff_client, "delete", path, status=204)
     record(staff_client, "get", path, status=404)
+
+
+def test_fulfilment_pack_ship_cancel_and_the_order_match_the_document(
+    record: Recorder, staff_client: APIClient
+) -> None:
+    from apps.catalog.factories import make_warehouse, receive
+    from apps.payments.factories import order_paid
+
+    first, second = variant_create(sku="MUG-F", stock=5), variant_create(sku="CAP-F", stock=5)
+    receive(second, 2, warehouse=make_warehouse(code="north", priority=10))
+    order = order_paid(lines=[(first, 2), (second, 1)])
+    lines = list(order.lines.order_by("id"))
+    base = f"/api/v1/orders/{order.pk}/fulfilments/"
+
+    packed = record(
+        staff_client,
+        "post",
+        base,
+        {
+            "lines": [{"line": lines[0].pk, "quantity": 1}],
+            "warehouse": "default",
+            "carrier": "DHL",
+            "tracking_number": "JD0001",
+            "tracking_url": "https://track.example/JD0001",
+        },
+        status=201,
+        headers={"Idempotency-Key": "pack-1"},
+    )
+    assert packed["status"] == "pending"
+    shipped = record(staff_client, "post", f"{base}{packed['number']}/ship/", status=200)
+    assert shipped["shipped_at"] is not None
+    moved = record(
+        staff_client,
+        "post",
+        base,
+        {"lines": [{"line": lines[1].pk, "quantity": 1}], "warehouse": "north", "ship": False},
+        status=201,
+    )
+    record(staff_client, "post", f"{base}{moved['number']}/cancel/", status=200)
+    record(staff_client, "post", f"{base}{moved['number']}/cancel/", status=409)
+    record(
+        staff_client,
+        "post",
+        base,
+        {"lines": [{"line": lines[0].pk, "quantity": 5}], "warehouse": "default"},
+        status=400,
+    )
+    record(
+        staff_client,
+        "post",
+        base,
+        {"lines": [{"line": lines[0].pk, "quantity": 1}], "warehouse": "north"},
+        status=409,  # north has none of the mug: insufficient_stock
+    )
+    record(staff_client, "post", f"{base}SO-NONE-F1/ship/", status=404)
+    detail = record(staff_client, "get", f"/api/v1/orders/{order.pk}/", status=200)
+    assert [(f["number"], f["status"]) for f in detail["fulfilments"]] == [
+        (packed["number"], "shipped"),
+        (moved["number"], "cancelled"),
+    ]
+    assert detail["status"] == "partially_fulfilled"

@@ -190,7 +190,7 @@ class FulfilmentLineOutputSerializer(serializers.ModelSerializer):
 
 
 class FulfilmentOutputSerializer(serializers.ModelSerializer):
-    """A parcel with its tracking; ``pending`` until handed to the carrier."""
+    """A parcel with its tracking; `pending` until handed to the carrier."""
 
     # Read through ``selectors.fulfilment_queryset`` (warehouse joined, lines with their
     # order line prefetched): a fixed number of queries whatever the lines.

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 
 from apps.accounts.models import User
-from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
 from apps.catalog.stock import stock_apply, warehouse_default
 
 T = TypeVar("T")
@@ -34,6 +34,9 @@ DEMO_STAFF_PASSWORD = "demo-staff-password-2024"
 DEMO_CUSTOMER_EMAIL = "customer@example.com"
 DEMO_CUSTOMER_PASSWORD = "demo-customer-password-2024"
 STAFF_GROUP = "Shop staff"
+# A second, lower-priority warehouse holding some of the stock, so that checkout splits
+# lines and staff can ship parcels from either (issue 18).
+NORTH_WAREHOUSE = {"code": "north", "name": "North warehouse", "priority": 10}
 # What the shop's staff does in the admin: manage the catalogue, resolve stock drifts,
 # and look at everything else (orders, payments, carts, emails, tasks, customers).
 # Users are view-only: whoever may change a user may make anyone a superuser.
@@ -47,7 +50,13 @@ STAFF_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "stock": _VIEW,
         "stockmovement": _VIEW,
     },
-    "orders": {"order": _VIEW, "orderline": _VIEW, "orderevent": _VIEW},
+    "orders": {
+        "order": _VIEW,
+        "orderline": _VIEW,
+        "orderevent": _VIEW,
+        "fulfilment": _VIEW,
+        "fulfilmentline": _VIEW,
+    },
     "payments": {
         "payment": _VIEW,
         "refund": _VIEW,
@@ -149,6 +158,7 @@ class VariantSpec:
     price: Decimal
     position: int
     stock: int
+    north_stock: int = 0  # units in the north warehouse (every fourth product's first variant)
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,7 @@ def product_spec(index: int) -> ProductSpec:
             position=position,
             # Every seventh variant starts sold out, so the shop shows both states.
             stock=0 if (index + position) % 7 == 0 else 5 + (index * 7 + position * 3) % 40,
+            north_stock=3 + index % 5 if index % 4 == 0 and position == 0 else 0,
         )
         for position, (option, step) in enumerate(kind.options)
     ]
@@ -273,24 +284,46 @@ def demo_catalogue_seed(*, products: int) -> SeedResult:
     new_skus = [variant.sku for variant in new_variants]
     created_ids = _ids_by(Variant, "sku", new_skus)
     warehouse_id = warehouse_default().pk
+    north_id = _north_warehouse().pk
+    north_skus = [sku for sku in new_skus if wanted[sku][1].north_stock > 0]
     Stock.objects.bulk_create(
         [
-            Stock(variant_id=created_ids[sku], warehouse_id=warehouse_id, on_hand=0)
-            for sku in new_skus
+            *(
+                Stock(variant_id=created_ids[sku], warehouse_id=warehouse_id, on_hand=0)
+                for sku in new_skus
+            ),
+            *(
+                Stock(variant_id=created_ids[sku], warehouse_id=north_id, on_hand=0)
+                for sku in north_skus
+            ),
         ],
         batch_size=CHUNK,
     )
     receipts = [
-        (created_ids[sku], wanted[sku][1].stock) for sku in new_skus if wanted[sku][1].stock > 0
-    ]
+        ((created_ids[sku], warehouse_id), wanted[sku][1].stock)
+        for sku in new_skus
+        if wanted[sku][1].stock > 0
+    ] + [((created_ids[sku], north_id), wanted[sku][1].north_stock) for sku in north_skus]
     for chunk in _chunks(receipts):
         stock_apply(
-            changes={(vid, warehouse_id): qty for vid, qty in chunk},
+            changes=dict(chunk),
             reason=StockMovement.Reason.RECEIVE,
             note="seed_demo receipt",
         )
     result.units_received = sum(quantity for _, quantity in receipts)
     return result
+
+
+def _north_warehouse() -> Warehouse:
+    warehouse, _ = Warehouse.objects.get_or_create(
+        code=NORTH_WAREHOUSE["code"],
+        defaults={
+            "name": NORTH_WAREHOUSE["name"],
+            "priority": NORTH_WAREHOUSE["priority"],
+            "country": settings.DEFAULT_COUNTRY,
+        },
+    )
+    return warehouse
 
 
 def staff_group_ensure() -> Group:

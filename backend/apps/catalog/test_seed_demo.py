@@ -18,7 +18,7 @@ from apps.catalog.demo import (
     DEMO_STAFF_PASSWORD,
     product_spec,
 )
-from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
+from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
 
 pytestmark = pytest.mark.django_db
 
@@ -41,8 +41,10 @@ def _counts() -> tuple[int, int, int, int, int]:
 
 def _assert_ledger_matches_on_hand() -> None:
     ledger = (
-        StockMovement.objects.filter(variant_id=OuterRef("variant_id"))
-        .values("variant_id")
+        StockMovement.objects.filter(
+            variant_id=OuterRef("variant_id"), warehouse_id=OuterRef("warehouse_id")
+        )
+        .values("variant_id", "warehouse_id")
         .annotate(total=Sum("quantity"))
         .values("total")
     )
@@ -59,7 +61,11 @@ def _assert_ledger_matches_on_hand() -> None:
 def test_seed_twice_creates_everything_once() -> None:
     first = _seed("--products", "30")
     counts = _counts()
-    assert counts[:4] == (9, 30, counts[2], counts[2])
+    north = sum(
+        1 for i in range(1, 31) for v in product_spec(i).variants if v.north_stock > 0
+    )  # every fourth product's first variant is also stocked in the north warehouse
+    assert north == 7
+    assert counts[:4] == (9, 30, counts[2], counts[2] + north)
     assert counts[2] >= 60  # several variants per product
     assert "30 products" in first
     second = _seed("--products", "30")
@@ -73,15 +79,22 @@ def test_seed_twice_creates_everything_once() -> None:
 def test_seed_is_deterministic_and_scales_up_without_touching_existing_rows() -> None:
     _seed("--products", "5")
     before = dict(Variant.objects.values_list("sku", "price"))
-    stock_before = dict(Stock.objects.values_list("variant__sku", "on_hand"))
+    stock_before = {
+        (sku, code): on_hand
+        for sku, code, on_hand in Stock.objects.values_list(
+            "variant__sku", "warehouse__code", "on_hand"
+        )
+    }
     _seed("--products", "12")
     assert Product.objects.count() == 12
     after = dict(Variant.objects.values_list("sku", "price"))
     assert {sku: after[sku] for sku in before} == before
     assert {
-        sku: on_hand
-        for sku, on_hand in Stock.objects.values_list("variant__sku", "on_hand")
-        if sku in stock_before
+        (sku, code): on_hand
+        for sku, code, on_hand in Stock.objects.values_list(
+            "variant__sku", "warehouse__code", "on_hand"
+        )
+        if (sku, code) in stock_before
     } == stock_before
     spec = product_spec(7)
     product = Product.objects.get(slug=spec.slug)
@@ -95,6 +108,12 @@ def test_seed_is_deterministic_and_scales_up_without_touching_existing_rows() ->
 @override_settings(DEBUG=True)
 def test_demo_has_sold_out_and_stocked_variants_all_visible() -> None:
     _seed()
+    north = Stock.objects.filter(warehouse__code="north", on_hand__gt=0)
+    assert north.count() == 6  # products 4, 8, ... 24: their first variant
+    assert (
+        Warehouse.objects.get(code="north").priority
+        > Warehouse.objects.get(code="default").priority
+    )
     assert Stock.objects.filter(on_hand=0).exists()
     assert Stock.objects.filter(on_hand__gt=0).exists()
     assert not Product.objects.filter(is_active=False).exists()

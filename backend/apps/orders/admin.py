@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.orders.models import Order, OrderEvent, OrderLine
+from apps.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderLine
 from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
 _LINE_FIELDS = (
@@ -36,6 +36,50 @@ _EVENT_FIELDS = (
 )
 
 
+_FULFILMENT_FIELDS = (
+    "number",
+    "status",
+    "warehouse",
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "created_by",
+    "created_at",
+    "shipped_at",
+    "cancelled_at",
+)
+
+
+class FulfilmentInline(ReadOnlyInline):
+    """The order's parcels (packed, shipped or cancelled through the fulfilment API)."""
+
+    model = Fulfilment
+    fields = _FULFILMENT_FIELDS
+    readonly_fields = _FULFILMENT_FIELDS
+    show_change_link = True
+
+
+class FulfilmentLineInline(ReadOnlyInline):
+    model = FulfilmentLine
+    fields = ("line", "quantity")
+    readonly_fields = ("line", "quantity")
+
+
+@admin.register(Fulfilment)
+class FulfilmentAdmin(ReadOnlyAdmin):
+    """Parcels, newest first; ship and cancel them with the API (``/orders/{id}/fulfilments/``)."""
+
+    list_display = ["number", "status", "warehouse", "carrier", "tracking_number", "created_at"]
+    list_filter = ["status", "warehouse", "created_at"]
+    search_fields = ["number", "order__number", "tracking_number"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    list_select_related = ["warehouse"]
+    fields = ("order", *_FULFILMENT_FIELDS)
+    readonly_fields = fields
+    inlines = [FulfilmentLineInline]
+
+
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = _LINE_FIELDS
@@ -56,7 +100,7 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     list_select_related = ["user"]
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline, FulfilmentInline, OrderEventInline]
     fieldsets = (
         (None, {"fields": ("number", "status", "user", "email", "cart")}),
         (

@@ -24,6 +24,7 @@ from apps.ops.overview import overview_build
 from apps.ops.serializers import (
     StuckPaymentOutputSerializer,
     TaskResultOutputSerializer,
+    UnshippedFulfilmentOutputSerializer,
     WebhookEventOutputSerializer,
 )
 from apps.payments.models import WebhookEvent
@@ -158,6 +159,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     stuck = selectors.payment_stuck_list()[:LIST_SIZE]
     deliveries = integration_selectors.deliveries_needing_attention()[:LIST_SIZE]
     disabled = integration_selectors.endpoints_disabled()[:LIST_SIZE]
+    unshipped = selectors.fulfilment_unshipped_list()[:LIST_SIZE]
     return {
         "overview": overview,
         "queues": _queues(overview),
@@ -172,6 +174,8 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         # Outbound webhooks (apps.integrations): replay is POST .../replay/ on the API.
         "deliveries": DeliveryOutputSerializer(deliveries, many=True).data,
         "disabled_endpoints": EndpointOutputSerializer(disabled, many=True).data,
+        # Parcels to chase: ship or cancel them with POST /orders/{id}/fulfilments/{n}/...
+        "unshipped_fulfilments": UnshippedFulfilmentOutputSerializer(unshipped, many=True).data,
         "refresh_seconds": _refresh_seconds(request),
         "urls": {
             "overview": reverse("ops-overview-list"),

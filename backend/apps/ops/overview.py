@@ -103,6 +103,10 @@ def overview_build(*, now: datetime | None = None) -> dict[str, Any]:
             "threshold_minutes": selectors.queued_email_minutes(),
         },
         "stock_drifts": selectors.stock_drift_summary(),
+        "fulfilments": {
+            "unshipped": selectors.fulfilment_unshipped_list(now=now).count(),
+            "threshold_days": selectors.unshipped_fulfilment_days(),
+        },
         "queue_history": {
             "window_minutes": int(HISTORY_WINDOW.total_seconds() // 60),
             "queues": broker.queue_names(),

@@ -20,7 +20,7 @@ from django_celery_results.models import TaskResult
 
 from apps.notifications.models import EmailLog
 from apps.ops.models import QueueSample, StockDrift, TaskRetry
-from apps.orders.models import Order
+from apps.orders.models import Fulfilment, Order
 from apps.payments.models import Payment, WebhookEvent
 from utils.errors import NotFoundError
 
@@ -129,6 +129,24 @@ def payment_stuck_list(*, now: datetime | None = None) -> QuerySet[Payment]:
 def email_queued_stale_count(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(minutes=queued_email_minutes())
     return EmailLog.objects.filter(status=EmailLog.Status.QUEUED, created_at__lt=cutoff).count()
+
+
+# --- Fulfilments -----------------------------------------------------------------------------
+
+
+def unshipped_fulfilment_days() -> int:
+    return settings.OPS_UNSHIPPED_FULFILMENT_DAYS
+
+
+def fulfilment_unshipped_list(*, now: datetime | None = None) -> QuerySet[Fulfilment]:
+    """Parcels packed more than ``OPS_UNSHIPPED_FULFILMENT_DAYS`` ago and still pending,
+    oldest first, with their order and warehouse."""
+    cutoff = (now or timezone.now()) - timedelta(days=unshipped_fulfilment_days())
+    return (
+        Fulfilment.objects.select_related("order", "warehouse")
+        .filter(status=Fulfilment.Status.PENDING, created_at__lt=cutoff)
+        .order_by("created_at", "id")
+    )
 
 
 # --- Stock drifts, queue samples --------------------------------------------------------------

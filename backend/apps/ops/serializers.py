@@ -202,5 +202,15 @@ class StuckPaymentOutputSerializer(serializers.ModelSerializer):
         return {"code": obj.failure_code, "message": obj.failure_message}
 
 
+class UnshippedFulfilmentOutputSerializer(serializers.Serializer):
+    """A parcel packed and not shipped past the threshold (the ops page's list)."""
+
+    number = serializers.CharField()
+    order = OrderBriefSerializer()
+    warehouse = serializers.CharField(source="warehouse.code")
+    carrier = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class NoFieldsInputSerializer(InputSerializer):
     """An ops verb takes no body: any field sent is a 400 ``validation_error``."""

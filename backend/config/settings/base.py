@@ -336,6 +336,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Ops thresholds: when a pending payment or a queued email counts as stuck.
 OPS_STUCK_PAYMENT_MINUTES = env.int("OPS_STUCK_PAYMENT_MINUTES", default=10)
 OPS_QUEUED_EMAIL_MINUTES = env.int("OPS_QUEUED_EMAIL_MINUTES", default=10)
+# A parcel packed (pending) and not handed to the carrier for this many days is listed
+# on the ops page ("fulfilments not shipped").
+OPS_UNSHIPPED_FULFILMENT_DAYS = env.int("OPS_UNSHIPPED_FULFILMENT_DAYS", default=2)
 OPS_BROKER_TIMEOUT_SECONDS = env.float("OPS_BROKER_TIMEOUT_SECONDS", default=1.0)
 READYZ_DEADLINE_SECONDS = env.float("READYZ_DEADLINE_SECONDS", default=2.0)
 # /readyz reports workers as silent when no task finished for this long (the minute

@@ -167,6 +167,7 @@
     setText("tile-unprocessed-webhooks", o.webhook_events.unprocessed);
     setText("tile-stale-emails", o.emails.queued_stale);
     setText("tile-stock-drifts", o.stock_drifts.unresolved);
+    setText("tile-unshipped-fulfilments", o.fulfilments.unshipped);
     setText("tile-failed-last-hour", o.tasks_last_hour.by_state.FAILURE || 0);
 
     renderCharts(o);

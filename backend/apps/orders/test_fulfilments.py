@@ -16,7 +16,7 @@ from apps.catalog.models import Stock, StockMovement, Variant, Warehouse
 from apps.catalog.stock import stock_apply, warehouse_default
 from apps.notifications.models import EmailLog
 from apps.notifications.services import email_render
-from apps.orders import fulfilments
+from apps.orders import fulfilment_units
 from apps.orders.factories import order_create
 from apps.orders.fulfilments import fulfilment_cancel, fulfilment_create, fulfilment_ship
 from apps.orders.models import Allocation, Fulfilment, Order, OrderEvent, OrderLine
@@ -253,7 +253,7 @@ def test_the_database_refuses_more_than_ordered_whatever_the_caller_read(staff: 
     OrderLine.objects.filter(pk=line.pk).update(quantity_fulfilled=2)  # as if someone else did
 
     with transaction.atomic(), pytest.raises(ApplicationError) as refused:
-        fulfilments._lines_fulfilled_add({line.pk: 1})
+        fulfilment_units.lines_fulfilled_add({line.pk: 1})
 
     assert refused.value.code == "validation_error"
     assert _lines(order)[0].quantity_fulfilled == 2

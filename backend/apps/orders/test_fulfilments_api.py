@@ -237,3 +237,36 @@ def test_query_counts_are_the_same_for_1_and_20_lines(
         CANCEL_QUERIES,
         DETAIL_QUERIES,
     )
+
+
+def test_a_parcel_moving_units_between_warehouses_costs_the_same_for_1_and_20_lines(
+    customer: User, staff_client: APIClient
+) -> None:
+    north = make_warehouse(code="north", priority=10)
+    staff_client.get("/api/v1/orders/")  # warm the per-process caches
+    counts = []
+    for lines in (1, 20):
+        order = _order(customer, lines=lines)
+        for line in order.lines.all():
+            assert line.variant is not None
+            receive(line.variant, 3, warehouse=north)
+        body = _body(order, warehouse="north")
+        created = _count(
+            lambda body=body, order=order: staff_client.post(
+                _url(order, "fulfilments"), body, format="json"
+            )
+        )
+        number = Fulfilment.objects.get(order=order).number
+        cancelled = _count(
+            lambda number=number, order=order: staff_client.post(
+                _url(order, "fulfilments", number, "cancel"), format="json"
+            )
+        )
+        counts.append((created, cancelled))
+    # Create: 18 + the stock rows locked, and per reason (release, sale) one UPDATE of the
+    # rows and one INSERT of the movements, then the source allocations' UPDATE and the
+    # moved ones' INSERT (25). Cancel: 16 + stock locked, the allocations' UPDATE, and
+    # the two reasons' UPDATE + INSERT (22).
+    assert counts == [(25, 22), (25, 22)]
+    for row in Stock.objects.all():
+        assert ledger_sum(row.variant_id, warehouse=row.warehouse) == row.on_hand

@@ -23,6 +23,7 @@ from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
 from apps.orders.allocations import allocations_give_back
 from apps.orders.checkout import CheckoutResult, order_checkout
+from apps.orders.fulfilments import order_fulfil_all
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import actor_kind, order_transition
 from apps.pricing.services import voucher_release
@@ -93,8 +94,6 @@ def order_fulfil(*, order: Order, actor: User | None, carrier: str, tracking_num
     """Ship everything left of a paid (or partially refunded or fulfilled) order: one
     shipped fulfilment per warehouse holding its units (a staff action: the view's
     permission refuses anyone else). See ``apps.orders.fulfilments.order_fulfil_all``."""
-    from apps.orders.fulfilments import order_fulfil_all
-
     return order_fulfil_all(
         order=order, actor=actor, carrier=carrier, tracking_number=tracking_number
     )

@@ -346,7 +346,11 @@ def _refund_succeeded(
         # The transition emits order.refunded itself; a cancelled order's refund is one too.
         event_emit(event_type=EventType.ORDER_REFUNDED, payload=lambda: order_payload(order))
     _restock(order, refund)
-    email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))
+    # A return's refund settles the return and tells the customer about it instead.
+    from apps.returns.services import return_refund_settle  # returns call refund_create
+
+    if not return_refund_settle(order=order, refund=refund):
+        email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))
     return RefundOutcome(refund, Applied.APPLIED)
 
 

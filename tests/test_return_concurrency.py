@@ -37,7 +37,7 @@ def test_ten_simultaneous_requests_for_one_of_three_shipped_units_accept_exactly
     assert _codes(outcomes) == {"201": 3, "400 validation_error": 7}
     refused = [out for status, out, _ in outcomes if status == 400]
     assert all(
-        out["details"]["lines"] == [{"quantity": ["At most 0 of RACE-TEE can be returned."]}]
+        out["details"]["lines"] == {"0": {"quantity": ["At most 0 of RACE-TEE can be returned."]}}
         for out in refused
     )
     assert ReturnRequest.objects.filter(order=order).count() == 3

@@ -10,15 +10,17 @@ from utils.errors import ApplicationError
 
 
 class ReturnLinesInvalidError(ApplicationError):
-    """400 ``validation_error`` with ``details.lines``: one entry per line sent, in order
-    (``{}`` for a good one), as DRF shapes errors of a list of objects."""
+    """400 ``validation_error`` with ``details.lines``: the field errors of each refused
+    line by its index in the list sent (``{"1": {"quantity": [...]}}``), the shape DRF
+    gives a list of objects, so the serializer's refusals and these read alike."""
 
     code = "validation_error"
     status_code = status.HTTP_400_BAD_REQUEST
     message = "Some lines cannot be returned."
 
-    def __init__(self, lines: list[dict[str, Any]], **extra: Any) -> None:
-        super().__init__(details={"lines": lines, **extra})
+    def __init__(self, lines: list[dict[str, list[str]]], **extra: Any) -> None:
+        refused = {str(index): errors for index, errors in enumerate(lines) if errors}
+        super().__init__(details={"lines": refused, **extra})
 
 
 class ReturnWindowClosedError(ApplicationError):

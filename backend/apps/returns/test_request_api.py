@@ -135,10 +135,9 @@ def test_more_units_than_shipped_are_refused_line_by_line(
 
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"
-    assert response.json()["details"]["lines"] == [
-        {},
-        {"quantity": ["At most 1 of MUG can be returned."]},
-    ]
+    assert response.json()["details"]["lines"] == {
+        "1": {"quantity": ["At most 1 of MUG can be returned."]}
+    }
 
 
 def test_units_packed_but_not_shipped_cannot_be_returned(
@@ -150,10 +149,10 @@ def test_units_packed_but_not_shipped_cannot_be_returned(
     response = _refused(customer_client, order, _body((tee_line.pk, 2), (mug_line.pk, 1)))
 
     assert response.status_code == 400
-    assert response.json()["details"]["lines"] == [
-        {"quantity": ["At most 1 of TEE can be returned."]},
-        {"line": [f"Line {mug_line.pk} (MUG) has not shipped."]},
-    ]
+    assert response.json()["details"]["lines"] == {
+        "0": {"quantity": ["At most 1 of TEE can be returned."]},
+        "1": {"line": [f"Line {mug_line.pk} (MUG) has not shipped."]},
+    }
 
 
 def test_a_line_of_another_order_or_listed_twice_is_refused(
@@ -166,11 +165,10 @@ def test_a_line_of_another_order_or_listed_twice_is_refused(
     response = _refused(customer_client, order, _body((line.pk, 1), (line.pk, 1), (foreign.pk, 1)))
 
     assert response.status_code == 400
-    assert response.json()["details"]["lines"] == [
-        {},
-        {"line": [f"Line {line.pk} is listed twice."]},
-        {"line": [f"No line {foreign.pk} in this order."]},
-    ]
+    assert response.json()["details"]["lines"] == {
+        "1": {"line": [f"Line {line.pk} is listed twice."]},
+        "2": {"line": [f"No line {foreign.pk} in this order."]},
+    }
 
 
 def test_units_in_open_returns_are_taken_until_the_return_is_rejected(
@@ -181,9 +179,9 @@ def test_units_in_open_returns_are_taken_until_the_return_is_rejected(
     first = return_made(order, [(line, 2)], actor=customer)
 
     response = _refused(customer_client, order, _body((line.pk, 2)))
-    assert response.json()["details"]["lines"] == [
-        {"quantity": ["At most 1 of TEE can be returned."]}
-    ]
+    assert response.json()["details"]["lines"] == {
+        "0": {"quantity": ["At most 1 of TEE can be returned."]}
+    }
 
     return_reject(return_request=first, actor=staff, staff_note="Worn")
     again = post(customer_client, returns_url(order), _body((line.pk, 3)))

@@ -247,7 +247,7 @@ def test_receiving_refuses_bad_lines_and_changes_nothing(
     response = _step(staff_client, requested.number, "receive", body)
 
     assert response.status_code == 400, response.content
-    assert response.json()["details"]["lines"] == [expected]
+    assert response.json()["details"]["lines"] == {"0": expected}
     assert db_snapshot() == before
 
 

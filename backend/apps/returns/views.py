@@ -37,7 +37,8 @@ from utils.serializers import validated_input
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _CREATE_INVALID = error_response(
-    "validation_error; details.lines has one entry per line sent ({} when it is fine): "
+    "validation_error; details.lines holds each refused line's errors by its index in "
+    'the list sent ({"1": {"quantity": [...]}}): '
     "not in the order, listed twice, not shipped, or more units than can be returned"
 )
 _CREATE_CONFLICT = error_response(
@@ -52,7 +53,8 @@ _STEP_CONFLICT = error_response(
     "invalid_state: not allowed from the return's status (details.status, allowed)"
 )
 _RECEIVE_INVALID = error_response(
-    "validation_error; details.lines has one entry per line sent: not in the return, more "
+    "validation_error; details.lines holds each refused line's errors by its index: "
+    "not in the return, more "
     "than was to come back, or a missing, unknown or inactive warehouse"
 )
 

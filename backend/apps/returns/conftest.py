@@ -50,5 +50,5 @@ def emails(order: Order) -> list[tuple[str, str]]:
     )
 
 
-def post(client: APIClient, url: str, body: Any = None, **headers: str) -> Any:
+def post(client: APIClient, url: str, body: Any = None, **headers: Any) -> Any:
     return client.post(url, body if body is not None else {}, format="json", **headers)

@@ -6,6 +6,8 @@ the refund of a return is computed on the server (``return_refund_amounts``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.payments.models import Refund
@@ -13,21 +15,23 @@ from apps.returns.models import ReturnLine, ReturnRequest
 from utils.serializers import InputSerializer, MoneyField, StrictBooleanField, StrictIntegerField
 
 MAX_LINES = 100  # more lines than any order has; a bigger list is a 400, not a long query
-_ID = {"min_value": 1, "max_value": 2**63 - 1}
-_UNITS = {"max_value": 2**31 - 1}
+MAX_ID = 2**63 - 1
+MAX_UNITS = 2**31 - 1
 
 # --- Inputs ----------------------------------------------------------------------------
 
 
 class ReturnLineInputSerializer(InputSerializer):
-    line = StrictIntegerField(**_ID, help_text="An order line's `id`.")
-    quantity = StrictIntegerField(min_value=1, **_UNITS)
+    line = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="An order line's `id`.")
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_UNITS)
 
 
 class ReturnCreateInputSerializer(InputSerializer):
     """The lines and units to send back, and why."""
 
-    lines = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    lines: serializers.ListSerializer[dict[str, int]] = serializers.ListSerializer(
+        child=ReturnLineInputSerializer(), allow_empty=False, max_length=MAX_LINES
+    )
     reason = serializers.ChoiceField(choices=ReturnRequest.Reason.choices)
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -43,8 +47,10 @@ class ReturnRejectInputSerializer(InputSerializer):
 
 
 class ReturnReceiveLineInputSerializer(InputSerializer):
-    line = StrictIntegerField(**_ID, help_text="An order line's `id` in this return.")
-    quantity = StrictIntegerField(min_value=0, **_UNITS, help_text="Units that arrived.")
+    line = StrictIntegerField(
+        min_value=1, max_value=MAX_ID, help_text="An order line's `id` in this return."
+    )
+    quantity = StrictIntegerField(min_value=0, max_value=MAX_UNITS, help_text="Units that arrived.")
     restock = StrictBooleanField(help_text="Put the arrived units back on sale.")
     warehouse = serializers.SlugField(
         max_length=32,
@@ -58,7 +64,9 @@ class ReturnReceiveLineInputSerializer(InputSerializer):
 class ReturnReceiveInputSerializer(InputSerializer):
     """What arrived, per line; lines not named arrived with 0 units."""
 
-    lines = ReturnReceiveLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    lines: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
+        child=ReturnReceiveLineInputSerializer(), allow_empty=False, max_length=MAX_LINES
+    )
 
 
 # --- Outputs ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Returns: request one, then approve or reject, receive (restock) and refund it.
+"""Returns: request one, then approve or reject and receive (restock) it; the refund is
+in ``apps.returns.refunds``.
 
 Every service locks the order row first (then the return), so two requests for the
 same order run one after the other: the units a return may ask for are counted under
@@ -13,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -28,12 +28,9 @@ from apps.notifications.models import EmailLog
 from apps.notifications.services import email_enqueue
 from apps.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderLine
 from apps.orders.transitions import actor_kind, order_event_record
-from apps.payments.models import Refund
-from apps.payments.services.refunds import refund_create
 from apps.returns.errors import ReturnLinesInvalidError, ReturnWindowClosedError
 from apps.returns.models import ReturnLine, ReturnRequest
 from apps.returns.transitions import OPEN_STATUSES, return_transition, return_transition_check
-from utils.decimal_utils import ZERO, money_sum, quantize, to_str
 from utils.errors import InvalidStateError, ValidationError
 
 R = ReturnRequest.Status
@@ -175,7 +172,7 @@ def return_request_create(
 # --- Staff steps -------------------------------------------------------------------------
 
 
-def _lock(return_request: ReturnRequest) -> ReturnRequest:
+def lock_for_step(return_request: ReturnRequest) -> ReturnRequest:
     """The order's row, then the return's, locked (the one lock order of every step)."""
     order = Order.objects.select_for_update().get(pk=return_request.order_id)
     locked = ReturnRequest.objects.select_for_update().get(pk=return_request.pk)
@@ -186,7 +183,7 @@ def _lock(return_request: ReturnRequest) -> ReturnRequest:
 def return_approve(*, return_request: ReturnRequest, actor: User | None) -> ReturnRequest:
     """Approve a requested return; the customer is emailed (once) to send it back."""
     with transaction.atomic():
-        locked = _lock(return_request)
+        locked = lock_for_step(return_request)
         return_transition(
             return_request=locked,
             to_status=R.APPROVED,
@@ -205,7 +202,7 @@ def return_reject(
     """Refuse a requested (or approved, never received) return, saying why in
     ``staff_note`` (the email shows it); its units may be asked for again."""
     with transaction.atomic():
-        locked = _lock(return_request)
+        locked = lock_for_step(return_request)
         return_transition_check(return_request=locked, to_status=R.REJECTED)
         locked.staff_note = staff_note
         return_transition(
@@ -235,7 +232,7 @@ def return_receive(
     never puts them back twice).
     """
     with transaction.atomic():
-        locked = _lock(return_request)
+        locked = lock_for_step(return_request)
         return_transition_check(return_request=locked, to_status=R.RECEIVED)
         return_lines = {
             rl.line_id: rl
@@ -325,114 +322,3 @@ def _restock(
         actor=actor,
         note=f"Return {return_request.number}",
     )
-
-
-def return_refund_amounts(*, return_lines: Sequence[ReturnLine]) -> dict[int, Decimal]:
-    """What a refund gives back per return line: the line's gross (after its promotion
-    and voucher share, tax included) prorated on the units received, half-up to the cent.
-
-    The units that complete a line take what is left of its gross after earlier
-    refunded returns, so a line returned in parts refunds exactly its total (the same
-    rule as ``refund_tax`` uses for tax). One query, whatever the number of lines.
-    """
-    line_ids = {rl.line_id for rl in return_lines}
-    earlier = {
-        row["line_id"]: (int(row["units"] or 0), row["amount"] or ZERO)
-        for row in ReturnLine.objects.filter(
-            line_id__in=line_ids, return_request__status=R.REFUNDED
-        )
-        .values("line_id")
-        .annotate(units=Sum("quantity_received"), amount=Sum("refund_amount"))
-    }
-    amounts: dict[int, Decimal] = {}
-    for rl in return_lines:
-        line = rl.line
-        units_before, amount_before = earlier.get(rl.line_id, (0, ZERO))
-        if rl.quantity_received == 0:
-            amounts[rl.pk] = ZERO
-        elif units_before + rl.quantity_received >= line.quantity:
-            amounts[rl.pk] = max(ZERO, quantize(line.line_total - amount_before))
-        else:
-            amounts[rl.pk] = quantize(line.line_total * rl.quantity_received / line.quantity)
-    return amounts
-
-
-def return_refund(*, return_request: ReturnRequest, actor: User | None) -> ReturnRequest:
-    """Refund the received units of a return through ``refund_create`` (its tax part is
-    prorated there); nothing is restocked by the refund (receiving did that).
-
-    The return becomes ``refunded`` (and the customer gets the RETURN_REFUNDED email)
-    when the provider confirms the refund (``return_refund_settle``); a refund that
-    failed may be asked for again. 409 ``invalid_state`` unless the return is received
-    with no refund pending or done; the refund service's own refusals (400 more than is
-    left) change nothing.
-    """
-    with transaction.atomic():
-        locked = _lock(return_request)
-        return_transition_check(return_request=locked, to_status=R.REFUNDED)
-        if locked.refund_id is not None:
-            current = Refund.objects.get(pk=locked.refund_id)
-            if current.status != Refund.Status.FAILED:
-                raise InvalidStateError(
-                    f"The return's refund is {current.status} already.",
-                    details={"refund": str(current.pk), "refund_status": current.status},
-                )
-        return_lines = list(ReturnLine.objects.filter(return_request=locked).select_related("line"))
-        amounts = return_refund_amounts(return_lines=return_lines)
-        for rl in return_lines:
-            rl.refund_amount = amounts[rl.pk]
-        ReturnLine.objects.bulk_update(return_lines, ["refund_amount"])
-        total = money_sum(amounts.values())
-        if total <= 0:  # free items: nothing to pay back, the return is done
-            return_transition(
-                return_request=locked,
-                to_status=R.REFUNDED,
-                actor=actor,
-                actor_kind=OrderEvent.ActorKind.STAFF,
-                note="Nothing to refund.",
-            )
-            email_enqueue(
-                order=locked.order, kind=EmailLog.Kind.RETURN_REFUNDED, reference=locked.number
-            )
-            return locked
-        refund = refund_create(
-            order=locked.order,
-            amount=total,
-            restock=False,
-            reason=f"Return {locked.number} ({locked.reason}).",
-            actor=actor,
-        )
-        locked.refund = refund
-        locked.save(update_fields=["refund", "updated_at"])
-        order_event_record(
-            order=locked.order,
-            note=f"Return {locked.number}: refund {refund.pk} of {to_str(total)} "
-            f"{refund.currency} asked for.",
-            actor=actor,
-            actor_kind=OrderEvent.ActorKind.STAFF,
-        )
-    return locked
-
-
-def return_refund_settle(*, order: Order, refund: Refund) -> bool:
-    """Called by the refund service when ``refund`` succeeded, in its transaction (the
-    order is locked): the return it pays becomes ``refunded`` and its email is queued.
-
-    False when the refund pays no return (the caller sends its own refund email).
-    """
-    locked = ReturnRequest.objects.select_for_update().filter(refund=refund).first()
-    if locked is None:
-        return False
-    locked.order = order
-    if locked.status == R.RECEIVED:
-        return_transition(
-            return_request=locked,
-            to_status=R.REFUNDED,
-            actor=refund.created_by,
-            actor_kind=(
-                OrderEvent.ActorKind.STAFF if refund.created_by_id else OrderEvent.ActorKind.SYSTEM
-            ),
-            note=f"Refund {refund.pk} of {to_str(refund.amount)} {refund.currency} succeeded.",
-        )
-    email_enqueue(order=order, kind=EmailLog.Kind.RETURN_REFUNDED, reference=locked.number)
-    return True

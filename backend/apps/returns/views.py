@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from apps.orders.models import Order
 from apps.orders.selectors import order_get_accessible, order_token_hash
-from apps.returns import selectors, services
+from apps.returns import refunds, selectors, services
 from apps.returns.filters import ReturnFilter
 from apps.returns.models import ReturnRequest
 from apps.returns.serializers import (
@@ -120,7 +120,7 @@ class OrderReturnViewSet(viewsets.GenericViewSet):
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
-_STEP = {"parameters": [], "responses": {200: ReturnOutputSerializer, 409: _STEP_CONFLICT}}
+_STEP_RESPONSES = {200: ReturnOutputSerializer, 409: _STEP_CONFLICT}
 
 
 class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -146,7 +146,9 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(output.data, status=code)
 
     @extend_schema(
-        summary="Approve a requested return", request=ReturnActionInputSerializer, **_STEP
+        summary="Approve a requested return",
+        request=ReturnActionInputSerializer,
+        responses=_STEP_RESPONSES,
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, number: str | None = None) -> Response:
@@ -156,7 +158,9 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             services.return_approve(return_request=found, actor=request_actor(request))
         )
 
-    @extend_schema(summary="Reject a return", request=ReturnRejectInputSerializer, **_STEP)
+    @extend_schema(
+        summary="Reject a return", request=ReturnRejectInputSerializer, responses=_STEP_RESPONSES
+    )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, number: str | None = None) -> Response:
         values = validated_input(ReturnRejectInputSerializer, request)
@@ -197,5 +201,5 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def refund(self, request: Request, number: str | None = None) -> Response:
         validated_input(ReturnActionInputSerializer, request)
         found = selectors.return_get(number=str(number))
-        refunded = services.return_refund(return_request=found, actor=request_actor(request))
+        refunded = refunds.return_refund(return_request=found, actor=request_actor(request))
         return self._answer(refunded, status.HTTP_202_ACCEPTED)

@@ -239,6 +239,8 @@ SPECTACULAR_SETTINGS = {
         "VoucherKindEnum": "apps.pricing.models.DiscountKind",
         "PromotionKindEnum": ["percentage", "fixed"],
         "DiscountLineKindEnum": ["voucher", "promotion"],
+        "ReturnStatusEnum": "apps.returns.models.ReturnRequest.Status",
+        "ReturnReasonEnum": "apps.returns.models.ReturnRequest.Reason",
     },
 }
 

@@ -347,7 +347,7 @@ def _refund_succeeded(
         event_emit(event_type=EventType.ORDER_REFUNDED, payload=lambda: order_payload(order))
     _restock(order, refund)
     # A return's refund settles the return and tells the customer about it instead.
-    from apps.returns.services import return_refund_settle  # returns call refund_create
+    from apps.returns.refunds import return_refund_settle  # returns call refund_create
 
     if not return_refund_settle(order=order, refund=refund):
         email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))

@@ -75,6 +75,7 @@ class ReturnLine(models.Model):
     # What the return's refund gives back for this line (its share of the line's gross,
     # discount and tax included), fixed when the refund is asked for.
     refund_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    refund_tax = models.DecimalField(max_digits=12, decimal_places=2, default=0)  # inside it
 
     class Meta:
         ordering = ["id"]

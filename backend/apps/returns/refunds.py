@@ -2,9 +2,10 @@
 the settlement when the provider confirms (called by ``apps.payments``).
 
 The amount is the returned units' share of each line's gross (its promotion, voucher
-share and tax included); the tax inside it is prorated by ``refund_create``
-(``refund_plan.refund_tax``). Receiving restocked already, so the refund restocks
-nothing. Locks: the order, then the return (``services._lock``), then the payment.
+share and tax included) and the tax inside it their share of each line's tax, both
+from ``refund_plan.refund_units_value``, handed to ``refund_create``. Receiving restocked
+already, so the refund restocks nothing. Locks: the order, then the return
+(``services.lock_for_step``), then the payment.
 """
 
 from __future__ import annotations
@@ -21,44 +22,43 @@ from apps.notifications.services import email_enqueue
 from apps.orders.models import Order, OrderEvent
 from apps.orders.transitions import order_event_record
 from apps.payments.models import Refund
+from apps.payments.services.refund_plan import refund_units_value
 from apps.payments.services.refunds import refund_create
 from apps.returns.models import ReturnLine, ReturnRequest
 from apps.returns.services import lock_for_step
 from apps.returns.transitions import return_transition, return_transition_check
-from utils.decimal_utils import ZERO, money_sum, quantize, to_str
+from utils.decimal_utils import ZERO, money_sum, to_str
 from utils.errors import InvalidStateError
 
 R = ReturnRequest.Status
 
 
-def return_refund_amounts(*, return_lines: Sequence[ReturnLine]) -> dict[int, Decimal]:
-    """What a refund gives back per return line: the line's gross (after its promotion
-    and voucher share, tax included) prorated on the units received, half-up to the cent.
-
-    The units that complete a line take what is left of its gross after earlier
-    refunded returns, so a line returned in parts refunds exactly its total (the same
-    rule as ``refund_tax`` uses for tax). One query, whatever the number of lines.
-    """
+def return_refund_amounts(
+    *, return_lines: Sequence[ReturnLine]
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """(gross, tax) a refund gives back per return line, for its received units
+    (``refund_plan.refund_units_value``: the line's snapshot prorated, the units that
+    complete a line taking what earlier refunded returns left). One query."""
     line_ids = {rl.line_id for rl in return_lines}
     earlier = {
-        row["line_id"]: (int(row["units"] or 0), row["amount"] or ZERO)
+        row["line_id"]: row
         for row in ReturnLine.objects.filter(
             line_id__in=line_ids, return_request__status=R.REFUNDED
         )
         .values("line_id")
-        .annotate(units=Sum("quantity_received"), amount=Sum("refund_amount"))
+        .annotate(units=Sum("quantity_received"), gross=Sum("refund_amount"), tax=Sum("refund_tax"))
     }
-    amounts: dict[int, Decimal] = {}
+    values: dict[int, tuple[Decimal, Decimal]] = {}
     for rl in return_lines:
-        line = rl.line
-        units_before, amount_before = earlier.get(rl.line_id, (0, ZERO))
-        if rl.quantity_received == 0:
-            amounts[rl.pk] = ZERO
-        elif units_before + rl.quantity_received >= line.quantity:
-            amounts[rl.pk] = max(ZERO, quantize(line.line_total - amount_before))
-        else:
-            amounts[rl.pk] = quantize(line.line_total * rl.quantity_received / line.quantity)
-    return amounts
+        before = earlier.get(rl.line_id, {})
+        values[rl.pk] = refund_units_value(
+            line=rl.line,
+            units=rl.quantity_received,
+            earlier_units=int(before.get("units") or 0),
+            earlier_gross=before.get("gross") or ZERO,
+            earlier_tax=before.get("tax") or ZERO,
+        )
+    return values
 
 
 def return_refund(*, return_request: ReturnRequest, actor: User | None) -> ReturnRequest:
@@ -82,11 +82,11 @@ def return_refund(*, return_request: ReturnRequest, actor: User | None) -> Retur
                     details={"refund": str(current.pk), "refund_status": current.status},
                 )
         return_lines = list(ReturnLine.objects.filter(return_request=locked).select_related("line"))
-        amounts = return_refund_amounts(return_lines=return_lines)
+        values = return_refund_amounts(return_lines=return_lines)
         for rl in return_lines:
-            rl.refund_amount = amounts[rl.pk]
-        ReturnLine.objects.bulk_update(return_lines, ["refund_amount"])
-        total = money_sum(amounts.values())
+            rl.refund_amount, rl.refund_tax = values[rl.pk]
+        ReturnLine.objects.bulk_update(return_lines, ["refund_amount", "refund_tax"])
+        total = money_sum(rl.refund_amount for rl in return_lines)
         if total <= 0:  # free items: nothing to pay back, the return is done
             return_transition(
                 return_request=locked,
@@ -102,6 +102,7 @@ def return_refund(*, return_request: ReturnRequest, actor: User | None) -> Retur
         refund = refund_create(
             order=locked.order,
             amount=total,
+            tax_amount=money_sum(rl.refund_tax for rl in return_lines),
             restock=False,
             reason=f"Return {locked.number} ({locked.reason}).",
             actor=actor,

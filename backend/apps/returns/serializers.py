@@ -80,6 +80,7 @@ class ReturnLineOutputSerializer(serializers.ModelSerializer):
     refund_amount = MoneyField(
         read_only=True, help_text="This line's part of the refund (0.00 until it is asked for)."
     )
+    refund_tax = MoneyField(read_only=True, help_text="The tax inside `refund_amount`.")
 
     class Meta:
         model = ReturnLine
@@ -92,6 +93,7 @@ class ReturnLineOutputSerializer(serializers.ModelSerializer):
             "restock",
             "warehouse",
             "refund_amount",
+            "refund_tax",
         ]
         read_only_fields = fields
 
@@ -101,7 +103,7 @@ class ReturnLineOutputSerializer(serializers.ModelSerializer):
 
 class ReturnRefundOutputSerializer(serializers.ModelSerializer):
     amount = MoneyField(read_only=True)
-    tax_amount = MoneyField(read_only=True, help_text="The tax inside `amount`, prorated.")
+    tax_amount = MoneyField(read_only=True, help_text="The tax inside `amount`.")
 
     class Meta:
         model = Refund

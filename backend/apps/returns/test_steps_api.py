@@ -76,7 +76,7 @@ def test_the_full_life_of_a_return_restocks_to_warehouse_b_and_refunds_prorated_
         )
     assert approved.json()["status"] == "approved"
     assert received.status_code == 200, received.content
-    assert received.json()["lines"][0] | {"refund_amount": None} == {
+    assert received.json()["lines"][0] | {"refund_amount": None, "refund_tax": None} == {
         "line": tee_line.pk,
         "sku": "TEE",
         "name": tee_line.product_name,
@@ -85,6 +85,7 @@ def test_the_full_life_of_a_return_restocks_to_warehouse_b_and_refunds_prorated_
         "restock": True,
         "warehouse": "b",
         "refund_amount": None,
+        "refund_tax": None,
     }
     # Restocked to B through the ledger, naming the order; the default warehouse unchanged.
     assert _on_hand(tee, warehouse_b) == 2
@@ -105,11 +106,11 @@ def test_the_full_life_of_a_return_restocks_to_warehouse_b_and_refunds_prorated_
     assert refunded.json()["refund"]["status"] == "pending"
 
     refund = Refund.objects.get()
-    # Two of three tee units: 20.00 of its 30.00 (its discount share included), no shipping;
-    # the tax inside is prorated on the order's: 20.00 x 5.59 / 37.50 = 2.98.
+    # Two of three tee units: 20.00 of the line's 30.00 (its discount share included, no
+    # shipping); the tax inside is their share of the line's 4.79: 3.19.
     assert (refund.amount, refund.tax_amount, refund.status) == (
         Decimal("20.00"),
-        Decimal("2.98"),
+        Decimal("3.19"),
         "succeeded",
     )
     assert (refund.restock, refund.restock_lines) == (False, [])  # receiving restocked
@@ -135,11 +136,14 @@ def test_the_full_life_of_a_return_restocks_to_warehouse_b_and_refunds_prorated_
     assert listed[0]["refund"] | {"id": None} == {
         "id": None,
         "amount": "20.00",
-        "tax_amount": "2.98",
+        "tax_amount": "3.19",
         "currency": "EUR",
         "status": "succeeded",
     }
-    assert listed[0]["lines"][0]["refund_amount"] == "20.00"
+    assert (listed[0]["lines"][0]["refund_amount"], listed[0]["lines"][0]["refund_tax"]) == (
+        "20.00",
+        "3.19",
+    )
 
 
 def test_customers_get_403_on_staff_steps_and_nothing_changes(
@@ -305,7 +309,9 @@ def test_a_line_returned_in_parts_refunds_exactly_its_total(
 ) -> None:
     odd = variant_create(sku="ODD", price="3.33", stock=5)
     order = order_shipped(user=customer, lines=[(odd, 3)])
-    order.lines.update(line_total=Decimal("10.00"))  # e.g. a voucher share rounded up
+    # e.g. a voucher share rounded up; 19 % tax inside.
+    order.lines.update(line_total=Decimal("10.00"), tax=Decimal("1.60"))
+    Order.objects.filter(pk=order.pk).update(tax_total=Decimal("1.60"))
     line = order.lines.get()
     amounts = []
     for _ in range(3):
@@ -318,9 +324,14 @@ def test_a_line_returned_in_parts_refunds_exactly_its_total(
         )
         with django_capture_on_commit_callbacks(execute=True):
             _step(jwt_client(staff), made.number, "refund")
-        amounts.append(Refund.objects.get(returns=made).amount)
+        refund = Refund.objects.get(returns=made)
+        amounts.append((refund.amount, refund.tax_amount))
 
-    assert amounts == [Decimal("3.33"), Decimal("3.33"), Decimal("3.34")]
+    assert amounts == [
+        (Decimal("3.33"), Decimal("0.53")),
+        (Decimal("3.33"), Decimal("0.53")),
+        (Decimal("3.34"), Decimal("0.54")),
+    ]
     assert set(ReturnRequest.objects.values_list("status", flat=True)) == {"refunded"}
 
 

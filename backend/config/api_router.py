@@ -40,6 +40,7 @@ from apps.pricing.views import (
     TaxRateViewSet,
     VoucherViewSet,
 )
+from apps.returns.views import OrderReturnViewSet, ReturnViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -56,12 +57,14 @@ router.include_format_suffixes = False
 #   /carts/{id}/checkout/                            apps.orders.views.CartCheckoutViewSet
 #   /orders/, /orders/{id}/, .../events/, .../cancel/, .../fulfil/  apps.orders.views.OrderViewSet
 #   /orders/{id}/pay/, /orders/{id}/refund/          apps.payments.views.OrderPaymentViewSet
+#   /orders/{id}/returns/                            apps.returns.views.OrderReturnViewSet
 router.register("products", ProductViewSet, basename="product")
 router.register("warehouses", WarehouseViewSet, basename="warehouse")
 router.register("carts", CartViewSet, basename="cart")
 router.register("carts", CartCheckoutViewSet, basename="cart-checkout")
 router.register("orders", OrderViewSet, basename="order")
 router.register("orders", OrderPaymentViewSet, basename="order-payment")
+router.register("orders", OrderReturnViewSet, basename="order-return")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("variants", VariantViewSet, basename="variant")
 router.register("auth", AuthViewSet, basename="auth")
@@ -79,6 +82,7 @@ router.register("ops/tasks", TaskResultViewSet, basename="ops-task")
 router.register("ops/webhooks", WebhookEventViewSet, basename="ops-webhook")
 router.register("ops/payments", StuckPaymentViewSet, basename="ops-payment")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("returns", ReturnViewSet, basename="return")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 

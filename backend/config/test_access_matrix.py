@@ -203,6 +203,48 @@ def _parcel(w: World) -> dict[str, Any]:
     return {"pk": w.paid_order.pk, "number": parcel.number}
 
 
+def _shipped(w: World) -> Any:
+    """A's order with both units shipped (made on demand, before the snapshot)."""
+    from apps.orders.models import Order
+    from apps.returns.factories import order_shipped
+
+    found = Order.objects.filter(user=w.alice, status="fulfilled").first()
+    return found or order_shipped(user=w.alice, lines=[(w.variant, 2)])
+
+
+def _return_ask(w: World) -> dict[str, Any]:
+    return {"lines": [{"line": _shipped(w).lines.get().pk, "quantity": 1}], "reason": "damaged"}
+
+
+def _return_in(status: str) -> Kwargs:
+    """A return of A's shipped order, moved on to ``status`` through the services."""
+
+    def make(w: World) -> dict[str, Any]:
+        from apps.returns import services
+        from apps.returns.factories import return_made
+
+        order = _shipped(w)
+        made = order.returns.filter(status=status).first()
+        if made is None:
+            made = return_made(order, [(order.lines.get(), 1)], actor=w.alice)
+            if status in ("approved", "received"):
+                services.return_approve(return_request=made, actor=w.staff)
+            if status == "received":
+                services.return_receive(
+                    return_request=made,
+                    actor=w.staff,
+                    lines=[{"line": order.lines.get().pk, "quantity": 1, "restock": False}],
+                )
+        return {"number": made.number}
+
+    return make
+
+
+def _receive_body(w: World) -> dict[str, Any]:
+    line = _shipped(w).lines.get().pk
+    return {"lines": [{"line": line, "quantity": 1, "restock": True, "warehouse": "default"}]}
+
+
 def _webhook_body(w: World) -> bytes:
     payment = w.payment
     return sandbox_event_body(
@@ -399,6 +441,28 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("order-payment-refund", "POST"): Entry(
         STAFF, **STAFF_ONLY, staff=202, kwargs=_pk("paid_order"),
         body=lambda w: {"amount": "5.00", "reason": "damaged"},
+    ),
+    # --- returns: asked for by the order's owner (or a guest by token); staff move them on
+    ("order-return-returns", "GET"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("paid_order")),
+    ("order-return-returns", "POST"): Entry(
+        OWNED, 404, 201, 404, 201, kwargs=lambda w: {"pk": _shipped(w).pk}, body=_return_ask
+    ),
+    ("return-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
+    ("return-detail", "GET"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("requested")
+    ),
+    ("return-approve", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("requested"), body=lambda w: {}
+    ),
+    ("return-reject", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("requested"),
+        body=lambda w: {"staff_note": "Worn"},
+    ),
+    ("return-receive", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("approved"), body=_receive_body
+    ),
+    ("return-refund", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=202, kwargs=_return_in("received"), body=lambda w: {}
     ),
     ("payment-detail", "GET"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("payment")),
     ("payment-refresh", "POST"): Entry(OWNED, 404, 200, 404, 200, kwargs=_pk("payment")),
@@ -687,7 +751,12 @@ def test_lists_never_show_another_customers_objects(world: World, name: str) -> 
         assert not guest & {str(row["id"]) for row in as_a + as_b}
 
 
-GUEST_ORDER_ROUTES = [("order-detail", "GET"), ("order-events", "GET"), ("order-cancel", "POST")]
+GUEST_ORDER_ROUTES = [
+    ("order-detail", "GET"),
+    ("order-events", "GET"),
+    ("order-cancel", "POST"),
+    ("order-return-returns", "GET"),
+]
 
 
 @pytest.mark.django_db
@@ -717,7 +786,7 @@ def test_a_guest_order_opens_with_its_own_token_only(
         method, url, data=b"{}", content_type="application/json", HTTP_X_ORDER_TOKEN=GUEST_TOKEN
     )
     assert opened.status_code == 200, opened.content
-    if name != "order-events":
+    if name not in ("order-events", "order-return-returns"):  # those two answer lists
         assert opened.json()["id"] == str(world.guest_order.pk)
 
 

@@ -286,6 +286,7 @@ def _path(world: World, method: str, template: str) -> str:
         "fulfilments": world.paid_order,
         "refund": world.paid_order,
         "pay": world.failed_order,
+        "returns": world.paid_order,
     }
     values = {
         "/api/v1/addresses/{id}/": {"id": world.address.pk},
@@ -304,6 +305,8 @@ def _path(world: World, method: str, template: str) -> str:
         kwargs = values.get(template, {"id": world.cart.pk})
     elif template.startswith("/api/v1/orders/{id}/"):
         kwargs = {"id": order[template.rstrip("/").rsplit("/", 1)[-1]].pk}
+    elif template.startswith("/api/v1/returns/{number}/"):
+        kwargs = {"number": "BAD-INPUT-R1"}  # the body is checked before the return is read
     else:
         kwargs = values.get(template, {})
     return template.format(**kwargs)
@@ -392,6 +395,22 @@ def test_a_bad_variant_id_is_a_400(world: World, variant_id: Any) -> None:
         ),
     )
     refused(response, 400, "validation_error", field="variant_id")
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 1.5, "1", True, None, 2**31, [1]])
+def test_a_bad_quantity_on_a_return_line_is_a_400(world: World, quantity: Any) -> None:
+    from apps.returns.factories import order_shipped
+
+    order = order_shipped(user=world.alice, lines=[(world.variant, 2)])
+    body = {"lines": [{"line": order.lines.get().pk, "quantity": quantity}], "reason": "damaged"}
+    response = unchanged(
+        world,
+        lambda: jwt_client(world.alice).post(
+            f"/api/v1/orders/{order.pk}/returns/", body, format="json"
+        ),
+    )
+    details = refused(response, 400, "validation_error", field="lines")
+    assert "quantity" in details["lines"]["0"]
 
 
 @pytest.mark.parametrize("quantity", BAD_QUANTITIES, ids=repr)
@@ -598,7 +617,7 @@ def test_an_email_over_254_characters_is_a_400(world: World, url: str) -> None:
     refused(response, 400, "validation_error", field="email")
 
 
-@pytest.mark.parametrize("route", ["checkout", "pay", "refund", "fulfilments"])
+@pytest.mark.parametrize("route", ["checkout", "pay", "refund", "fulfilments", "return"])
 def test_an_idempotency_key_over_255_characters_is_a_400(world: World, route: str) -> None:
     url, body, user = {
         "fulfilments": (
@@ -608,6 +627,11 @@ def test_an_idempotency_key_over_255_characters_is_a_400(world: World, route: st
                 "warehouse": "default",
             },
             world.staff,
+        ),
+        "return": (
+            f"/api/v1/orders/{world.paid_order.pk}/returns/",
+            {"lines": [{"line": 1, "quantity": 1}], "reason": "damaged"},
+            world.alice,
         ),
         "checkout": (f"/api/v1/carts/{world.cart.pk}/checkout/", CHECKOUT_BODY, world.alice),
         "pay": (
@@ -648,6 +672,9 @@ def test_text_sent_as_another_json_type_is_a_400(world: World) -> None:
         "/api/v1/orders/{uuid}x/",
         "/api/v1/orders/%F0%9F%92%A5/",
         "/api/v1/orders/{unknown}/events/",
+        "/api/v1/orders/{unknown}/returns/",
+        "/api/v1/returns/no-such-return/",
+        "/api/v1/returns/%F0%9F%92%A5/",
         "/api/v1/payments/zzz/",
         "/api/v1/addresses/abc/",
         "/api/v1/addresses/99999999999999999999999/",
@@ -665,7 +692,9 @@ def test_an_invalid_or_unknown_id_in_the_path_is_a_404(world: World, path: str) 
     response = unchanged(
         world,
         lambda: jwt_client(
-            world.staff if "/ops/" in url or "/variants/" in url else world.alice
+            world.staff
+            if "/ops/" in url or "/variants/" in url or "/returns/no" in url or "/returns/%" in url
+            else world.alice
         ).generic(method, url, data=b'{"quantity": 1}', content_type="application/json"),
     )
     refused(response, 404, "not_found")

@@ -357,3 +357,69 @@ def test_fulfilment_pack_ship_cancel_and_the_order_match_the_document(
         (moved["number"], "cancelled"),
     ]
     assert detail["status"] == "partially_fulfilled"
+
+
+def test_returns_match_the_document(
+    record: Recorder, customer: Any, customer_client: APIClient, staff_client: APIClient
+) -> None:
+    from apps.catalog.models import Warehouse
+    from apps.returns.factories import order_shipped
+
+    Warehouse.objects.create(code="returns-b", name="Returns B", country="DE", priority=9)
+    tee = variant_create(sku="RET-TEE", price="10.00", stock=10)
+    order = order_shipped(user=customer, lines=[(tee, 3)], tax_rate="19.00")
+    line = order.lines.get().pk
+    base = f"/api/v1/orders/{order.pk}/returns/"
+    ask = {"lines": [{"line": line, "quantity": 1}], "reason": "damaged", "note": "Torn"}
+
+    first = record(
+        customer_client, "post", base, ask, status=201, headers={"Idempotency-Key": "ret-doc-1"}
+    )
+    second = record(customer_client, "post", base, {**ask, "reason": "other"}, status=201)
+    record(
+        customer_client,
+        "post",
+        base,
+        {"lines": [{"line": line, "quantity": 5}], "reason": "damaged"},
+        status=400,
+    )
+    record(customer_client, "get", base, status=200)
+
+    staff = staff_client
+    record(staff, "get", "/api/v1/returns/", status=200, query={"status": "requested"})
+    number = first["number"]
+    record(staff, "get", f"/api/v1/returns/{number}/", status=200)
+    record(staff, "post", f"/api/v1/returns/{number}/approve/", {}, status=200)
+    record(staff, "post", f"/api/v1/returns/{number}/approve/", {}, status=409)
+    record(
+        staff,
+        "post",
+        f"/api/v1/returns/{second['number']}/reject/",
+        {"staff_note": "Not ours"},
+        status=200,
+    )
+    record(
+        staff,
+        "post",
+        f"/api/v1/returns/{number}/receive/",
+        {"lines": [{"line": line, "quantity": 1, "restock": True, "warehouse": "nowhere"}]},
+        status=400,
+    )
+    received = record(
+        staff,
+        "post",
+        f"/api/v1/returns/{number}/receive/",
+        {"lines": [{"line": line, "quantity": 1, "restock": True, "warehouse": "returns-b"}]},
+        status=200,
+    )
+    assert received["lines"][0]["warehouse"] == "returns-b"
+    refunded = record(
+        staff,
+        "post",
+        f"/api/v1/returns/{number}/refund/",
+        {},
+        status=202,
+        headers={"Idempotency-Key": "ret-doc-refund"},
+    )
+    assert refunded["refund"]["amount"] == "10.00"
+    record(staff, "post", f"/api/v1/returns/{number}/refund/", {}, status=409)

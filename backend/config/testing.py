@@ -44,6 +44,7 @@ WRITABLE_APPS = (
     "core",
     "ops",
     "integrations",
+    "returns",
     "token_blacklist",
     "django_celery_results",
 )

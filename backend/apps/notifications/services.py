@@ -41,6 +41,9 @@ SUBJECTS = {
     EmailLog.Kind.PASSWORD_RESET: "Reset your password",
     EmailLog.Kind.EMAIL_VERIFICATION: "Confirm your email address",
 }
+RETURN_KINDS = frozenset(
+    {EmailLog.Kind.RETURN_APPROVED, EmailLog.Kind.RETURN_REJECTED, EmailLog.Kind.RETURN_REFUNDED}
+)
 ACCOUNT_KINDS = frozenset({EmailLog.Kind.PASSWORD_RESET, EmailLog.Kind.EMAIL_VERIFICATION})
 
 
@@ -112,9 +115,22 @@ def _context(log: EmailLog) -> dict[str, Any] | None:
         from apps.payments.models import Refund
 
         refund = Refund.objects.filter(pk=log.reference).first()
-    context = {"order": order, "lines": list(order.lines.all()), "refund": refund, "kind": log.kind}
+    context: dict[str, Any] = {
+        "order": order,
+        "lines": list(order.lines.all()),
+        "refund": refund,
+        "kind": log.kind,
+    }
     if log.kind == EmailLog.Kind.ORDER_SHIPPED and log.reference:
         context.update(_shipped_context(order, log.reference))
+    if log.kind in RETURN_KINDS:
+        from apps.returns.models import ReturnRequest  # the reference is the return's number
+
+        return_request = (
+            ReturnRequest.objects.select_related("refund").filter(number=log.reference).first()
+        )
+        context["return_request"] = return_request
+        context["refund"] = return_request.refund if return_request else None
     return context
 
 

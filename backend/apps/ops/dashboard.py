@@ -28,6 +28,7 @@ from apps.ops.serializers import (
     WebhookEventOutputSerializer,
 )
 from apps.payments.models import WebhookEvent
+from apps.returns.selectors import return_waiting_list
 from utils.errors import require_get
 
 LIST_SIZE = 20
@@ -176,6 +177,8 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "disabled_endpoints": EndpointOutputSerializer(disabled, many=True).data,
         # Parcels to chase: ship or cancel them with POST /orders/{id}/fulfilments/{n}/...
         "unshipped_fulfilments": UnshippedFulfilmentOutputSerializer(unshipped, many=True).data,
+        # Returns waiting on staff (apps.returns; its own card, returns/ops_waiting.html).
+        "returns_waiting": list(return_waiting_list()[:LIST_SIZE]),
         "refresh_seconds": _refresh_seconds(request),
         "urls": {
             "overview": reverse("ops-overview-list"),

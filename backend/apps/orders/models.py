@@ -100,9 +100,10 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)  # after the promotion
     undiscounted_unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     quantity = models.PositiveIntegerField()
-    # Units in fulfilments that are not cancelled, and units in return requests that are
-    # not rejected. Kept on the line under the order's row lock, with the database
-    # refusing more than was ordered (or shipped) whatever a caller does.
+    # Units in fulfilments that are not cancelled, and units that came back in returns
+    # (counted when a return is received; units asked for in open returns are counted
+    # from the returns, apps.returns). Kept on the line under the order's row lock, with
+    # the database refusing more than was ordered (or shipped) whatever a caller does.
     quantity_fulfilled = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
     discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.ops",
     "apps.integrations",
+    "apps.returns",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,8 @@ SPECTACULAR_SETTINGS = {
         "VoucherKindEnum": "apps.pricing.models.DiscountKind",
         "PromotionKindEnum": ["percentage", "fixed"],
         "DiscountLineKindEnum": ["voucher", "promotion"],
+        "ReturnStatusEnum": "apps.returns.models.ReturnRequest.Status",
+        "ReturnReasonEnum": "apps.returns.models.ReturnRequest.Reason",
     },
 }
 
@@ -318,6 +321,8 @@ PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
 DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="DE")
 TAX_PROVIDER = env.str("TAX_PROVIDER", default="apps.pricing.tax.FlatRateTaxProvider")
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
+# A customer may ask to return units up to this many days after their parcel shipped.
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
 # prod refuses to start when one of them lacks its keys (settings/checks.py).
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["sandbox", "stripe"])
 # Hosts a checkout or pay-again `return_url` (3-D Secure) may point to; none: refused.

@@ -1,6 +1,8 @@
 """What a refund gives back besides money: the tax inside it and the units it restocks.
 
 ``refund_tax`` prorates the order's tax (the last refund takes what is left of it);
+``refund_units_value`` is what some units of a line are worth back (a return), gross and
+tax, prorated on the line's snapshot (the units that complete the line take the rest);
 ``refund_restock_plan`` turns ``restock`` and ``lines`` into the lines and quantities a
 refund returns to stock, never more than is still out: units released on cancellation,
 restocked earlier or promised to a pending refund count against each line in order.
@@ -35,6 +37,22 @@ def refund_tax(*, order: Order, amount: Decimal, last: bool) -> Decimal:
         taken = money_sum(earlier.values_list("tax_amount", flat=True))
         return max(ZERO, quantize(order.tax_total - taken))
     return min(order.tax_total, quantize(amount * order.tax_total / order.total))
+
+
+def refund_units_value(
+    *, line: OrderLine, units: int, earlier_units: int, earlier_gross: Decimal, earlier_tax: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(gross, tax) given back for ``units`` of ``line``: its gross (after its promotion
+    and voucher share, tax included) and its tax prorated on the units, half-up to the
+    cent, as the pricing rules round per line. When these units complete the line
+    (``earlier_units`` already refunded), they take what earlier refunds left of it, so a
+    line refunded in parts gives back exactly its total and its tax. Runs no query."""
+    if units <= 0:
+        return ZERO, ZERO
+    if earlier_units + units >= line.quantity:
+        return max(ZERO, line.line_total - earlier_gross), max(ZERO, line.tax - earlier_tax)
+    share = Decimal(units) / Decimal(line.quantity)
+    return quantize(line.line_total * share), quantize(line.tax * share)
 
 
 def _returned_by_variant(order: Order, pending: Sequence[Refund]) -> dict[int, int]:

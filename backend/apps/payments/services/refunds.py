@@ -68,8 +68,13 @@ def refund_create(
     reason: str,
     actor: User | None,
     lines: Sequence[Mapping[str, Any]] | None = None,
+    tax_amount: Decimal | None = None,
 ) -> Refund:
     """Request a refund of ``amount`` (None: all that is left) of the order's captured payment.
+
+    ``tax_amount`` is the tax inside ``amount`` when the caller priced it per line (a
+    return, ``refund_units_value``); otherwise it is prorated on the order's tax. Either
+    way it never exceeds what earlier refunds left of the order's tax.
 
     409 ``invalid_state`` if nothing was captured or nothing is left; 400
     ``validation_error`` if ``amount`` exceeds what is left (captured minus refunded
@@ -112,7 +117,7 @@ def refund_create(
             payment=payment,
             order=locked,
             amount=requested,
-            tax_amount=refund_tax(order=locked, amount=requested, last=requested == left),
+            tax_amount=_tax_inside(locked, requested, last=requested == left, given=tax_amount),
             currency=payment.currency,
             reason=reason[:500],
             restock=bool(plan),
@@ -124,6 +129,12 @@ def refund_create(
         enqueue_on_commit(refund_process_task, str(refund.id))
     refund.refresh_from_db()  # where tasks run eagerly (dev), the refund may be done already
     return refund
+
+
+def _tax_inside(order: Order, amount: Decimal, *, last: bool, given: Decimal | None) -> Decimal:
+    if given is None:
+        return refund_tax(order=order, amount=amount, last=last)
+    return min(given, refund_tax(order=order, amount=amount, last=True))  # the tax still left
 
 
 def refund_process(*, refund_id: str, final_attempt: bool = False) -> Refund | None:
@@ -346,7 +357,11 @@ def _refund_succeeded(
         # The transition emits order.refunded itself; a cancelled order's refund is one too.
         event_emit(event_type=EventType.ORDER_REFUNDED, payload=lambda: order_payload(order))
     _restock(order, refund)
-    email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))
+    # A return's refund settles the return and tells the customer about it instead.
+    from apps.returns.refunds import return_refund_settle  # returns call refund_create
+
+    if not return_refund_settle(order=order, refund=refund):
+        email_enqueue(order=order, kind=EmailLog.Kind.REFUND_ISSUED, reference=str(refund.id))
     return RefundOutcome(refund, Applied.APPLIED)
 
 

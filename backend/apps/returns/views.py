@@ -1,0 +1,205 @@
+"""Returns: ``/orders/{id}/returns/`` (the order's owner, a guest with its token, staff)
+and ``/returns/...`` (staff: the list, one return, and its approve, reject, receive and
+refund steps). Thin views: validate, one selector for access, one service, serialize.
+Another caller's order is a 404; a customer on a staff route is a 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.orders.models import Order
+from apps.orders.selectors import order_get_accessible, order_token_hash
+from apps.returns import refunds, selectors, services
+from apps.returns.filters import ReturnFilter
+from apps.returns.models import ReturnRequest
+from apps.returns.serializers import (
+    ReturnActionInputSerializer,
+    ReturnCreateInputSerializer,
+    ReturnOutputSerializer,
+    ReturnReceiveInputSerializer,
+    ReturnRejectInputSerializer,
+)
+from utils.actors import request_actor
+from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, order_token
+from utils.idempotency import idempotent
+from utils.schema import error_response
+from utils.serializers import validated_input
+
+# 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
+_CREATE_INVALID = error_response(
+    "validation_error; details.lines holds each refused line's errors by its index in "
+    'the list sent ({"1": {"quantity": [...]}}): '
+    "not in the order, listed twice, not shipped, or more units than can be returned"
+)
+_CREATE_CONFLICT = error_response(
+    "invalid_state (the order is not fulfilled, partially fulfilled or partially refunded), "
+    "return_window_closed (details.lines: shipped_at, window_closed_at; details.window_days) "
+    "or idempotency_in_progress"
+)
+_IDEMPOTENCY_CONFLICT = error_response(
+    "idempotency_conflict: the key was used with a different request"
+)
+_STEP_CONFLICT = error_response(
+    "invalid_state: not allowed from the return's status (details.status, allowed)"
+)
+_RECEIVE_INVALID = error_response(
+    "validation_error; details.lines holds each refused line's errors by its index: "
+    "not in the return, more "
+    "than was to come back, or a missing, unknown or inactive warehouse"
+)
+
+
+def _key_owner(request: Request, view_kwargs: Mapping[str, Any]) -> str:
+    """A guest's keys belong to its order token, never to whoever knows the order id."""
+    if request.user is not None and request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return f"order-token:{order_token_hash(order_token(request) or '')}"
+
+
+class OrderReturnViewSet(viewsets.GenericViewSet):
+    """An order's returns: ask for one, list them."""
+
+    permission_classes = [permissions.AllowAny]  # a guest presents X-Order-Token
+    filter_backends: list[Any] = []
+    pagination_class = None
+    serializer_class = ReturnOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return Order.objects.none()  # orders are reached through order_get_accessible
+
+    def _order(self, request: Request, pk: str | None) -> Order:
+        return order_get_accessible(
+            order_id=pk, user=request_actor(request), order_token=order_token(request)
+        )
+
+    @extend_schema(
+        summary="An order's returns, oldest first",
+        parameters=[ORDER_TOKEN_PARAMETER],
+        responses={200: ReturnOutputSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def returns(self, request: Request, pk: str | None = None) -> Response:
+        order = self._order(request, pk)
+        returns = selectors.return_list_for_order(order=order)
+        return Response(ReturnOutputSerializer(returns, many=True).data)
+
+    @extend_schema(
+        summary="Ask to return shipped units",
+        request=ReturnCreateInputSerializer,
+        parameters=[ORDER_TOKEN_PARAMETER, IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: ReturnOutputSerializer,
+            400: _CREATE_INVALID,
+            409: _CREATE_CONFLICT,
+            422: _IDEMPOTENCY_CONFLICT,
+        },
+    )
+    @returns.mapping.post
+    @idempotent(owner=_key_owner)
+    def returns_create(self, request: Request, pk: str | None = None) -> Response:
+        order = self._order(request, pk)
+        values = validated_input(ReturnCreateInputSerializer, request)
+        created = services.return_request_create(
+            order=order,
+            lines=values["lines"],
+            reason=values["reason"],
+            note=values["note"],
+            actor=request_actor(request),
+        )
+        output = ReturnOutputSerializer(selectors.return_get(number=created.number))
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+
+_STEP_RESPONSES = {200: ReturnOutputSerializer, 409: _STEP_CONFLICT}
+
+
+class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Returns for staff: filter by status, and move each one on."""
+
+    permission_classes = [permissions.IsAdminUser]
+    serializer_class = ReturnOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReturnFilter
+    lookup_field = "number"
+    lookup_value_regex = "[A-Za-z0-9-]{1,32}"
+
+    def get_queryset(self) -> QuerySet[ReturnRequest]:
+        if getattr(self, "swagger_fake_view", False):
+            return ReturnRequest.objects.none()
+        return selectors.return_list()
+
+    def retrieve(self, request: Request, number: str | None = None) -> Response:
+        return Response(ReturnOutputSerializer(selectors.return_get(number=str(number))).data)
+
+    def _answer(self, return_request: ReturnRequest, code: int = status.HTTP_200_OK) -> Response:
+        output = ReturnOutputSerializer(selectors.return_get(number=return_request.number))
+        return Response(output.data, status=code)
+
+    @extend_schema(
+        summary="Approve a requested return",
+        request=ReturnActionInputSerializer,
+        responses=_STEP_RESPONSES,
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, number: str | None = None) -> Response:
+        validated_input(ReturnActionInputSerializer, request)
+        found = selectors.return_get(number=str(number))
+        return self._answer(
+            services.return_approve(return_request=found, actor=request_actor(request))
+        )
+
+    @extend_schema(
+        summary="Reject a return", request=ReturnRejectInputSerializer, responses=_STEP_RESPONSES
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, number: str | None = None) -> Response:
+        values = validated_input(ReturnRejectInputSerializer, request)
+        found = selectors.return_get(number=str(number))
+        rejected = services.return_reject(
+            return_request=found, actor=request_actor(request), staff_note=values["staff_note"]
+        )
+        return self._answer(rejected)
+
+    @extend_schema(
+        summary="Record what arrived (and restock it)",
+        request=ReturnReceiveInputSerializer,
+        parameters=[],
+        responses={200: ReturnOutputSerializer, 400: _RECEIVE_INVALID, 409: _STEP_CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def receive(self, request: Request, number: str | None = None) -> Response:
+        values = validated_input(ReturnReceiveInputSerializer, request)
+        found = selectors.return_get(number=str(number))
+        received = services.return_receive(
+            return_request=found, actor=request_actor(request), lines=values["lines"]
+        )
+        return self._answer(received)
+
+    @extend_schema(
+        summary="Refund the received units",
+        request=ReturnActionInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            202: ReturnOutputSerializer,
+            400: error_response("validation_error: more than is left to refund on the order"),
+            409: _STEP_CONFLICT,
+            422: _IDEMPOTENCY_CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def refund(self, request: Request, number: str | None = None) -> Response:
+        validated_input(ReturnActionInputSerializer, request)
+        found = selectors.return_get(number=str(number))
+        refunded = refunds.return_refund(return_request=found, actor=request_actor(request))
+        return self._answer(refunded, status.HTTP_202_ACCEPTED)

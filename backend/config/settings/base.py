@@ -109,6 +109,20 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
+
+def postgres_statement_options() -> dict[str, Any]:
+    """psycopg sends each statement's values apart from its text (server-side binding), and
+    a statement a connection runs a fifth time is prepared: PostgreSQL then skips parsing
+    and planning it (about half the PostgreSQL CPU of an order: ``bench/profile.md``, row
+    "prepared statements"). ``DB_PREPARE_THRESHOLD=0`` turns preparing off, for a
+    transaction-pooling PgBouncer older than 1.21 (``docs/operations.md``)."""
+    threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
+    return {"server_side_binding": True, "prepare_threshold": threshold or None}
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"].update(postgres_statement_options())
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -114,10 +114,13 @@ def postgres_statement_options() -> dict[str, Any]:
     """psycopg sends each statement's values apart from its text (server-side binding), and
     a statement a connection runs a fifth time is prepared: PostgreSQL then skips parsing
     and planning it (about half the PostgreSQL CPU of an order: ``bench/profile.md``, row
-    "prepared statements"). ``DB_PREPARE_THRESHOLD=0`` turns preparing off, for a
-    transaction-pooling PgBouncer older than 1.21 (``docs/operations.md``)."""
+    "prepared statements"). ``DB_PREPARE_THRESHOLD=0`` is Django's default instead (values
+    bound into the text on the client, nothing prepared), for a transaction-pooling
+    PgBouncer older than 1.21 (``docs/operations.md``)."""
     threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
-    return {"server_side_binding": True, "prepare_threshold": threshold or None}
+    if threshold <= 0:
+        return {}
+    return {"server_side_binding": True, "prepare_threshold": threshold}
 
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

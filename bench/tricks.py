@@ -244,6 +244,56 @@ def flow_cpu_us(n: int) -> float:
     return statistics.median(cpu_us(one, n) for _ in range(5))
 
 
+def flow_calls(flows: int = 6) -> dict[str, float]:
+    """Python function calls (and C calls) per request of the S2 flow: a count that other
+    load on the machine does not change, beside the CPU time it does (median over the
+    flows, the first flows' warm-up left out)."""
+    import random
+
+    from django.test import Client
+
+    from apps.catalog.models import Stock
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    pool = list(Stock.objects.filter(on_hand__gt=1000).values_list("variant_id", flat=True)[:500])
+    rng = random.Random(3)
+    calls = [0]
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            calls[0] += 1
+
+    def post(path: str, body: Any, **extra: Any) -> tuple[Any, int]:
+        """The answer to one POST, and the calls it took."""
+        calls[0] = 0
+        sys.setprofile(count)
+        try:
+            response = client.post(path, body, content_type="application/json", **extra)
+        finally:
+            sys.setprofile(None)
+        assert 200 <= response.status_code < 300, response.content[:300]
+        return response, calls[0]
+
+    seen: dict[str, list[int]] = {"create": [], "add": [], "checkout": []}
+    for _ in range(flows):
+        response, n = post("/api/v1/carts/", {})
+        cart_id = response.json()["id"]
+        seen["create"].append(n)
+        for variant_id in rng.sample(pool, 3):
+            body = {"variant_id": variant_id, "quantity": 1}
+            seen["add"].append(post(f"/api/v1/carts/{cart_id}/items/", body)[1])
+        key = str(uuid.uuid4())
+        checkout = json.dumps(CHECKOUT_BODY)
+        path = f"/api/v1/carts/{cart_id}/checkout/"
+        seen["checkout"].append(post(path, checkout, HTTP_IDEMPOTENCY_KEY=key)[1])
+    warm = flows // 2
+    per = {
+        kind: statistics.median(values[len(values) * warm // flows :])
+        for kind, values in seen.items()
+    }
+    return {**per, "order": per["create"] + 3 * per["add"] + per["checkout"]}
+
+
 def _row(name: str, on: float, off: float, per_request: float | None) -> str:
     saved = off - on
     share = f"{100 * saved / per_request:.1f} %" if per_request else "-"
@@ -252,13 +302,19 @@ def _row(name: str, on: float, off: float, per_request: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["all", "request", "flow", "renderer"])
+    parser.add_argument("what", choices=["all", "request", "flow", "renderer", "calls"])
     parser.add_argument("path", nargs="?", default="/api/v1/products/")
     parser.add_argument("-n", type=int, default=2000)
     args = parser.parse_args()
     setup_django()
     if args.what == "request":
         print(f"{args.path}: {request_cpu_us(args.path, args.n):.1f} us CPU per request")
+        return
+    if args.what == "calls":
+        counts = flow_calls()
+        print(
+            "S2 Python calls per request: " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items())
+        )
         return
     if args.what == "renderer":
         on, off = orjson_renderer(args.n)

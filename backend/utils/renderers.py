@@ -9,11 +9,11 @@ one), lazy strings, sets, querysets, bytes. Whatever orjson refuses (an integer 
 64 bits, nesting deeper than 255, a lone surrogate) is rendered by DRF's renderer, as
 is an indented body (``Accept: application/json; indent=4``).
 
-Two differences, both in floats, which the API does not send (money is ``Decimal``,
-quantities are integers): a NaN or infinity is ``null`` here where DRF's strict
-renderer fails the request, and a tiny float reads ``1.5e-7`` where DRF writes
-``1.5e-07`` (the same number). Why it is here: ``bench/profile.md``,
-row "orjson renderer".
+Two differences, both in floats, which only the ops figures carry (ages and durations
+in seconds; money is ``Decimal``, quantities are integers): a NaN or infinity is
+``null`` here where DRF's strict renderer fails the request, and a float below 1e-4
+reads ``1.5e-7`` where DRF writes ``1.5e-07`` (the same number). Why it is here:
+``bench/profile.md``, row "orjson renderer".
 """
 
 from __future__ import annotations

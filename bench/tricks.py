@@ -148,6 +148,55 @@ def catalog_batch(n: int) -> tuple[float, float]:
 # --- what a request costs ------------------------------------------------------------------
 
 
+def _flow_answers() -> list[Any]:
+    """The data of the five answers of one S2 flow (a cart, three carts with lines, an order)."""
+    import random
+
+    from django.test import Client
+
+    from apps.catalog.models import Stock
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    pool = list(Stock.objects.filter(on_hand__gt=1000).values_list("variant_id", flat=True)[:50])
+    answers = [client.post("/api/v1/carts/", {}, content_type="application/json")]
+    cart = answers[0].json()
+    for variant_id in random.Random(1).sample(pool, 3):
+        answers.append(
+            client.post(
+                f"/api/v1/carts/{cart['id']}/items/",
+                {"variant_id": variant_id, "quantity": 1},
+                content_type="application/json",
+            )
+        )
+    answers.append(
+        client.post(
+            f"/api/v1/carts/{cart['id']}/checkout/",
+            json.dumps(CHECKOUT_BODY),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+    )
+    return [answer.data for answer in answers]
+
+
+def orjson_renderer(n: int) -> tuple[float, float]:
+    """Rendering the five answers of one S2 flow: orjson (``utils.renderers``) vs DRF's."""
+    from rest_framework.renderers import JSONRenderer as DrfRenderer
+
+    from utils.renderers import JSONRenderer
+
+    answers = _flow_answers()
+    ours, drf = JSONRenderer(), DrfRenderer()
+    assert [ours.render(a, "application/json") for a in answers] == [
+        drf.render(a, "application/json") for a in answers
+    ]
+    return ab(
+        lambda: [ours.render(a, "application/json") for a in answers],
+        lambda: [drf.render(a, "application/json") for a in answers],
+        n,
+    )
+
+
 def request_cpu_us(path: str, n: int) -> float:
     from django.test import Client
 
@@ -195,6 +244,56 @@ def flow_cpu_us(n: int) -> float:
     return statistics.median(cpu_us(one, n) for _ in range(5))
 
 
+def flow_calls(flows: int = 6) -> dict[str, float]:
+    """Python function calls (and C calls) per request of the S2 flow: a count that other
+    load on the machine does not change, beside the CPU time it does (median over the
+    flows, the first flows' warm-up left out)."""
+    import random
+
+    from django.test import Client
+
+    from apps.catalog.models import Stock
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    pool = list(Stock.objects.filter(on_hand__gt=1000).values_list("variant_id", flat=True)[:500])
+    rng = random.Random(3)
+    calls = [0]
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            calls[0] += 1
+
+    def post(path: str, body: Any, **extra: Any) -> tuple[Any, int]:
+        """The answer to one POST, and the calls it took."""
+        calls[0] = 0
+        sys.setprofile(count)
+        try:
+            response = client.post(path, body, content_type="application/json", **extra)
+        finally:
+            sys.setprofile(None)
+        assert 200 <= response.status_code < 300, response.content[:300]
+        return response, calls[0]
+
+    seen: dict[str, list[int]] = {"create": [], "add": [], "checkout": []}
+    for _ in range(flows):
+        response, n = post("/api/v1/carts/", {})
+        cart_id = response.json()["id"]
+        seen["create"].append(n)
+        for variant_id in rng.sample(pool, 3):
+            body = {"variant_id": variant_id, "quantity": 1}
+            seen["add"].append(post(f"/api/v1/carts/{cart_id}/items/", body)[1])
+        key = str(uuid.uuid4())
+        checkout = json.dumps(CHECKOUT_BODY)
+        path = f"/api/v1/carts/{cart_id}/checkout/"
+        seen["checkout"].append(post(path, checkout, HTTP_IDEMPOTENCY_KEY=key)[1])
+    warm = flows // 2
+    per = {
+        kind: statistics.median(values[len(values) * warm // flows :])
+        for kind, values in seen.items()
+    }
+    return {**per, "order": per["create"] + 3 * per["add"] + per["checkout"]}
+
+
 def _row(name: str, on: float, off: float, per_request: float | None) -> str:
     saved = off - on
     share = f"{100 * saved / per_request:.1f} %" if per_request else "-"
@@ -203,13 +302,23 @@ def _row(name: str, on: float, off: float, per_request: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["all", "request", "flow"])
+    parser.add_argument("what", choices=["all", "request", "flow", "renderer", "calls"])
     parser.add_argument("path", nargs="?", default="/api/v1/products/")
     parser.add_argument("-n", type=int, default=2000)
     args = parser.parse_args()
     setup_django()
     if args.what == "request":
         print(f"{args.path}: {request_cpu_us(args.path, args.n):.1f} us CPU per request")
+        return
+    if args.what == "calls":
+        counts = flow_calls()
+        print(
+            "S2 Python calls per request: " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items())
+        )
+        return
+    if args.what == "renderer":
+        on, off = orjson_renderer(args.n)
+        print(f"S2 answers rendered: orjson {on:.1f} us, DRF {off:.1f} us per order")
         return
     if args.what == "flow":
         print(f"S2 flow: {flow_cpu_us(args.n):.1f} us CPU per order")
@@ -226,6 +335,8 @@ def main() -> None:
     print(_row("routes in traffic order: products + cart items resolved", on, off, s1))
     on, off = lazy_messages(args.n * 5)
     print(_row("lazy flash messages, per API request", on, off, s1))
+    on, off = orjson_renderer(args.n)
+    print(_row("orjson renderer: the five answers of an S2 order", on, off, s2))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.factories import UserFactory
 from apps.cart import services
@@ -105,3 +107,29 @@ def test_claim_without_an_open_cart_hands_the_guest_cart_over() -> None:
     services.cart_claim(cart_id=guest.pk, user=user)
     guest.refresh_from_db()
     assert (guest.user, guest.status) == (user, Cart.Status.OPEN)
+
+
+@pytest.mark.parametrize("which", ["a new variant", "a variant already in the cart"])
+def test_an_add_is_five_statements_new_line_or_not(which: str) -> None:
+    """Lock the cart, write the line (one upsert), read the lines back, running
+    promotions, tax rates: the variant is not read on its own (bench/profile.md, row
+    "cart line upsert")."""
+    known = variant_create(stock=5)
+    cart = cart_create(lines=[(known, 1)])
+    variant = variant_create(stock=5) if which == "a new variant" else known
+    with CaptureQueriesContext(connection) as ctx:
+        detail = services.cart_item_add(
+            cart_id=cart.pk, user=None, variant_id=variant.pk, quantity=2
+        )
+    statements = [
+        query["sql"]
+        for query in ctx.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(statements) == 5, statements
+    assert {line.variant_id: line.quantity for line in detail.lines}[variant.pk] == (
+        2 if which == "a new variant" else 3
+    )
+    assert CartItem.objects.get(cart=cart, variant=variant).quantity == (
+        2 if which == "a new variant" else 3
+    )

@@ -110,6 +110,23 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
+
+def postgres_statement_options() -> dict[str, Any]:
+    """psycopg sends each statement's values apart from its text (server-side binding), and
+    a statement a connection runs a fifth time is prepared: PostgreSQL then skips parsing
+    and planning it (about half the PostgreSQL CPU of an order: ``bench/profile.md``, row
+    "prepared statements"). ``DB_PREPARE_THRESHOLD=0`` is Django's default instead (values
+    bound into the text on the client, nothing prepared), for a transaction-pooling
+    PgBouncer older than 1.21 (``docs/operations.md``)."""
+    threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
+    if threshold <= 0:
+        return {}
+    return {"server_side_binding": True, "prepare_threshold": threshold}
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"].update(postgres_statement_options())
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -166,7 +183,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["utils.parsers.BoundedJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["utils.renderers.JSONRenderer"],  # DRF's bytes, by orjson
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "utils.negotiation.AuthFirstContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "utils.pagination.StandardPagination",
     "PAGE_SIZE": 20,

@@ -1,14 +1,21 @@
 """Integration tests (tests/): real PostgreSQL, Redis, and a real Celery worker."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHE_URL, REDIS_URL, REST_FRAMEWORK, cache_settings, env
+from config.settings.base import (
+    CACHE_URL,
+    REDIS_URL,
+    REST_FRAMEWORK,
+    cache_settings,
+    env,
+    postgres_statement_options,
+)
 from config.settings.tasks import task_queues, transport_options
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/storefront_it")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3}
+DATABASES["default"]["OPTIONS"] = {"connect_timeout": 3, **postgres_statement_options()}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -10,6 +10,7 @@ from config.settings.base import (
     STRIPE_WEBHOOK_SECRET,
     cache_settings,
     env,
+    postgres_statement_options,
 )
 from config.settings.checks import payment_provider_settings_check
 from config.settings.tasks import task_queues, transport_options
@@ -34,6 +35,8 @@ payment_provider_settings_check(
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"].update(postgres_statement_options())
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY}
 
 # Throttle counters live in Redis so limits hold across processes; the broker too,

@@ -15,6 +15,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +23,7 @@ from apps.catalog import selectors, services
 from apps.catalog.cache import cached_catalog_response, catalog_reads_announce
 from apps.catalog.filters import ProductFilter, VariantFilter
 from apps.catalog.models import Category, Product, Variant
+from apps.catalog.page_data import page_content
 from apps.catalog.serializers import (
     CategoryInputSerializer,
     CategoryOutputSerializer,
@@ -34,6 +36,7 @@ from apps.catalog.serializers import (
     VariantInputSerializer,
     VariantStaffOutputSerializer,
     VariantUpdateInputSerializer,
+    product_output,
 )
 from apps.catalog.stock import stock_threshold_set
 from utils.actors import request_actor
@@ -69,6 +72,9 @@ class CategoryViewSet(StaffWriteViewSet):
     )
 
 
+_PRODUCT_FILTERS = frozenset(ProductFilter.base_filters)
+
+
 @staff_write_schema(
     input_serializer=ProductInputSerializer,
     output_serializer=ProductOutputSerializer,
@@ -89,11 +95,42 @@ class ProductViewSet(StaffWriteViewSet):
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list(include_inactive=is_staff(self.request))
 
-    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None:
-            self.prices_valid_until = selectors.product_prices_apply(page)
-        return page
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Without a filter parameter django-filter returns the queryset unchanged, after
+        # building and validating its form: skip that (bench/profile.md, row "no filter
+        # form without a filter parameter").
+        params = self.request.query_params
+        if self.action == "list" and not any(name in params for name in _PRODUCT_FILTERS):
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def _complete(self, request: Request, rows: list[dict[str, Any]]) -> None:
+        """Variants, stock and promoted prices for product rows (``selectors.product_rows``)."""
+        staff = is_staff(request)
+        content = page_content(request, [row["id"] for row in rows], include_inactive=staff)
+        self.prices_valid_until = selectors.product_rows_complete(
+            rows,
+            variants=content.variants,
+            stock=content.stock,
+            upcoming=content.upcoming,
+            include_inactive=staff,
+        )
+
+    def _page(self, request: Request) -> Response:
+        """The product list from dict rows (bench/profile.md, row "product pages from
+        rows"): what ``ProductOutputSerializer`` writes for ``get_queryset``'s products."""
+        rows = selectors.product_rows(include_inactive=is_staff(request))
+        page = self.paginate_queryset(self.filter_queryset(rows)) or []
+        self._complete(request, page)
+        return self.get_paginated_response([product_output(row) for row in page])
+
+    def _detail(self, request: Request) -> Response:
+        """One product, as ``_page`` builds each (same lookup and 404 as ``get_object``)."""
+        rows = selectors.product_rows(include_inactive=is_staff(request))
+        row = get_object_or_404(rows, **{self.lookup_field: self.kwargs[self.lookup_field]})
+        self.check_object_permissions(request, row)
+        self._complete(request, [row])
+        return Response(product_output(row))
 
     def get_object(self) -> Product:
         product: Product = super().get_object()
@@ -124,18 +161,13 @@ class ProductViewSet(StaffWriteViewSet):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):  # staff see inactive products: never cached
-            return super().list(request, *args, **kwargs)
-        return cached_catalog_response(
-            request, self._cacheable(lambda: super(ProductViewSet, self).list(request))
-        )
+            return self._page(request)
+        return cached_catalog_response(request, self._cacheable(lambda: self._page(request)))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):
-            return super().retrieve(request, *args, **kwargs)
-        return cached_catalog_response(
-            request,
-            self._cacheable(lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)),
-        )
+            return self._detail(request)
+        return cached_catalog_response(request, self._cacheable(lambda: self._detail(request)))
 
     staff_services = StaffServices(
         instance="product",

@@ -1,0 +1,104 @@
+"""Catalogue content for computed product pages, cached by content version; stock read fresh.
+
+A computed page (a response-cache miss, or the response cache off) is made of parts that
+change at different rates:
+
+- which products, in which order and how many (the filters): the page query, every time;
+- each product's variants as entered (sku, name, attributes, price, ...) and the
+  promotions not yet ended: they change only through a catalogue write, which bumps the
+  content version (``cache.catalog_changed()``). They are cached here under that version
+  (``catalog:pv:<version>:<product id>``, ``catalog:promos:<version>``), so a page whose
+  products were shown before under the same version reads them in one ``MGET``;
+- availability (stock on hand over active warehouses): never cached, one query per page
+  (the "availability overlay"), so a checkout never has to invalidate anything here.
+
+Freshness: stock is as fresh as the database. Content is stored under the version read
+*before* it was read from the database (the response cache's rule), so an entry is never
+older than its version, and it lives at most ``CATALOG_DATA_CACHE_SECONDS`` (default 2 s:
+the documented worst case when a bump fails, as for the response cache). The promotions'
+clock (starts and ends) is applied when the page is computed, never cached.
+
+The cache fails open: when it is down the content is read from the database. A miss is
+filled by the request that found it (two requests may both fill it: the same rows, no lock
+needed); the response cache's single flight still guards whole pages.
+Staff see inactive variants and are never served from here.
+
+``bench/profile.md``, row "catalogue content cached by version".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.request import Request
+
+from apps.catalog import selectors
+from apps.catalog.cache import VERSION_KEY, catalog_version
+from apps.pricing import selectors as pricing
+from apps.pricing.info import PromotionInfo
+from utils.cache_guard import cache_failed, cache_usable
+from utils.redis_batch import batched
+
+
+@dataclass(frozen=True)
+class PageContent:
+    variants: dict[int, list[dict[str, Any]]]  # product id -> its variants as entered
+    upcoming: tuple[PromotionInfo, ...]  # pricing.promotions_upcoming
+    stock: dict[int, tuple[int, bool]] | None  # read with the variants (None: read it)
+
+
+def enabled() -> bool:
+    return settings.CATALOG_DATA_CACHE_SECONDS > 0
+
+
+def _from_database(product_ids: list[int], *, include_inactive: bool) -> PageContent:
+    variants, stock = selectors.variant_content(product_ids, include_inactive=include_inactive)
+    return PageContent(
+        variants=variants, upcoming=pricing.promotions_upcoming(now=timezone.now()), stock=stock
+    )
+
+
+def _version(request: Request) -> int:
+    found = batched(request, [VERSION_KEY])  # read in the throttle's round trip
+    version = found.get(VERSION_KEY) if found is not None else cache.get(VERSION_KEY)
+    return catalog_version() if version is None else int(version)
+
+
+def page_content(
+    request: Request, product_ids: list[int], *, include_inactive: bool
+) -> PageContent:
+    """The variants (as entered) of ``product_ids`` and the promotions not yet ended: from
+    the cache under the current content version when it has all of them (the stock is
+    then left to ``selectors.product_rows_complete``), else from the database with their
+    stock, in one query (and then stored)."""
+    if include_inactive or not enabled() or not cache_usable("catalog"):
+        return _from_database(product_ids, include_inactive=include_inactive)
+    try:
+        version = _version(request)
+        keys = {pk: f"catalog:pv:{version}:{pk}" for pk in product_ids}
+        promos_key = f"catalog:promos:{version}"
+        found = cache.get_many([*keys.values(), promos_key])
+    except Exception as exc:
+        cache_failed("catalog", exc)
+        return _from_database(product_ids, include_inactive=False)
+    stored: dict[str, Any] = {}
+    upcoming = found.get(promos_key)
+    if upcoming is None:
+        upcoming = pricing.promotions_upcoming(now=timezone.now())
+        stored[promos_key] = upcoming
+    stock = None
+    if all(key in found for key in keys.values()):
+        variants = {pk: found[key] for pk, key in keys.items()}
+    else:  # one query for the page whatever it misses: the same as with no cache
+        variants, stock = selectors.variant_content(product_ids)
+        stored.update({keys[pk]: rows for pk, rows in variants.items()})
+    if stored:
+        try:  # now: the page then changes these rows in place (stock, prices)
+            cache.set_many(stored, timeout=settings.CATALOG_DATA_CACHE_SECONDS)
+        except Exception as exc:
+            cache_failed("catalog", exc)
+    return PageContent(variants=variants, upcoming=upcoming, stock=stock)

@@ -228,28 +228,48 @@ VARIANT_CONTENT_FIELDS = (
 )
 
 
+_CATEGORY_ROW_FIELDS = ("category__slug", "category__name")
+
+
 @functools.cache
-def _product_rows_base(include_inactive: bool) -> QuerySet[Any]:
+def _product_rows_base(include_inactive: bool, filtered: bool, category: bool) -> QuerySet[Any]:
     # Built once per process and cloned per request: building the annotations' subqueries
-    # cost more CPU than running the page query (bench/profile.md, row "product pages from
-    # rows"). Never evaluated itself, so it holds no rows.
-    active_variants = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
-    queryset = Product.objects.annotate(
-        price=Subquery(active_variants.order_by("price", "position", "id").values("price")[:1]),
-        in_stock=Exists(
-            active_variants.filter(stocks__on_hand__gt=0, stocks__warehouse__is_active=True)
-        ),
-    )
+    # cost more CPU than running the page query, and a list without a filter parameter
+    # needs none of them: its count and page compile to plain SQL (bench/profile.md, row
+    # "product pages from rows"). Never evaluated itself, so it holds no rows.
+    queryset = Product.objects.all()
+    if filtered:
+        active_variants = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+        cheapest = active_variants.order_by("price", "position", "id")
+        queryset = queryset.annotate(
+            price=Subquery(cheapest.values("price")[:1]),
+            in_stock=Exists(
+                active_variants.filter(stocks__on_hand__gt=0, stocks__warehouse__is_active=True)
+            ),
+        )
     if not include_inactive:
         queryset = queryset.filter(is_active=True)
-    return queryset.order_by("-created_at", "-id").values(*PRODUCT_ROW_FIELDS)
+    fields = [f for f in PRODUCT_ROW_FIELDS if category or f not in _CATEGORY_ROW_FIELDS]
+    return queryset.order_by("-created_at", "-id").values(*fields)
 
 
-def product_rows(*, include_inactive: bool = False) -> QuerySet[Any]:
-    """``product_list`` as dict rows of ``PRODUCT_ROW_FIELDS``: the same filters (``price``
-    and ``in_stock`` are annotated for them) and order, without the variants (see
-    ``product_rows_complete``)."""
-    return _product_rows_base(include_inactive).all()
+def product_rows(
+    *, include_inactive: bool = False, filtered: bool = True, category: bool = True
+) -> QuerySet[Any]:
+    """``product_list`` as dict rows of ``PRODUCT_ROW_FIELDS``, in its order, without the
+    variants (see ``product_rows_complete``). ``filtered``: with the ``price`` and
+    ``in_stock`` annotations the filters use (False: for a list that has no filter).
+    ``category=False``: without the category's slug and name (no join; the caller has
+    them: ``category_refs``)."""
+    return _product_rows_base(include_inactive, filtered, category).all()
+
+
+def category_refs(category_ids: Iterable[int] | None = None) -> dict[int, tuple[str, str]]:
+    """(slug, name) of each category id (None: of every category), in one query."""
+    rows = Category.objects.all()
+    if category_ids is not None:
+        rows = rows.filter(id__in=set(category_ids))
+    return {pk: (slug, name) for pk, slug, name in rows.values_list("id", "slug", "name")}
 
 
 def variant_content(

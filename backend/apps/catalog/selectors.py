@@ -38,8 +38,8 @@ from django.utils import timezone
 
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.pricing import selectors as pricing
-from apps.pricing.calculate import catalogue_unit_prices
-from apps.pricing.info import PromotionInfo
+from apps.pricing.calculate import promoted_unit_price
+from apps.pricing.info import LineInfo, PromotionInfo
 from utils.errors import NotFoundError
 
 _T = TypeVar("_T")
@@ -154,7 +154,18 @@ def _sale_prices(
         promotions, next_change = pricing.promotions_schedule_at(upcoming, now=now)
     if not promotions:
         return [price for *_, price in items], next_change
-    return catalogue_unit_prices(items, promotions, now), next_change
+    lines = (
+        LineInfo(
+            line_id=0,
+            variant_id=variant_id,
+            product_id=product_id,
+            category_id=category_id,
+            quantity=1,
+            unit_price=price,
+        )
+        for variant_id, product_id, category_id, price in items
+    )
+    return [promoted_unit_price(line, promotions, now)[0] for line in lines], next_change
 
 
 def _cheapest(candidates: Iterable[tuple[bool, Decimal, int, int, _T]]) -> _T | None:

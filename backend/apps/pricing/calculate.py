@@ -88,28 +88,6 @@ def promoted_unit_price(
     return quantize(line.unit_price - off), promotion
 
 
-def catalogue_unit_prices(
-    items: Sequence[tuple[int, int, int, Decimal]],
-    promotions: Sequence[PromotionInfo],
-    now: datetime,
-) -> list[Decimal]:
-    """``promoted_unit_price`` of each (variant id, product id, category id, unit price).
-
-    The same rule for a whole catalogue page: the running promotions are picked once for
-    the page instead of once per variant, and no ``LineInfo`` is built per variant
-    (``bench/profile.md``, row "catalogue prices in one pass").
-    """
-    running = [p for p in promotions if in_window(now, p.starts_at, p.ends_at)]
-    prices = []
-    for variant_id, product_id, category_id, unit_price in items:
-        off = ZERO
-        for promotion in running:
-            if promotion.covers(variant_id, product_id, category_id):
-                off = max(off, promotion_unit_discount(unit_price, promotion))
-        prices.append(quantize(unit_price - off))
-    return prices
-
-
 def voucher_refusal(
     voucher: VoucherInfo, *, lines: Sequence[LineInfo], amounts: Sequence[Decimal], now: datetime
 ) -> VoucherRefusal | None:

@@ -37,14 +37,10 @@ class PromotionInfo:
     ends_at: datetime | None = None
 
     def applies_to(self, line: LineInfo) -> bool:
-        return self.covers(line.variant_id, line.product_id, line.category_id)
-
-    def covers(self, variant_id: int, product_id: int, category_id: int) -> bool:
-        """Whether the promotion is for this variant (by its id, product or category)."""
         return (
-            variant_id in self.variant_ids
-            or product_id in self.product_ids
-            or category_id in self.category_ids
+            line.variant_id in self.variant_ids
+            or line.product_id in self.product_ids
+            or line.category_id in self.category_ids
         )
 
 

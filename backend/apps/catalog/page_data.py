@@ -92,8 +92,10 @@ def _count_key(request: Request) -> str | None:
 
 
 def reads_announce(request: Request) -> None:
-    """Let the content version and the list's count ride in the throttle's round trip."""
-    key = _count_key(request) if enabled() else None
+    """Let the content version and the list's count ride in the throttle's round trip when
+    every list is computed (the response cache off). With it on, a hit needs neither: a
+    miss reads them itself."""
+    key = _count_key(request) if enabled() and settings.CATALOG_CACHE_SECONDS <= 0 else None
     if key is not None:
         batch_reads(request, [VERSION_KEY, key])
 

@@ -206,10 +206,10 @@ def availability_sql(n: int) -> tuple[float, float]:
     the same query through the ORM."""
     from django.db.models import Max, Sum
 
-    from apps.catalog import selectors
+    from apps.catalog import rows
     from apps.catalog.models import Stock
 
-    plain = selectors.variant_availability
+    plain = rows.variant_availability
 
     def orm(product_ids: Any, *, include_inactive: bool = False) -> dict[int, tuple[int, bool]]:
         stock = Stock.objects.filter(variant__product_id__in=product_ids, warehouse__is_active=True)
@@ -227,7 +227,7 @@ def availability_sql(n: int) -> tuple[float, float]:
 
     def with_query(impl: Callable[..., Any]) -> Callable[[], None]:
         def run() -> None:
-            selectors.variant_availability = impl  # type: ignore[assignment]
+            rows.variant_availability = impl  # type: ignore[assignment]
             one()
 
         return run
@@ -235,7 +235,7 @@ def availability_sql(n: int) -> tuple[float, float]:
     try:
         return ab(with_query(plain), with_query(orm), n)
     finally:
-        selectors.variant_availability = plain  # type: ignore[assignment]
+        rows.variant_availability = plain  # type: ignore[assignment]
 
 
 # --- what a request costs ------------------------------------------------------------------

@@ -39,7 +39,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.request import Request
 
-from apps.catalog import selectors
+from apps.catalog import rows
 from apps.catalog.cache import VERSION_KEY, catalog_version
 from apps.pricing import selectors as pricing
 from apps.pricing.info import PromotionInfo
@@ -69,12 +69,12 @@ def enabled() -> bool:
 def _from_database(
     product_ids: list[int], include_inactive: bool, category_ids: list[int] | None
 ) -> PageContent:
-    variants, stock = selectors.variant_content(product_ids, include_inactive=include_inactive)
+    variants, stock = rows.variant_content(product_ids, include_inactive=include_inactive)
     return PageContent(
         variants=variants,
         upcoming=pricing.promotions_upcoming(now=timezone.now()),
         stock=stock,
-        categories=selectors.category_refs(category_ids) if category_ids else None,
+        categories=rows.category_refs(category_ids) if category_ids else None,
     )
 
 
@@ -145,7 +145,7 @@ def page_content(
 ) -> PageContent:
     """The variants (as entered) of ``product_ids`` and the promotions not yet ended: from
     the cache under the current content version when it has all of them (the stock is
-    then left to ``selectors.product_rows_complete``), else from the database with their
+    then left to ``rows.product_rows_complete``), else from the database with their
     stock, in one query (and then stored). With ``category_ids``, the (slug, name) of
     those categories too (cached with the rest)."""
     if include_inactive or not enabled() or not cache_usable("catalog"):
@@ -165,7 +165,7 @@ def page_content(
     if category_ids:  # all of them: a shop has a few hundred at most
         categories = found.get(categories_key)
         if categories is None or not set(category_ids) <= categories.keys():
-            categories = selectors.category_refs()
+            categories = rows.category_refs()
             stored[categories_key] = categories
     upcoming = found.get(promos_key)
     if upcoming is None:
@@ -175,7 +175,7 @@ def page_content(
     if all(key in found for key in keys.values()):
         variants = {pk: found[key] for pk, key in keys.items()}
     else:  # one query for the page whatever it misses: the same as with no cache
-        variants, stock = selectors.variant_content(product_ids)
+        variants, stock = rows.variant_content(product_ids)
         stored.update({keys[pk]: rows for pk, rows in variants.items()})
     if stored:
         try:  # now: the page then changes these rows in place (stock, prices)

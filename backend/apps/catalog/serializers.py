@@ -169,7 +169,7 @@ def _money(value: Decimal | None) -> str | None:
 
 def product_output(row: dict[str, Any]) -> dict[str, Any]:
     """What ``ProductOutputSerializer`` writes for a product, built from its dict row
-    (``selectors.product_rows``, completed by ``selectors.product_rows_complete``) without
+    (``rows.product_rows``, completed by ``rows.product_rows_complete``) without
     DRF's per-field machinery (``bench/profile.md``, row "product pages from rows").
 
     The same keys in the same order and the same values: ``test_product_output`` compares

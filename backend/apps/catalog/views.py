@@ -21,6 +21,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.catalog import rows as page_rows
 from apps.catalog import selectors, services
 from apps.catalog.cache import cached_catalog_response, catalog_reads_announce
 from apps.catalog.filters import ProductFilter, VariantFilter
@@ -138,8 +139,10 @@ class ProductViewSet(StaffWriteViewSet):
         then reads it with the content)."""
         staff = is_staff(request)
         joined = not serves(request, include_inactive=staff)
-        rows = selectors.product_rows(include_inactive=staff, filtered=filtered, category=joined)
-        return rows, not joined
+        queryset = page_rows.product_rows(
+            include_inactive=staff, filtered=filtered, category=joined
+        )
+        return queryset, not joined
 
     def _complete(self, request: Request, rows: list[dict[str, Any]], *, category: bool) -> None:
         """Variants, stock, promoted prices (and the category) for product rows."""
@@ -155,7 +158,7 @@ class ProductViewSet(StaffWriteViewSet):
                 row["category__slug"], row["category__name"] = content.categories[
                     row["category_id"]
                 ]
-        self.prices_valid_until = selectors.product_rows_complete(
+        self.prices_valid_until = page_rows.product_rows_complete(
             rows,
             variants=content.variants,
             stock=content.stock,

@@ -144,6 +144,8 @@ def catalog_reads_announce(request: Request) -> None:
     throttle's round trip"). Call before the throttles run."""
     if settings.CATALOG_CACHE_SECONDS > 0:
         batch_reads(request, [VERSION_KEY, STOCK_SEQ_KEY, _page_key(request)])
+    elif settings.CATALOG_DATA_CACHE_SECONDS > 0:  # apps.catalog.page_data keys by version
+        batch_reads(request, [VERSION_KEY])
 
 
 def _entry_ttl(ttl: float, valid_until: datetime | None) -> float:

@@ -12,9 +12,10 @@ What does not belong here: writes (``services.py``), stock changes (``stock.py``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from django.db.models import (
     BooleanField,
@@ -36,8 +37,10 @@ from django.utils import timezone
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant
 from apps.pricing import selectors as pricing
 from apps.pricing.calculate import promoted_unit_price
-from apps.pricing.info import LineInfo
+from apps.pricing.info import LineInfo, PromotionInfo
 from utils.errors import NotFoundError
+
+_T = TypeVar("_T")
 
 _CATEGORY_TABLE = Category._meta.db_table
 
@@ -133,6 +136,46 @@ def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
     return queryset.order_by("-created_at", "-id")
 
 
+def sale_prices(
+    items: Sequence[tuple[int, int, int, Decimal]],
+    *,
+    now: datetime,
+    upcoming: tuple[PromotionInfo, ...] | None = None,
+) -> tuple[list[Decimal], datetime | None]:
+    """The promoted unit price of each (variant id, product id, category id, price), and the
+    next promotion start or end: one query (the promotion schedule) whatever their number,
+    none when ``upcoming`` (``pricing.promotions_upcoming``, read at ``now`` or before) is
+    given."""
+    if upcoming is None:
+        promotions, next_change = pricing.promotions_schedule(now=now)
+    else:
+        promotions, next_change = pricing.promotions_schedule_at(upcoming, now=now)
+    if not promotions:
+        return [price for *_, price in items], next_change
+    lines = (
+        LineInfo(
+            line_id=0,
+            variant_id=variant_id,
+            product_id=product_id,
+            category_id=category_id,
+            quantity=1,
+            unit_price=price,
+        )
+        for variant_id, product_id, category_id, price in items
+    )
+    return [promoted_unit_price(line, promotions, now)[0] for line in lines], next_change
+
+
+def cheapest_variant(candidates: Iterable[tuple[bool, Decimal, int, int, _T]]) -> _T | None:
+    """Of (is_active, promoted price, position, id, variant): the active variant with the
+    lowest promoted price (ties: position, then id), or None."""
+    best: tuple[Decimal, int, int, _T] | None = None
+    for active, sale, position, pk, variant in candidates:
+        if active and (best is None or (sale, position, pk) < best[:3]):
+            best = (sale, position, pk, variant)
+    return best[3] if best else None
+
+
 def product_prices_apply(
     products: Iterable[Product], *, now: datetime | None = None
 ) -> datetime | None:
@@ -146,30 +189,21 @@ def product_prices_apply(
     The ``price`` annotation (filters and ordering) stays the lowest price as entered.
     The return value is the next promotion start or end (None: none is scheduled).
     """
-    now = now or timezone.now()
-    promotions, next_change = pricing.promotions_schedule(now=now)
+    products = list(products)
+    pairs = [(p, v) for p in products for v in p.variants.all()]
+    sales, next_change = sale_prices(
+        [(v.pk, p.pk, p.category_id, v.price) for p, v in pairs], now=now or timezone.now()
+    )
+    for (_, variant), sale in zip(pairs, sales, strict=True):
+        variant.sale_price = sale  # type: ignore[attr-defined]
     for product in products:
-        best: tuple[Decimal, int, int, Variant] | None = None
-        for variant in product.variants.all():
-            sale = variant.price
-            if promotions:
-                line = LineInfo(
-                    line_id=0,
-                    variant_id=variant.pk,
-                    product_id=product.pk,
-                    category_id=product.category_id,
-                    quantity=1,
-                    unit_price=variant.price,
-                )
-                sale = promoted_unit_price(line, promotions, now)[0]
-            variant.sale_price = sale  # type: ignore[attr-defined]
-            if variant.is_active:
-                rank = (sale, variant.position, variant.pk, variant)
-                if best is None or rank[:3] < best[:3]:
-                    best = rank
-        product.sale_price = best[0] if best else None  # type: ignore[attr-defined]
-        product.price_undiscounted = best[3].price if best else None  # type: ignore[attr-defined]
-        product.sale_currency = best[3].currency if best else None  # type: ignore[attr-defined]
+        best = cheapest_variant(
+            (v.is_active, v.sale_price, v.position, v.pk, v)  # type: ignore[attr-defined]
+            for v in product.variants.all()
+        )
+        product.sale_price = best.sale_price if best else None  # type: ignore[attr-defined]
+        product.price_undiscounted = best.price if best else None  # type: ignore[attr-defined]
+        product.sale_currency = best.currency if best else None  # type: ignore[attr-defined]
     return next_change
 
 

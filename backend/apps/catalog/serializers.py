@@ -7,12 +7,14 @@ serializers refuse unknown fields and take integers as JSON integers only
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
 from apps.catalog.models import Category, Product, StockMovement, Variant
 from apps.catalog.services import STAFF_STOCK_REASONS
+from utils.decimal_utils import to_str
 from utils.serializers import InputSerializer, MoneyField, StrictBooleanField, StrictIntegerField
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -156,6 +158,56 @@ class ProductOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+_DATETIME = serializers.DateTimeField(read_only=True)
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else to_str(value)
+
+
+def product_output(row: dict[str, Any]) -> dict[str, Any]:
+    """What ``ProductOutputSerializer`` writes for a product, built from its dict row
+    (``rows.product_rows``, completed by ``rows.product_rows_complete``) without
+    DRF's per-field machinery (``bench/profile.md``, row "product pages from rows").
+
+    The same keys in the same order and the same values: ``test_product_output`` compares
+    the pages byte for byte with the serializer's, which stays the OpenAPI description.
+    """
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "name": row["name"],
+        "description": row["description"],
+        "category": {
+            "id": row["category_id"],
+            "slug": row["category__slug"],
+            "name": row["category__name"],
+        },
+        "price": _money(row["sale_price"]),
+        "price_undiscounted": _money(row["price_undiscounted"]),
+        "currency": row["sale_currency"],
+        "in_stock": row["in_stock"],
+        "is_active": row["is_active"],
+        "variants": [
+            {
+                "id": variant["id"],
+                "sku": variant["sku"],
+                "name": variant["name"],
+                "attributes": variant["attributes"],
+                "price": to_str(variant["sale_price"]),
+                "price_undiscounted": to_str(variant["price"]),
+                "currency": variant["currency"],
+                "in_stock": variant["in_stock"],
+                "available": variant["available"],
+                "is_active": variant["is_active"],
+            }
+            for variant in row["variants"]
+        ],
+        "created_at": _DATETIME.to_representation(row["created_at"]),
+        "updated_at": _DATETIME.to_representation(row["updated_at"]),
+    }
 
 
 class ProductInputSerializer(InputSerializer):

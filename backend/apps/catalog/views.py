@@ -10,18 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.catalog import rows as page_rows
 from apps.catalog import selectors, services
 from apps.catalog.cache import cached_catalog_response, catalog_reads_announce
 from apps.catalog.filters import ProductFilter, VariantFilter
 from apps.catalog.models import Category, Product, Variant
+from apps.catalog.page_data import count_store, known_count, page_content, reads_announce, serves
 from apps.catalog.serializers import (
     CategoryInputSerializer,
     CategoryOutputSerializer,
@@ -34,9 +39,11 @@ from apps.catalog.serializers import (
     VariantInputSerializer,
     VariantStaffOutputSerializer,
     VariantUpdateInputSerializer,
+    product_output,
 )
 from apps.catalog.stock import stock_threshold_set
 from utils.actors import request_actor
+from utils.pagination import StandardPagination
 from utils.permissions import PublicReadStaffWrite, is_staff
 from utils.schema import error_response
 from utils.views import StaffServices, StaffWriteViewSet, staff_write_schema
@@ -69,6 +76,32 @@ class CategoryViewSet(StaffWriteViewSet):
     )
 
 
+_PRODUCT_FILTERS = frozenset(ProductFilter.base_filters)
+
+
+class _CountedPaginator(DjangoPaginator):
+    """A paginator told its count (None: it counts)."""
+
+    def __init__(self, object_list: Any, per_page: int, *, known_count: int | None) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        return super().count if self.known_count is None else self.known_count
+
+
+class ProductPagination(StandardPagination):
+    """``StandardPagination`` that may be told the count: a computed page reads it from
+    ``page_data`` when it was counted under the same content version (bench/profile.md,
+    row "catalogue content cached by version")."""
+
+    known_count: int | None = None
+
+    def django_paginator_class(self, object_list: Any, per_page: int) -> DjangoPaginator:  # type: ignore[override]
+        return _CountedPaginator(object_list, per_page, known_count=self.known_count)
+
+
 @staff_write_schema(
     input_serializer=ProductInputSerializer,
     output_serializer=ProductOutputSerializer,
@@ -83,17 +116,78 @@ class ProductViewSet(StaffWriteViewSet):
     input_serializer_class = ProductInputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilter
+    pagination_class = ProductPagination
 
     prices_valid_until = None
 
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list(include_inactive=is_staff(self.request))
 
-    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None:
-            self.prices_valid_until = selectors.product_prices_apply(page)
-        return page
+    def _filtered(self) -> bool:
+        return any(name in self.request.query_params for name in _PRODUCT_FILTERS)
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Without a filter parameter django-filter returns the queryset unchanged, after
+        # building and validating its form: skip that (bench/profile.md, row "product
+        # pages from rows").
+        if self.action == "list" and not self._filtered():
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def _rows(self, request: Request, *, filtered: bool) -> tuple[QuerySet[Any], bool]:
+        """The product rows to page, and whether they lack the category (``_complete``
+        then reads it with the content)."""
+        staff = is_staff(request)
+        joined = not serves(request, include_inactive=staff)
+        queryset = page_rows.product_rows(
+            include_inactive=staff, filtered=filtered, category=joined
+        )
+        return queryset, not joined
+
+    def _complete(self, request: Request, rows: list[dict[str, Any]], *, category: bool) -> None:
+        """Variants, stock, promoted prices (and the category) for product rows."""
+        staff = is_staff(request)
+        content = page_content(
+            request,
+            [row["id"] for row in rows],
+            include_inactive=staff,
+            category_ids=[row["category_id"] for row in rows] if category else None,
+        )
+        if content.categories is not None:
+            for row in rows:
+                row["category__slug"], row["category__name"] = content.categories[
+                    row["category_id"]
+                ]
+        self.prices_valid_until = page_rows.product_rows_complete(
+            rows,
+            variants=content.variants,
+            stock=content.stock,
+            upcoming=content.upcoming,
+            include_inactive=staff,
+        )
+
+    def _page(self, request: Request) -> Response:
+        """The product list from dict rows (bench/profile.md, row "product pages from
+        rows"): what ``ProductOutputSerializer`` writes for ``get_queryset``'s products."""
+        rows, category = self._rows(request, filtered=self._filtered())
+        count, version = known_count(request, include_inactive=is_staff(request))
+        pagination = self.paginator
+        if isinstance(pagination, ProductPagination):
+            pagination.known_count = count
+        page = self.paginate_queryset(self.filter_queryset(rows)) or []
+        counted = getattr(pagination, "page", None)
+        if count is None and version is not None and counted is not None:
+            count_store(request, counted.paginator.count, version)
+        self._complete(request, page, category=category)
+        return self.get_paginated_response([product_output(row) for row in page])
+
+    def _detail(self, request: Request) -> Response:
+        """One product, as ``_page`` builds each (same lookup and 404 as ``get_object``)."""
+        rows, category = self._rows(request, filtered=False)
+        row = get_object_or_404(rows, **{self.lookup_field: self.kwargs[self.lookup_field]})
+        self.check_object_permissions(request, row)
+        self._complete(request, [row], category=category)
+        return Response(product_output(row))
 
     def get_object(self) -> Product:
         product: Product = super().get_object()
@@ -120,22 +214,19 @@ class ProductViewSet(StaffWriteViewSet):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if self.action in ("list", "retrieve") and not is_staff(request):
             catalog_reads_announce(request)  # before the throttles: they carry the reads
+            if self.action == "list":
+                reads_announce(request)
         super().initial(request, *args, **kwargs)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):  # staff see inactive products: never cached
-            return super().list(request, *args, **kwargs)
-        return cached_catalog_response(
-            request, self._cacheable(lambda: super(ProductViewSet, self).list(request))
-        )
+            return self._page(request)
+        return cached_catalog_response(request, self._cacheable(lambda: self._page(request)))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if is_staff(request):
-            return super().retrieve(request, *args, **kwargs)
-        return cached_catalog_response(
-            request,
-            self._cacheable(lambda: super(ProductViewSet, self).retrieve(request, *args, **kwargs)),
-        )
+            return self._detail(request)
+        return cached_catalog_response(request, self._cacheable(lambda: self._detail(request)))
 
     staff_services = StaffServices(
         instance="product",

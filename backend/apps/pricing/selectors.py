@@ -50,18 +50,34 @@ def promotions_schedule(*, now: datetime) -> tuple[tuple[PromotionInfo, ...], da
     """The promotions running at ``now`` and the next instant one starts or ends (None:
     no change is scheduled), in one query: until then the running set is the same, so a
     cached catalogue page computed now may live until then and no longer."""
-    rows = [
+    return promotions_schedule_at(promotions_upcoming(now=now), now=now)
+
+
+def promotions_upcoming(*, now: datetime) -> tuple[PromotionInfo, ...]:
+    """The active promotions that have not ended at ``now`` (running or yet to start), by
+    id, in one query: what ``promotions_schedule_at`` needs for any later instant, until a
+    promotion is written."""
+    return tuple(
         _promotion_info(row)
         for row in Promotion.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .filter(is_active=True)
         .order_by("id")
-    ]
+    )
+
+
+def promotions_schedule_at(
+    upcoming: tuple[PromotionInfo, ...], *, now: datetime
+) -> tuple[tuple[PromotionInfo, ...], datetime | None]:
+    """``promotions_schedule`` from ``promotions_upcoming`` read at ``now`` or before."""
     running = tuple(
-        row for row in rows if (row.starts_at is None or row.starts_at <= now)
-    )  # ends_at > now by the query
+        row
+        for row in upcoming
+        if (row.starts_at is None or row.starts_at <= now)
+        and (row.ends_at is None or row.ends_at > now)
+    )
     boundaries = [
         moment
-        for row in rows
+        for row in upcoming
         for moment in (row.starts_at, row.ends_at)
         if moment is not None and moment > now
     ]

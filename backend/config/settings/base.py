@@ -330,6 +330,10 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 # Public product pages are cached at most this long (seconds); any committed catalogue
 # or stock change invalidates them at once (apps/catalog/cache.py). 0 turns it off.
 CATALOG_CACHE_SECONDS = env.float("CATALOG_CACHE_SECONDS", default=2.0)
+# A computed page reads its variants as entered and the promotions from a cache kept per
+# content version, at most this long (apps/catalog/page_data.py); stock is always read
+# fresh. 0 turns it off.
+CATALOG_DATA_CACHE_SECONDS = env.float("CATALOG_DATA_CACHE_SECONDS", default=2.0)
 CART_MAX_QUANTITY_PER_LINE = env.int("CART_MAX_QUANTITY_PER_LINE", default=99)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 # Pricing (apps/pricing; shipping, rates, vouchers, sales are rows): catalogue prices are

@@ -32,6 +32,7 @@ LOGGING = {
 # Unit tests run inside a transaction that never commits, so on-commit cache
 # invalidation cannot run: the catalogue cache is tested on its own (transaction=True).
 CATALOG_CACHE_SECONDS = 0.0
+CATALOG_DATA_CACHE_SECONDS = 0.0
 # Webhook tests run their receiver on 127.0.0.1 over plain HTTP: allowed explicitly here only.
 WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 WEBHOOK_ALLOW_HTTP = True

@@ -102,12 +102,14 @@ class FulfilmentCreateInputSerializer(InputSerializer):
     tracking_number = serializers.CharField(
         max_length=100, required=False, allow_blank=True, default=""
     )
-    tracking_url = serializers.URLField(
+    # A CharField with the URL check: "" (no link) is allowed, and the document says so.
+    tracking_url = serializers.CharField(
         max_length=500,
         required=False,
         allow_blank=True,
         default="",
         validators=[URLValidator(schemes=["http", "https"])],
+        help_text='An http or https URL; "" for none.',
     )
     ship = StrictBooleanField(
         required=False, default=False, help_text="true: shipped at once (else pending)."
@@ -196,6 +198,7 @@ class FulfilmentOutputSerializer(serializers.ModelSerializer):
     # order line prefetched): a fixed number of queries whatever the lines.
 
     warehouse = serializers.CharField(source="warehouse.code", read_only=True)
+    tracking_url = serializers.CharField(read_only=True, help_text='A URL, or "" for none.')
     lines = FulfilmentLineOutputSerializer(many=True, read_only=True)
 
     class Meta:

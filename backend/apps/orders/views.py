@@ -7,6 +7,7 @@ them. Another caller's cart or order is a 404 on every verb.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -237,11 +238,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def fulfilment_ship(
         self, request: Request, pk: str | None = None, number: str = ""
     ) -> Response:
-        order = self._staff_order(request, pk)
-        fulfilment = selectors.fulfilment_get(order=order, number=number, detail=False)
-        fulfilments.fulfilment_ship(fulfilment=fulfilment, actor=request_actor(request))
-        fulfilment = selectors.fulfilment_get(order=order, number=number)
-        return Response(FulfilmentOutputSerializer(fulfilment).data)
+        return self._parcel_step(request, pk, number, fulfilments.fulfilment_ship)
 
     @extend_schema(
         summary="Cancel a parcel before it ships: its stock goes back (staff)",
@@ -257,9 +254,15 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def fulfilment_cancel(
         self, request: Request, pk: str | None = None, number: str = ""
     ) -> Response:
+        return self._parcel_step(request, pk, number, fulfilments.fulfilment_cancel)
+
+    def _parcel_step(
+        self, request: Request, pk: str | None, number: str, step: Callable[..., Any]
+    ) -> Response:
+        """Ship or cancel one of the order's parcels, then answer with it as it is now."""
         order = self._staff_order(request, pk)
         fulfilment = selectors.fulfilment_get(order=order, number=number, detail=False)
-        fulfilments.fulfilment_cancel(fulfilment=fulfilment, actor=request_actor(request))
+        step(fulfilment=fulfilment, actor=request_actor(request))
         fulfilment = selectors.fulfilment_get(order=order, number=number)
         return Response(FulfilmentOutputSerializer(fulfilment).data)
 

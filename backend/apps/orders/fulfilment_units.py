@@ -216,51 +216,39 @@ def allocations_save(state: UnitState) -> None:
 
 def lines_fulfilled_add(quantities: Mapping[int, int]) -> None:
     """One UPDATE adding to ``quantity_fulfilled``, only where it stays within ``quantity``."""
-    if not quantities:
-        return
-    condition = reduce(
-        or_,
-        (
-            Q(pk=line_id, quantity__gte=F("quantity_fulfilled") + quantity)
-            for line_id, quantity in quantities.items()
-        ),
-    )
-    updated = OrderLine.objects.filter(condition).update(
-        quantity_fulfilled=Case(
-            *(
-                When(pk=line_id, then=F("quantity_fulfilled") + quantity)
-                for line_id, quantity in quantities.items()
-            )
-        )
-    )
-    if updated != len(quantities):  # someone fulfilled these units first
+    if not _lines_fulfilled_shift(quantities, +1, limit="quantity"):
         raise ValidationError("lines", "More units than are left to fulfil.")
 
 
 def lines_fulfilled_remove(quantities: Mapping[int, int]) -> None:
     """One UPDATE taking a cancelled parcel's units off, never below the units returned."""
-    if not quantities:
-        return
-    condition = reduce(
-        or_,
-        (
-            Q(pk=line_id, quantity_fulfilled__gte=F("quantity_returned") + quantity)
-            for line_id, quantity in quantities.items()
-        ),
-    )
-    updated = OrderLine.objects.filter(condition).update(
-        quantity_fulfilled=Case(
-            *(
-                When(pk=line_id, then=F("quantity_fulfilled") - quantity)
-                for line_id, quantity in quantities.items()
-            )
-        )
-    )
-    if updated != len(quantities):
+    if not _lines_fulfilled_shift(quantities, -1, limit="quantity_returned"):
         raise InvalidStateError(
             "Units of this fulfilment are in a return request.",
             details={"lines": sorted(quantities)},
         )
+
+
+def _lines_fulfilled_shift(quantities: Mapping[int, int], sign: int, *, limit: str) -> bool:
+    """Move ``quantity_fulfilled`` by ``sign * n`` per line in one UPDATE, each line only
+    while it stays on the right side of ``limit`` (another column); False if any line
+    would cross it (someone else moved these units first: nothing is written then, as
+    the caller's transaction rolls back)."""
+    if not quantities:
+        return True
+    if sign > 0:  # quantity_fulfilled + n <= limit
+        guards = (
+            Q(pk=pk, **{f"{limit}__gte": F("quantity_fulfilled") + n})
+            for pk, n in quantities.items()
+        )
+    else:  # quantity_fulfilled - n >= limit
+        guards = (Q(pk=pk, quantity_fulfilled__gte=F(limit) + n) for pk, n in quantities.items())
+    updated = OrderLine.objects.filter(reduce(or_, guards)).update(
+        quantity_fulfilled=Case(
+            *(When(pk=pk, then=F("quantity_fulfilled") + sign * n) for pk, n in quantities.items())
+        )
+    )
+    return bool(updated == len(quantities))
 
 
 def moves_reverse(

@@ -86,6 +86,18 @@ def _flush_redis() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _pricing_copies_forgotten() -> None:
+    """Each test's database starts emptied without model signals (a flush): this process's
+    pricing rule copies (``apps.pricing.reference``) must not outlive the rows they hold."""
+    if _PROBLEM:
+        return
+    from apps.pricing.reference import TABLES
+
+    for table in TABLES:
+        table.forget()
+
+
+@pytest.fixture(autouse=True)
 def _default_shipping(request: pytest.FixtureRequest) -> None:
     """As in the unit tier: a test with a database ships anywhere (standard, express)."""
     if _PROBLEM:

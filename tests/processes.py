@@ -98,3 +98,58 @@ class Beat:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=20)
+
+
+class Gunicorn:
+    """gunicorn with the production settings on a free port, bound to the test database
+    and the tests' Redis; ``env`` adds or overrides settings."""
+
+    def __init__(self, db_name: str, *, workers: int = 2, env: dict[str, str] | None = None):
+        from tests.conftest import REDIS_URL
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(f"/tmp/storefront-it-gunicorn-{self.port}.log")
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+            "SECRET_KEY": "integration-gunicorn-" + "s" * 40,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "PAYMENT_PROVIDERS": "sandbox",  # prod refuses a provider without its keys
+            "SANDBOX_WEBHOOK_SECRET": "whsec_integration_gunicorn",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+            "REDIS_URL": REDIS_URL,
+            "SECURE_SSL_REDIRECT": "false",
+            "PYTHONPATH": str(BACKEND),
+            **(env or {}),
+        }
+        self.workers = workers
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Gunicorn:
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi"]
+        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                command, cwd=BACKEND, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for(self._answers, timeout=60)
+        return self
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        assert self.proc.poll() is None, self.log.read_text()[-3000:]
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from apps.catalog.cache import catalog_changed
 from apps.pricing.models import (
@@ -28,6 +29,10 @@ from utils.errors import ApplicationError
 class PricingRuleForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        for field in self.instance._meta.concrete_fields:
+            # A list left blank in the form (ids, countries, tiers) arrives as None.
+            if isinstance(field, models.JSONField) and cleaned.get(field.name, []) is None:
+                cleaned[field.name] = field.get_default()
         candidate = copy.copy(self.instance)
         names = [f.name for f in candidate._meta.concrete_fields if f.name in cleaned]
         for field in names:

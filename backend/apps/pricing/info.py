@@ -92,6 +92,15 @@ class ShippingMethodInfo:
 
 
 @dataclass(frozen=True)
+class ZonedMethod:
+    """A shipping method with where its zone ships: what the method list is chosen from."""
+
+    method: ShippingMethodInfo
+    countries: frozenset[str]
+    rest_of_world: bool
+
+
+@dataclass(frozen=True)
 class CartInfo:
     """A cart as pricing needs it, with the rules in force for it."""
 

@@ -1,7 +1,10 @@
-"""Reads that fill the typed pricing inputs (``apps.pricing.info``), a query each.
+"""Reads that fill the typed pricing inputs (``apps.pricing.info``).
 
-The cart and checkout call these, then the pure ``calculate.price_cart``. Zones and
-methods are few, so the methods are read whole and matched to the country here.
+The cart and checkout call these, then the pure ``calculate.price_cart``. The rule tables
+(promotions, tax rates, shipping methods) are read whole and kept per process while their
+version is unchanged (``apps.pricing.reference``): a query each when a process's copy is
+missing or out of date, none otherwise. Zones and methods are few, so the methods are
+matched to the country here.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from apps.pricing.info import PromotionInfo, ShippingMethodInfo, Tier, VoucherInfo
+from apps.pricing import reference
+from apps.pricing.info import PromotionInfo, ShippingMethodInfo, Tier, VoucherInfo, ZonedMethod
 from apps.pricing.models import Promotion, ShippingMethod, Voucher
 from apps.pricing.tax import tax_provider
 
@@ -37,13 +41,9 @@ def _promotion_info(row: Promotion) -> PromotionInfo:
 
 
 def promotions_running(*, now: datetime) -> tuple[PromotionInfo, ...]:
-    """The active promotions whose window contains ``now`` (one query)."""
-    rows = Promotion.objects.filter(
-        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
-        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
-        is_active=True,
-    )
-    return tuple(_promotion_info(row) for row in rows)
+    """The active promotions whose window contains ``now``: the process's copy of those
+    not yet ended (``reference.PROMOTIONS``), the clock applied here."""
+    return promotions_schedule_at(reference.PROMOTIONS.get(), now=now)[0]
 
 
 def promotions_schedule(*, now: datetime) -> tuple[tuple[PromotionInfo, ...], datetime | None]:
@@ -133,13 +133,24 @@ def _method_info(method: ShippingMethod) -> ShippingMethodInfo:
     )
 
 
+def shipping_methods_read() -> tuple[ZonedMethod, ...]:
+    """Every active method with its zone's countries, in display order (one query)."""
+    return tuple(
+        ZonedMethod(
+            method=_method_info(method),
+            countries=frozenset(method.zone.countries or ()),
+            rest_of_world=method.zone.is_rest_of_world,
+        )
+        for method in ShippingMethod.objects.filter(is_active=True).select_related("zone")
+    )
+
+
 def shipping_methods_for(*, country: str) -> list[ShippingMethodInfo]:
     """The active methods of the zone that lists ``country`` (else of the rest-of-world
-    zone), in display order (one query)."""
-    methods = list(ShippingMethod.objects.filter(is_active=True).select_related("zone"))
-    listed = [m for m in methods if country in (m.zone.countries or [])]
-    chosen = listed or [m for m in methods if m.zone.is_rest_of_world]
-    return [_method_info(method) for method in chosen]
+    zone), in display order, from the process's copy (``reference.SHIPPING_METHODS``)."""
+    methods = reference.SHIPPING_METHODS.get()
+    listed = [m.method for m in methods if country in m.countries]
+    return listed or [m.method for m in methods if m.rest_of_world]
 
 
 def shipping_method_for(*, country: str, code: str) -> ShippingMethodInfo | None:

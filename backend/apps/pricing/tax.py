@@ -4,7 +4,8 @@ A provider answers one question before pricing starts: the percent rate of each
 tax class in a destination country. ``price_cart`` then applies the rates with no
 I/O of its own, so an external tax service (Avalara, TaxJar, Stripe Tax) is a new
 provider class and a setting, not a change to the cart or checkout. The default,
-``FlatRateTaxProvider``, reads the ``TaxRate`` table (one query).
+``FlatRateTaxProvider``, reads the ``TaxRate`` table, kept per process while its version
+is unchanged (``apps.pricing.reference.TAX_RATES``: one query when out of date).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from apps.pricing.models import TaxRate
+from apps.pricing.reference import TAX_RATES
 
 
 class TaxProvider(Protocol):
@@ -29,8 +30,7 @@ class FlatRateTaxProvider:
     """The shop's own table of rates per (country, tax class)."""
 
     def rates_for(self, *, country: str) -> dict[str, Decimal]:
-        rows = TaxRate.objects.filter(country=country).values_list("tax_class__code", "rate")
-        return dict(rows)
+        return dict(TAX_RATES.get().get(country, {}))
 
 
 @cache

@@ -341,6 +341,10 @@ CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=True)
 DEFAULT_COUNTRY = env.str("DEFAULT_COUNTRY", default="DE")
 TAX_PROVIDER = env.str("TAX_PROVIDER", default="apps.pricing.tax.FlatRateTaxProvider")
+# Tax rates, shipping methods and promotions are kept per process while their version in
+# the shared cache is unchanged (a write bumps it; apps/pricing/reference.py), at most this
+# long (seconds): the worst case when a bump is lost. 0 reads them from the database.
+PRICING_REFERENCE_CACHE_SECONDS = env.float("PRICING_REFERENCE_CACHE_SECONDS", default=2.0)
 PAYMENT_DEADLINE_MINUTES = env.int("PAYMENT_DEADLINE_MINUTES", default=30)
 # A customer may ask to return units up to this many days after their parcel shipped.
 RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)

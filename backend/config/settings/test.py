@@ -33,6 +33,9 @@ LOGGING = {
 # invalidation cannot run: the catalogue cache is tested on its own (transaction=True).
 CATALOG_CACHE_SECONDS = 0.0
 CATALOG_DATA_CACHE_SECONDS = 0.0
+# The pricing rule tables are read from the database on every use, so that the query
+# budgets are the cold path; apps/pricing/test_reference.py turns the copies on.
+PRICING_REFERENCE_CACHE_SECONDS = 0.0
 # Webhook tests run their receiver on 127.0.0.1 over plain HTTP: allowed explicitly here only.
 WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 WEBHOOK_ALLOW_HTTP = True

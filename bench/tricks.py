@@ -303,8 +303,8 @@ def request_cpu_us(path: str, n: int) -> float:
     return statistics.median(cpu_us(one, n) for _ in range(BATCHES))
 
 
-def flow_cpu_us(n: int) -> float:
-    """The S2 guest flow (create cart, add 3 lines, check out): CPU us per order."""
+def _flow_one() -> Callable[[], None]:
+    """One S2 guest flow (create cart, add 3 lines, check out) through the test client."""
     import random
 
     from django.test import Client
@@ -333,8 +333,31 @@ def flow_cpu_us(n: int) -> float:
         )
         assert response.status_code == 201, response.content[:300]
 
+    return one
+
+
+def flow_cpu_us(n: int) -> float:
+    """The S2 guest flow: CPU us per order."""
+    one = _flow_one()
     cpu_us(one, 3)
     return statistics.median(cpu_us(one, n) for _ in range(5))
+
+
+def pricing_reference(n: int) -> tuple[float, float]:
+    """The S2 flow with the pricing rule tables kept per process (``apps/pricing/
+    reference.py``) and read from the database on every use, n orders per batch."""
+    from django.test import override_settings
+
+    one = _flow_one()
+
+    def arm(seconds: float) -> Callable[[], None]:
+        def run() -> None:
+            with override_settings(PRICING_REFERENCE_CACHE_SECONDS=seconds):
+                one()
+
+        return run
+
+    return ab(arm(2.0), arm(0.0), n)
 
 
 def flow_calls(flows: int = 6) -> dict[str, float]:
@@ -395,7 +418,9 @@ def _row(name: str, on: float, off: float, per_request: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["all", "request", "flow", "renderer", "calls", "page"])
+    parser.add_argument(
+        "what", choices=["all", "request", "flow", "renderer", "calls", "page", "reference"]
+    )
     parser.add_argument("path", nargs="?", default="/api/v1/products/")
     parser.add_argument("-n", type=int, default=2000)
     args = parser.parse_args()
@@ -415,6 +440,10 @@ def main() -> None:
         return
     if args.what == "flow":
         print(f"S2 flow: {flow_cpu_us(args.n):.1f} us CPU per order")
+        return
+    if args.what == "reference":  # n orders per batch
+        on, off = pricing_reference(args.n)
+        print(f"S2 flow: rule tables kept {on:.1f} us, read each time {off:.1f} us per order")
         return
     if args.what == "page":  # the computed-page rows (cache off), n pages per batch
         page_tricks(args.n)

@@ -138,8 +138,10 @@ def cart_info_build(
     *, cart: Cart, items: Iterable[CartItem], country: str | None, now: Any
 ) -> CartInfo:
     """The typed pricing input for these items (from ``cart_item_list``): the running
-    promotions and the destination's tax rates are read here (2 queries, none when the
-    cart is empty); without a country, the shop's default country is an estimate."""
+    promotions and the destination's tax rates are read here (none when the cart is
+    empty; a query each only where this process's copy is out of date:
+    ``apps.pricing.reference``); without a country, the shop's default country is an
+    estimate."""
     items = list(items)
     destination = country or settings.DEFAULT_COUNTRY
     return CartInfo(
@@ -172,9 +174,10 @@ def cart_detail_build(
     country: str | None = None,
     shipping_method: str | None = None,
 ) -> CartDetail:
-    """Price the lines (items from ``cart_item_list``) with ``price_cart``: 2 queries for
-    the promotions and tax rates, 1 for a named shipping method, 1 for a voucher not
-    already loaded with the cart. 409 ``shipping_unavailable`` for a method that does not
+    """Price the lines (items from ``cart_item_list``) with ``price_cart``: the promotions,
+    tax rates and a named shipping method come from the rule tables (a query each where
+    this process's copy is out of date), 1 query for a voucher not already loaded with the
+    cart. 409 ``shipping_unavailable`` for a method that does not
     serve the country or the cart."""
     items = list(items)
     now = timezone.now()

@@ -202,7 +202,9 @@ def _price(
     checkout: _Checkout, *, cart: Cart, items: list[CartItem]
 ) -> tuple[PricedCart, Voucher | None]:
     """The cart priced by ``price_cart`` for the shipping address, as the cart showed it:
-    4 queries (promotions, tax rates, shipping methods, the voucher's use taken)."""
+    the voucher's use taken (a query, with a voucher), and the promotions, tax rates and
+    shipping methods (a query each only where this process's copy is out of date:
+    ``apps.pricing.reference``)."""
     now = timezone.now()
     info = cart_info_build(cart=cart, items=items, country=checkout.country, now=now)
     method = shipping_method_for(country=checkout.country, code=checkout.shipping_method)

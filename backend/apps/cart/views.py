@@ -53,6 +53,9 @@ _CHANGE_ERRORS = {
 class CartViewSet(viewsets.GenericViewSet):
     """Guest and signed-in carts."""
 
+    # Every answer is ``cart_output(detail)``, built by hand (bench/profile.md, row "cart
+    # and order answers built by hand"); ``CartOutputSerializer`` documents it.
+
     permission_classes = [permissions.AllowAny]
     serializer_class = CartOutputSerializer
     filter_backends: list[Any] = []

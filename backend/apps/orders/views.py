@@ -110,6 +110,8 @@ class CartCheckoutViewSet(viewsets.GenericViewSet):
             payment_token=values["payment"]["token"],
             payment_return_url=values["payment"]["return_url"],
         )
+        # Built by hand (bench/profile.md, row "cart and order answers built by hand");
+        # OrderOutputSerializer documents it.
         output = order_output(
             result.order,
             lines=result.lines,  # just written: the answer reads no row back

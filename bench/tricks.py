@@ -238,6 +238,103 @@ def availability_sql(n: int) -> tuple[float, float]:
         rows.variant_availability = plain  # type: ignore[assignment]
 
 
+def serializer_answers() -> Callable[[bool], None]:
+    """A switch between the cart and order answers built by hand (``apps/cart/output.py``,
+    ``apps/orders/output.py``: row "cart and order answers built by hand") and the output
+    serializers the views called before (``CartOutputSerializer``, ``OrderOutputSerializer``
+    with checkout's context)."""
+    from apps.cart import views as cart_views
+    from apps.cart.serializers import CartOutputSerializer
+    from apps.orders import views as order_views
+    from apps.orders.serializers import OrderOutputSerializer
+
+    built = (cart_views.cart_output, order_views.order_output)
+
+    def cart_serialized(detail: Any) -> Any:
+        return CartOutputSerializer(detail).data
+
+    def order_serialized(order: Any, **context: Any) -> Any:
+        context = {name: value for name, value in context.items() if value is not None}
+        return OrderOutputSerializer(order, context=context).data
+
+    def use(by_hand: bool) -> None:
+        cart, order = built if by_hand else (cart_serialized, order_serialized)
+        cart_views.cart_output = cart
+        order_views.order_output = order
+
+    return use
+
+
+def answers_built(n: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The five answers of an S2 order built from the objects the views had (a cart, three
+    carts with lines, checkout's order), then rendered: by hand vs by the serializers; and
+    the whole S2 flow (n orders a batch) with either."""
+    from apps.cart import views as cart_views
+    from apps.cart.output import cart_output
+    from apps.cart.serializers import CartOutputSerializer
+    from apps.orders import views as order_views
+    from apps.orders.output import order_output
+    from apps.orders.serializers import OrderOutputSerializer
+    from utils.renderers import JSONRenderer
+
+    seen: list[tuple[str, Any, dict[str, Any]]] = []
+
+    def keep_cart(detail: Any) -> Any:
+        seen.append(("cart", detail, {}))
+        return cart_output(detail)
+
+    def keep_order(order: Any, **context: Any) -> Any:
+        seen.append(("order", order, context))
+        return order_output(order, **context)
+
+    use = serializer_answers()
+    cart_views.cart_output = keep_cart
+    order_views.order_output = keep_order
+    try:
+        _flow_answers()
+    finally:
+        use(True)
+    assert [kind for kind, _, _ in seen] == ["cart"] * 4 + ["order"], seen
+    renderer = JSONRenderer()
+
+    def by_hand() -> list[bytes]:
+        return [
+            renderer.render(
+                cart_output(obj) if kind == "cart" else order_output(obj, **context),
+                "application/json",
+            )
+            for kind, obj, context in seen
+        ]
+
+    def serialized() -> list[bytes]:
+        out = []
+        for kind, obj, context in seen:
+            if kind == "cart":
+                data = CartOutputSerializer(obj).data
+            else:
+                given = {name: value for name, value in context.items() if value is not None}
+                data = OrderOutputSerializer(obj, context=given).data
+            out.append(renderer.render(data, "application/json"))
+        return out
+
+    assert by_hand() == serialized()  # the same bytes (test_output.py checks many more)
+    answers = ab(by_hand, serialized, n * 50)
+    flow = flow_once()
+
+    def flow_with(by_hand: bool) -> Callable[[], None]:
+        def run() -> None:
+            use(by_hand)
+            flow()
+
+        return run
+
+    try:
+        whole = ab(flow_with(True), flow_with(False), n)
+    finally:
+        use(True)
+    return answers, whole
+
+
 # --- what a request costs ------------------------------------------------------------------
 
 
@@ -303,8 +400,15 @@ def request_cpu_us(path: str, n: int) -> float:
     return statistics.median(cpu_us(one, n) for _ in range(BATCHES))
 
 
-def _flow_one() -> Callable[[], None]:
-    """One S2 guest flow (create cart, add 3 lines, check out) through the test client."""
+def flow_cpu_us(n: int) -> float:
+    """The S2 guest flow (create cart, add 3 lines, check out): CPU us per order."""
+    one = flow_once()
+    cpu_us(one, 3)
+    return statistics.median(cpu_us(one, n) for _ in range(5))
+
+
+def flow_once() -> Callable[[], None]:
+    """One S2 guest flow (create cart, add 3 lines, check out) through Django's test client."""
     import random
 
     from django.test import Client
@@ -336,19 +440,12 @@ def _flow_one() -> Callable[[], None]:
     return one
 
 
-def flow_cpu_us(n: int) -> float:
-    """The S2 guest flow: CPU us per order."""
-    one = _flow_one()
-    cpu_us(one, 3)
-    return statistics.median(cpu_us(one, n) for _ in range(5))
-
-
 def pricing_reference(n: int) -> tuple[float, float]:
     """The S2 flow with the pricing rule tables kept per process (``apps/pricing/
     reference.py``) and read from the database on every use, n orders per batch."""
     from django.test import override_settings
 
-    one = _flow_one()
+    one = flow_once()
 
     def arm(seconds: float) -> Callable[[], None]:
         def run() -> None:
@@ -418,9 +515,8 @@ def _row(name: str, on: float, off: float, per_request: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "what", choices=["all", "request", "flow", "renderer", "calls", "page", "reference"]
-    )
+    kinds = ["all", "request", "flow", "renderer", "calls", "page", "answers", "reference"]
+    parser.add_argument("what", choices=kinds)
     parser.add_argument("path", nargs="?", default="/api/v1/products/")
     parser.add_argument("-n", type=int, default=2000)
     args = parser.parse_args()
@@ -433,6 +529,9 @@ def main() -> None:
         print(
             "S2 Python calls per request: " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items())
         )
+        return
+    if args.what == "answers":  # row "cart and order answers built by hand"
+        answers_tricks(args.n)
         return
     if args.what == "renderer":
         on, off = orjson_renderer(args.n)
@@ -463,6 +562,26 @@ def main() -> None:
     on, off = orjson_renderer(args.n)
     print(_row("orjson renderer: the five answers of an S2 order", on, off, s2))
     page_tricks(max(10, args.n // 20))
+    answers_tricks(max(5, args.n // 200))
+
+
+def answers_tricks(n: int) -> None:
+    """Row "cart and order answers built by hand": the five answers of an order alone, the
+    whole flow (n orders a batch), and the Python calls per request with either."""
+    use = serializer_answers()
+    counts = {}
+    for by_hand in (False, True):
+        use(by_hand)
+        counts[by_hand] = flow_calls()
+    use(True)
+    for by_hand, label in ((True, "by hand"), (False, "serializers")):
+        per = ", ".join(f"{k} {v:.0f}" for k, v in counts[by_hand].items())
+        print(f"S2 Python calls per request, answers {label}: {per}")
+    (on, off), (flow_on, flow_off) = answers_built(n)
+    print("\n| trick | with (us) | without (us) | saved (us) | of its request |")
+    print("| --- | --- | --- | --- | --- |")
+    print(_row("answers built by hand: the five answers of an order, rendered", on, off, flow_off))
+    print(_row("the same: the whole S2 flow, per order", flow_on, flow_off, flow_off))
 
 
 def page_tricks(n: int) -> None:

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.cart import selectors, services
+from apps.cart.output import cart_output
 from apps.cart.serializers import (
     CartClaimInputSerializer,
     CartCreateInputSerializer,
@@ -52,6 +53,9 @@ _CHANGE_ERRORS = {
 class CartViewSet(viewsets.GenericViewSet):
     """Guest and signed-in carts."""
 
+    # Every answer is ``cart_output(detail)``, built by hand (bench/profile.md, row "cart
+    # and order answers built by hand"); ``CartOutputSerializer`` documents it.
+
     permission_classes = [permissions.AllowAny]
     serializer_class = CartOutputSerializer
     filter_backends: list[Any] = []
@@ -79,7 +83,7 @@ class CartViewSet(viewsets.GenericViewSet):
         else:
             detail = selectors.cart_detail_get(cart_id=cart.pk, user=request_actor(request))
         return Response(
-            CartOutputSerializer(detail).data,
+            cart_output(detail),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -93,7 +97,7 @@ class CartViewSet(viewsets.GenericViewSet):
         detail = selectors.cart_detail_get(
             cart_id=pk, user=request_actor(request), **query.validated_data
         )
-        return Response(CartOutputSerializer(detail).data)
+        return Response(cart_output(detail))
 
     @extend_schema(
         parameters=[_CART_ID, ShippingMethodsQuerySerializer],
@@ -138,13 +142,13 @@ class CartViewSet(viewsets.GenericViewSet):
     def voucher(self, request: Request, pk: str | None = None) -> Response:
         if request.method == "DELETE":
             detail = services.cart_voucher_remove(cart_id=pk, user=request_actor(request))
-            return Response(CartOutputSerializer(detail).data)
+            return Response(cart_output(detail))
         data = CartVoucherInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         detail = services.cart_voucher_apply(
             cart_id=pk, user=request_actor(request), code=data.validated_data["code"]
         )
-        return Response(CartOutputSerializer(detail).data)
+        return Response(cart_output(detail))
 
     @extend_schema(
         parameters=[_CART_ID],
@@ -158,7 +162,7 @@ class CartViewSet(viewsets.GenericViewSet):
         detail = services.cart_item_add(
             cart_id=pk, user=request_actor(request), **data.validated_data
         )
-        return Response(CartOutputSerializer(detail).data)
+        return Response(cart_output(detail))
 
     @extend_schema(
         methods=["PATCH"],
@@ -178,13 +182,13 @@ class CartViewSet(viewsets.GenericViewSet):
             detail = services.cart_item_remove(
                 cart_id=pk, user=request_actor(request), item_id=int(item_id)
             )
-            return Response(CartOutputSerializer(detail).data)
+            return Response(cart_output(detail))
         data = CartItemUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         detail = services.cart_item_update(
             cart_id=pk, user=request_actor(request), item_id=int(item_id), **data.validated_data
         )
-        return Response(CartOutputSerializer(detail).data)
+        return Response(cart_output(detail))
 
     @extend_schema(
         parameters=[_CART_ID],
@@ -201,4 +205,4 @@ class CartViewSet(viewsets.GenericViewSet):
     def claim(self, request: Request, pk: str | None = None) -> Response:
         CartClaimInputSerializer(data=request.data).is_valid(raise_exception=True)
         detail = services.cart_claim(cart_id=pk, user=request_user(request))
-        return Response(CartOutputSerializer(detail).data)
+        return Response(cart_output(detail))

@@ -16,12 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.factories import ADDRESS
 from apps.catalog.factories import variant_create
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund
 from apps.payments.providers.sandbox import sandbox_authenticate
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 
@@ -31,19 +31,10 @@ RETURN_URL = "https://shop.example/checkout/complete"
 
 
 def _checkout(client: APIClient, token: str = "tok_requiresAction") -> dict[str, Any]:
-    variant = variant_create(price="10.00", stock=5)
-    cart_id = client.post("/api/v1/carts/", {}, format="json").json()["id"]
-    client.post(
-        f"/api/v1/carts/{cart_id}/items/", {"variant_id": variant.pk, "quantity": 1}, format="json"
-    )
+    cart_id = api_cart_with(client, variant_create(price="10.00", stock=5).pk)
     response = client.post(
         f"/api/v1/carts/{cart_id}/checkout/",
-        {
-            "email": "ada@example.com",
-            "shipping_address": ADDRESS,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": token, "return_url": RETURN_URL},
-        },
+        checkout_body(email="ada@example.com", token=token, return_url=RETURN_URL),
         format="json",
     )
     assert response.status_code == 201, response.content

@@ -1,5 +1,6 @@
 """Processes the integration tests start and stop themselves: a free port, a private
-redis-server (a broker or cache a test may stop) and ``celery beat``.
+redis-server (a broker or cache a test may stop), ``celery beat`` and the command line
+of a gunicorn serving the project.
 
 Shared by ``test_nothing_lost``, ``test_faults`` and the HTTP server tests.
 """
@@ -21,6 +22,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def gunicorn_command(port: int, *, workers: int) -> list[str]:
+    """gunicorn serving ``config.wsgi`` on 127.0.0.1:``port`` (run it in ``BACKEND``)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
 
 
 class RedisServer:

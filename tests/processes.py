@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import BACKEND, wait_for
+from tests.conftest import BACKEND, CELERY, wait_for
 
 
 def free_port() -> int:
@@ -89,11 +89,7 @@ class Beat:
             leftover.unlink()
         self.proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery",
+                *CELERY,
                 "beat",
                 "-l",
                 "info",

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BACKEND = ROOT / "backend"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 SPANS_FILE = Path(os.environ.get("OTEL_FILE_PATH", "/tmp/storefront-it-spans.jsonl"))
+# The project's celery command (run it in BACKEND); the worker and beat add theirs.
+CELERY = [sys.executable, "-m", "celery", "-A", "workers.celery"]
 os.environ["OTEL_FILE_PATH"] = str(SPANS_FILE)
 
 
@@ -141,11 +143,7 @@ class Worker:
         handle = self.log.open("wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery",
+                *CELERY,
                 "worker",
                 "-Q",
                 self.queues,

@@ -1,5 +1,6 @@
 """Processes the integration tests start and stop themselves: a free port, a private
-redis-server (a broker or cache a test may stop) and ``celery beat``.
+redis-server (a broker or cache a test may stop), ``celery beat`` and the command line
+of a gunicorn serving the project.
 
 Shared by ``test_nothing_lost``, ``test_faults`` and the HTTP server tests.
 """
@@ -14,13 +15,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import BACKEND, wait_for
+from tests.conftest import BACKEND, CELERY, wait_for
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def gunicorn_command(port: int, *, workers: int) -> list[str]:
+    """gunicorn serving ``config.wsgi`` on 127.0.0.1:``port`` (run it in ``BACKEND``)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
 
 
 class RedisServer:
@@ -74,11 +89,7 @@ class Beat:
             leftover.unlink()
         self.proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery",
+                *CELERY,
                 "beat",
                 "-l",
                 "info",

@@ -28,10 +28,10 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.accounts.factories import ADDRESS
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, SandboxCharge
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import REDIS_URL, Worker, wait_for
 from tests.invariants import assert_shop_invariants
 from tests.processes import Beat, RedisServer
@@ -219,30 +219,20 @@ def _own_pid() -> int:
 # --- Shoppers ----------------------------------------------------------------------------
 
 
-def _cart(client: APIClient, variant_id: int, qty: int = 1) -> str:
-    cart = client.post("/api/v1/carts/", {}, format="json").json()
-    added = client.post(
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variant_id, "quantity": qty},
-        format="json",
-    )
-    assert added.status_code in (200, 201), added.content
-    return str(cart["id"])
-
-
-CHECKOUT = {
-    "email": "buyer@example.com",
-    "shipping_address": ADDRESS,
-    "billing_address": None,
-    "shipping_method": "standard",
-    "payment": {"provider": "sandbox", "token": "tok_visa"},
-}
+CHECKOUT = checkout_body(email="buyer@example.com")
 
 
 def _checkout(client: APIClient, cart_id: str, key: str) -> Any:
     return client.post(
         f"/api/v1/carts/{cart_id}/checkout/", CHECKOUT, format="json", HTTP_IDEMPOTENCY_KEY=key
     )
+
+
+def _place_order(client: APIClient, key: str) -> str:
+    """A guest checks out one unit of a new variant (201); the order's id."""
+    response = _checkout(client, api_cart_with(client, _variant()), key=key)
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
 
 
 def _checkout_retrying(client: APIClient, cart_id: str, key: str, *, timeout: float = 60) -> Any:
@@ -278,7 +268,7 @@ def test_a_whole_worker_killed_mid_capture_is_paid_within_3_minutes_charging_onc
     broker: Broker, stack: Stack
 ) -> None:
     worker, _ = stack(broker.url, SANDBOX_LATENCY_SECONDS="3")
-    response = _checkout(APIClient(), _cart(APIClient(), _variant()), key="kill-1")
+    response = _checkout(APIClient(), api_cart_with(APIClient(), _variant()), key="kill-1")
     assert response.status_code == 201, response.content
     order_id, payment_id = response.json()["id"], response.json()["payment"]["id"]
 
@@ -314,11 +304,7 @@ def test_database_backends_terminated_during_capture_every_charged_order_is_paid
 ) -> None:
     stack(broker.url, SANDBOX_LATENCY_SECONDS="1.5")
     client = APIClient()
-    orders = []
-    for n in range(4):
-        response = _checkout(client, _cart(client, _variant()), key=f"db-capture-{n}")
-        assert response.status_code == 201, response.content
-        orders.append(response.json()["id"])
+    orders = [_place_order(client, f"db-capture-{n}") for n in range(4)]
 
     # While charges are in flight, terminate the workers' backends a few times.
     keep = _own_pid()
@@ -350,7 +336,7 @@ def test_a_checkout_whose_connection_dies_is_all_or_nothing_and_the_retry_gets_i
     from utils import idempotency
 
     client = APIClient()
-    cart_id = _cart(client, _variant(on_hand=3), qty=2)
+    cart_id = api_cart_with(client, _variant(on_hand=3), quantity=2)
     killed: list[int] = []
 
     def kill_own_backend() -> None:
@@ -408,7 +394,7 @@ def test_checkouts_under_repeated_backend_termination_all_get_their_201_and_toke
     The rounds are bounded: terminating without end starves a checkout that needs
     longer than the gap between rounds on a loaded machine, which proves nothing about
     keys. What must hold is that once the terminations stop, every retry succeeds."""
-    carts = [_cart(APIClient(), _variant()) for _ in range(6)]
+    carts = [api_cart_with(APIClient(), _variant()) for _ in range(6)]
     keep = _own_pid()
     stop = threading.Event()
     terminated: list[int] = []
@@ -472,7 +458,7 @@ def test_with_redis_stopped_checkout_catalogue_and_ops_overview_answer_within_3_
     settings.CATALOG_CACHE_SECONDS = 2.0
     cache_reset()
     client = APIClient()
-    cart_id = _cart(client, _variant())
+    cart_id = api_cart_with(client, _variant())
     staff = User.objects.create_user(email="ops-faults@example.com", password="x", is_staff=True)
     ops = APIClient()
     ops.credentials(**jwt_headers(staff))
@@ -517,9 +503,7 @@ def test_redis_killed_and_restarted_under_load_the_worker_consumes_again_and_all
     orders: list[str] = []
 
     def shop(n: int) -> None:
-        response = _checkout(client, _cart(client, _variant()), key=f"blip-{n}")
-        assert response.status_code == 201, response.content
-        orders.append(response.json()["id"])
+        orders.append(_place_order(client, f"blip-{n}"))
 
     for n in range(4):
         shop(n)
@@ -559,11 +543,7 @@ def test_a_database_drop_while_emails_go_out_sends_one_email_per_order(
         EMAIL_RECORD_ATTEMPTS="3",
     )
     client = APIClient()
-    orders = []
-    for n in range(3):
-        response = _checkout(client, _cart(client, _variant()), key=f"mail-{n}")
-        assert response.status_code == 201, response.content
-        orders.append(response.json()["id"])
+    orders = [_place_order(client, f"mail-{n}") for n in range(3)]
 
     # While the backend holds the first emails (1 s each), drop the database: saving
     # "sent" fails, is retried, and the retry records it without sending again.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import BACKEND, REDIS_URL
-from tests.processes import free_port
+from tests.processes import free_port, gunicorn_command
 
 SHOP = "http://shop.example"
 LIMIT = 4096  # DATA_UPLOAD_MAX_MEMORY_SIZE of the servers started here
@@ -57,16 +57,7 @@ class Server:
 def _commands(name: str, port: int) -> list[str]:
     if name == "runserver":
         return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-    ]
+    return gunicorn_command(port, workers=2)
 
 
 @pytest.fixture(scope="module", params=["runserver", "gunicorn"])

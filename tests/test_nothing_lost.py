@@ -16,11 +16,11 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.accounts.factories import ADDRESS
 from apps.catalog.models import Stock
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, SandboxCharge
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 from tests.processes import Beat, RedisServer
@@ -36,26 +36,14 @@ def _variant(on_hand: int = 10) -> int:
 
 
 def _post_checkout(client: APIClient, cart_id: str, token: str = "tok_visa", **headers: str) -> Any:
-    body = {
-        "email": "buyer@example.com",
-        "shipping_address": ADDRESS,
-        "billing_address": None,
-        "shipping_method": "standard",
-        "payment": {"provider": "sandbox", "token": token},
-    }
+    body = checkout_body(email="buyer@example.com", token=token)
     return client.post(f"/api/v1/carts/{cart_id}/checkout/", body, format="json", **headers)
 
 
 def _checkout(client: APIClient, variant_id: int, token: str = "tok_visa", qty: int = 1) -> Any:
-    cart = client.post("/api/v1/carts/", {}, format="json").json()
-    added = client.post(
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variant_id, "quantity": qty},
-        format="json",
-    )
-    assert added.status_code in (200, 201), added.content
+    cart_id = api_cart_with(client, variant_id, qty)
     address = f"10.9.{os.getpid() % 250}.{int(time.time() * 1000) % 250}"
-    return _post_checkout(client, cart["id"], token, REMOTE_ADDR=address)
+    return _post_checkout(client, cart_id, token, REMOTE_ADDR=address)
 
 
 def _order_status(order_id: str) -> str:

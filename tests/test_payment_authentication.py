@@ -16,12 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.factories import ADDRESS
 from apps.catalog.factories import variant_create
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund
 from apps.payments.providers.sandbox import sandbox_authenticate
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 
@@ -31,23 +31,26 @@ RETURN_URL = "https://shop.example/checkout/complete"
 
 
 def _checkout(client: APIClient, token: str = "tok_requiresAction") -> dict[str, Any]:
-    variant = variant_create(price="10.00", stock=5)
-    cart_id = client.post("/api/v1/carts/", {}, format="json").json()["id"]
-    client.post(
-        f"/api/v1/carts/{cart_id}/items/", {"variant_id": variant.pk, "quantity": 1}, format="json"
-    )
+    cart_id = api_cart_with(client, variant_create(price="10.00", stock=5).pk)
     response = client.post(
         f"/api/v1/carts/{cart_id}/checkout/",
-        {
-            "email": "ada@example.com",
-            "shipping_address": ADDRESS,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": token, "return_url": RETURN_URL},
-        },
+        checkout_body(email="ada@example.com", token=token, return_url=RETURN_URL),
         format="json",
     )
     assert response.status_code == 201, response.content
     return dict(response.json())
+
+
+def _pay_again(client: APIClient, placed: dict[str, Any]) -> str:
+    """The guest pays the placed order again by card (202); the new payment's id."""
+    again = client.post(
+        f"/api/v1/orders/{placed['id']}/pay/",
+        {"provider": "sandbox", "token": "tok_visa"},
+        format="json",
+        HTTP_X_ORDER_TOKEN=placed["access_token"],
+    )
+    assert again.status_code == 202, again.content
+    return str(again.json()["id"])
 
 
 def _payment_where(payment_id: str, status: str) -> Callable[[], Payment | None]:
@@ -103,18 +106,10 @@ def test_the_three_d_secure_flow_with_the_sandbox_and_a_real_worker(
 def test_paying_again_cancels_the_waiting_payment_on_the_worker(celery_worker: Worker) -> None:
     client = APIClient()
     placed = _checkout(client)
-    token = placed["access_token"]
     first = placed["payment"]["id"]
     wait_for(_payment_where(first, Payment.Status.REQUIRES_ACTION), timeout=30)
 
-    again = client.post(
-        f"/api/v1/orders/{placed['id']}/pay/",
-        {"provider": "sandbox", "token": "tok_visa"},
-        format="json",
-        HTTP_X_ORDER_TOKEN=token,
-    )
-    assert again.status_code == 202, again.content
-    wait_for(_payment_where(again.json()["id"], Payment.Status.CAPTURED), timeout=30)
+    wait_for(_payment_where(_pay_again(client, placed), Payment.Status.CAPTURED), timeout=30)
     abandoned = Payment.objects.get(pk=first)
     assert abandoned.status == Payment.Status.CANCELLED
     wait_for(
@@ -137,7 +132,6 @@ def test_a_late_bank_page_success_never_leaves_two_charges(
     capture concurrently; whichever order they take, exactly one charge is kept."""
     client = APIClient()
     placed = _checkout(client)
-    token = placed["access_token"]
     first_id = placed["payment"]["id"]
     # No worker yet: capture by hand so the pay-again tasks wait in the broker.
     from apps.payments.services import payment_capture
@@ -145,13 +139,7 @@ def test_a_late_bank_page_success_never_leaves_two_charges(
     payment_capture(payment_id=first_id)
     first = Payment.objects.get(pk=first_id)
     assert first.status == Payment.Status.REQUIRES_ACTION
-    again = client.post(
-        f"/api/v1/orders/{placed['id']}/pay/",
-        {"provider": "sandbox", "token": "tok_visa"},
-        format="json",
-        HTTP_X_ORDER_TOKEN=token,
-    )
-    assert again.status_code == 202, again.content
+    _pay_again(client, placed)
     sandbox_authenticate(charge_id=first.provider_reference, result="succeed")
 
     worker_factory(queues="payments,emails", concurrency=2)

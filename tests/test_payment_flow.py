@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.factories import ADDRESS, jwt_headers
+from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
 from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, Variant
@@ -22,6 +22,7 @@ from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, Refund, SandboxCharge, WebhookEvent
 from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 
@@ -30,23 +31,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _checkout(client: APIClient, variant: Variant, token: str, quantity: int = 2) -> dict[str, Any]:
     """A guest buys ``quantity`` units through the API; returns the checkout response."""
-    cart = client.post("/api/v1/carts/", {}, format="json")
-    assert cart.status_code == 201, cart.content
-    cart_id = cart.json()["id"]
-    added = client.post(
-        f"/api/v1/carts/{cart_id}/items/",
-        {"variant_id": variant.pk, "quantity": quantity},
-        format="json",
-    )
-    assert added.status_code in (200, 201), added.content
+    cart_id = api_cart_with(client, variant.pk, quantity)
     response = client.post(
         f"/api/v1/carts/{cart_id}/checkout/",
-        {
-            "email": "grace@example.com",
-            "shipping_address": ADDRESS,
-            "shipping_method": "standard",
-            "payment": {"provider": "sandbox", "token": token},
-        },
+        checkout_body(email="grace@example.com", token=token),
         format="json",
         HTTP_IDEMPOTENCY_KEY=f"checkout-{cart_id}",
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BACKEND, REDIS_URL
-from tests.processes import free_port
+from tests.processes import free_port, gunicorn_command
 
 LIMIT = 10
 
@@ -44,16 +43,7 @@ def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator
     }
     log = Path(f"/tmp/storefront-it-gunicorn-{port}.log").open("wb")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "3",
-        ],
+        gunicorn_command(port, workers=3),
         cwd=BACKEND,
         env=env,
         stdout=log,

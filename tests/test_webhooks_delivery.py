@@ -11,11 +11,12 @@ from collections.abc import Callable
 import pytest
 from rest_framework.test import APIClient
 
-from apps.accounts.factories import ADDRESS, jwt_client
+from apps.accounts.factories import jwt_client
 from apps.accounts.models import User
 from apps.catalog.factories import variant_create
 from apps.integrations.models import DeliveryAttempt, OutboundEvent, WebhookDelivery
 from apps.integrations.testing import Receiver
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import Worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,20 +43,10 @@ def test_a_receiver_that_fails_twice_gets_every_event_once_signed(
         )
         variant = variant_create(sku="HOOK-1", stock=5)
         client = APIClient()
-        cart_id = client.post("/api/v1/carts/", {}, format="json").json()["id"]
-        client.post(
-            f"/api/v1/carts/{cart_id}/items/",
-            {"variant_id": variant.pk, "quantity": 1},
-            format="json",
-        )
+        cart_id = api_cart_with(client, variant.pk)
         checkout = client.post(
             f"/api/v1/carts/{cart_id}/checkout/",
-            {
-                "email": "hook@example.com",
-                "shipping_address": ADDRESS,
-                "shipping_method": "standard",
-                "payment": {"provider": "sandbox", "token": "tok_visa"},
-            },
+            checkout_body(email="hook@example.com"),
             format="json",
         )
         assert checkout.status_code == 201, checkout.content

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
 from apps.ops.models import WorkerProbe
-from apps.orders.factories import CHECKOUT_BODY
+from config.testing import api_cart_with, checkout_body
 from tests.conftest import SPANS_FILE, Worker, wait_for
 from utils import telemetry
 
@@ -63,15 +63,10 @@ def test_checkout_capture_and_email_share_one_trace(celery_worker: Worker) -> No
     telemetry.setup_telemetry("file", force=True)
     variant = make_variant(product=make_product(prices=()), stock=5)
     client = APIClient()
-    cart = client.post("/api/v1/carts/", {}, format="json").json()
-    client.post(
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variant.pk, "quantity": 1},
-        format="json",
-    )
+    cart_id = api_cart_with(client, variant.pk)
     response = client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {**CHECKOUT_BODY, "email": "traced@example.com"},
+        f"/api/v1/carts/{cart_id}/checkout/",
+        checkout_body(email="traced@example.com"),
         format="json",
     )
     assert response.status_code == 201, response.content

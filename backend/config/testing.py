@@ -6,6 +6,10 @@ payment; a guest cart and two guest orders with their tokens; the catalogue; and
 the rows the ops endpoints read. ``db_snapshot`` reads every row the API can write,
 so a test can show that a refused request changed nothing.
 
+``api_cart_with`` and ``checkout_body`` are the guest's way to a checkout through the
+API that the unit and integration tests share (a cart holding one variant; the
+checkout body with the shared address).
+
 Imported by tests only; never by application code.
 """
 
@@ -16,6 +20,7 @@ from typing import Any
 
 from django.apps import apps as django_apps
 from django_celery_results.models import TaskResult
+from rest_framework.test import APIClient
 
 from apps.accounts.factories import ADDRESS, AddressFactory
 from apps.accounts.models import Address, User
@@ -27,7 +32,7 @@ from apps.integrations.factories import WebhookEndpointFactory
 from apps.integrations.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
 from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
-from apps.orders.factories import order_create
+from apps.orders.factories import CHECKOUT_BODY, order_create
 from apps.orders.models import Order
 from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, WebhookEvent
@@ -157,3 +162,32 @@ def db_snapshot() -> dict[str, list[tuple[Any, ...]]]:
             rows = model._default_manager.order_by("pk").values_list()
             snapshot[model._meta.label] = list(rows)
     return snapshot
+
+
+def api_cart_with(client: APIClient, variant_id: int, quantity: int = 1) -> str:
+    """A new cart through the API holding ``quantity`` units of the variant; its id."""
+    cart = client.post("/api/v1/carts/", {}, format="json")
+    assert cart.status_code == 201, cart.content
+    cart_id = str(cart.json()["id"])
+    added = client.post(
+        f"/api/v1/carts/{cart_id}/items/",
+        {"variant_id": variant_id, "quantity": quantity},
+        format="json",
+    )
+    assert added.status_code in (200, 201), added.content
+    return cart_id
+
+
+SANDBOX_CARD = "tok_visa"  # the sandbox card that is always charged at once
+
+
+def checkout_body(*, email: str, token: str = SANDBOX_CARD, **payment: str) -> dict[str, Any]:
+    """The shared checkout body (``CHECKOUT_BODY``) for ``email``, paid by sandbox ``token``.
+
+    ``payment`` adds fields to the payment part (``return_url``).
+    """
+    return {
+        **CHECKOUT_BODY,
+        "email": email,
+        "payment": {**CHECKOUT_BODY["payment"], "token": token, **payment},
+    }

@@ -116,6 +116,16 @@ def _drf_request(path: str = PRODUCTS) -> Request:
     return request
 
 
+def _page_cached(request: Request, *, version: int, entry_version: int, body: bytes) -> str:
+    """The catalogue at ``version`` (stock sequence 4) and ``body`` stored as the page of
+    ``request`` computed at ``entry_version``; the page's key."""
+    key = catalog_cache._page_key(request)
+    cache.set(VERSION_KEY, version, timeout=None)
+    cache.set(STOCK_SEQ_KEY, 4, timeout=None)
+    cache.set(key, _Entry(entry_version, None, (), body))
+    return key
+
+
 class _Compute:
     def __init__(self) -> None:
         self.calls = 0
@@ -128,10 +138,7 @@ class _Compute:
 @pytest.mark.usefixtures("fake_redis")
 def test_a_hit_is_one_mget_of_the_version_and_the_page(redis_calls: list[list[str]]) -> None:
     request, compute = _drf_request(), _Compute()
-    key = catalog_cache._page_key(request)
-    cache.set(VERSION_KEY, 9, timeout=None)
-    cache.set(STOCK_SEQ_KEY, 4, timeout=None)
-    cache.set(key, _Entry(9, None, (), b'{"cached":true}'))
+    _page_cached(request, version=9, entry_version=9, body=b'{"cached":true}')
     redis_calls.clear()
 
     response = cached_catalog_response(request, compute)
@@ -146,10 +153,7 @@ def test_an_entry_of_an_older_version_is_recomputed_and_stored_under_the_current
     redis_calls: list[list[str]],
 ) -> None:
     request, compute = _drf_request(), _Compute()
-    key = catalog_cache._page_key(request)
-    cache.set(VERSION_KEY, 8, timeout=None)
-    cache.set(STOCK_SEQ_KEY, 4, timeout=None)
-    cache.set(key, _Entry(7, None, (), b'{"stale":true}'))
+    key = _page_cached(request, version=8, entry_version=7, body=b'{"stale":true}')
     redis_calls.clear()
 
     response = cached_catalog_response(request, compute)

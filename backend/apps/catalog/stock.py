@@ -220,6 +220,19 @@ def stock_threshold_set(
     return rows[0]
 
 
+def stock_ledger_total() -> Subquery:
+    """A stock row's ledger total (the sum of its ``StockMovement`` rows), to annotate
+    ``Stock`` with: NULL for a row with no movement."""
+    return Subquery(
+        StockMovement.objects.filter(
+            variant_id=OuterRef("variant_id"), warehouse_id=OuterRef("warehouse_id")
+        )
+        .values("variant_id", "warehouse_id")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+
+
 def stock_reconcile(*, limit: int = 1000) -> list[dict[str, int]]:
     """Compare each variant's on_hand with its ledger; record drifts, never overwrite.
 
@@ -231,14 +244,6 @@ def stock_reconcile(*, limit: int = 1000) -> list[dict[str, int]]:
     from apps.ops.services import stock_drifts_record
     from apps.orders.models import Order, OrderLine
 
-    ledger = (
-        StockMovement.objects.filter(
-            variant_id=OuterRef("variant_id"), warehouse_id=OuterRef("warehouse_id")
-        )
-        .values("variant_id", "warehouse_id")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
     held = (
         OrderLine.objects.filter(
             variant_id=OuterRef("variant_id"),
@@ -250,7 +255,7 @@ def stock_reconcile(*, limit: int = 1000) -> list[dict[str, int]]:
     )
     drifts = list(
         Stock.objects.annotate(
-            ledger_sum=Coalesce(Subquery(ledger), Value(0)),
+            ledger_sum=Coalesce(stock_ledger_total(), Value(0)),
             held=Coalesce(Subquery(held), Value(0)),
         )
         .exclude(on_hand=F("ledger_sum"))

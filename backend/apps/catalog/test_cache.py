@@ -22,7 +22,7 @@ from apps.catalog.cache import _Entry, _page_key, cached_catalog_response, catal
 from apps.catalog.factories import make_product
 from apps.catalog.models import Product, Stock
 from apps.catalog.stock import at_default, stock_apply
-from apps.orders.factories import CHECKOUT_BODY
+from config.testing import api_cart_with, checkout_body
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -94,15 +94,10 @@ def test_checkout_through_the_api_updates_availability_at_once(api_client: APICl
     product = make_product(slug="tee", stock=5)
     variant = product.variants.get()
     assert _available(api_client) == 5
-    cart = api_client.post("/api/v1/carts/", {}, format="json").json()
-    api_client.post(
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variant.pk, "quantity": 2},
-        format="json",
-    )
+    cart_id = api_cart_with(api_client, variant.pk, quantity=2)
     checkout = api_client.post(
-        f"/api/v1/carts/{cart['id']}/checkout/",
-        {**CHECKOUT_BODY, "email": "a@example.com"},
+        f"/api/v1/carts/{cart_id}/checkout/",
+        checkout_body(email="a@example.com"),
         format="json",
     )
     assert checkout.status_code == 201, checkout.content

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from apps.accounts.models import User
@@ -19,6 +19,7 @@ from apps.catalog.demo import (
     product_spec,
 )
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
+from apps.catalog.stock import stock_ledger_total
 
 pytestmark = pytest.mark.django_db
 
@@ -40,16 +41,8 @@ def _counts() -> tuple[int, int, int, int, int]:
 
 
 def _assert_ledger_matches_on_hand() -> None:
-    ledger = (
-        StockMovement.objects.filter(
-            variant_id=OuterRef("variant_id"), warehouse_id=OuterRef("warehouse_id")
-        )
-        .values("variant_id", "warehouse_id")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
     mismatched = (
-        Stock.objects.annotate(ledger=Subquery(ledger))
+        Stock.objects.annotate(ledger=stock_ledger_total())
         .exclude(on_hand=0, ledger__isnull=True)
         .exclude(on_hand=F("ledger"))
     )

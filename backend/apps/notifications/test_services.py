@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -17,6 +19,13 @@ from apps.orders.models import Order, OrderLine
 from workers.base import TransientError
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _smtp_down() -> AbstractContextManager[Any]:
+    """Every send fails as a refused SMTP connection does (``OSError("smtp down")``)."""
+    return mock.patch(
+        "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("smtp down")
+    )
 
 
 def _order() -> Order:
@@ -96,12 +105,7 @@ def test_smtp_failure_counts_the_attempt_and_asks_for_a_retry() -> None:
     log = EmailLog.objects.create(
         order=order, kind=EmailLog.Kind.PAYMENT_FAILED, recipient=order.email
     )
-    with (
-        mock.patch(
-            "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("smtp down")
-        ),
-        pytest.raises(TransientError),
-    ):
+    with _smtp_down(), pytest.raises(TransientError):
         services.email_send(email_log_id=log.pk)
     log.refresh_from_db()
     assert log.status == EmailLog.Status.QUEUED
@@ -118,9 +122,7 @@ def test_gives_up_after_max_attempts() -> None:
     log = EmailLog.objects.create(
         order=order, kind=EmailLog.Kind.PAYMENT_FAILED, recipient=order.email, attempts=5
     )
-    with mock.patch(
-        "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("smtp down")
-    ):
+    with _smtp_down():
         services.email_send(email_log_id=log.pk, max_attempts=6)
     log.refresh_from_db()
     assert log.status == EmailLog.Status.FAILED
@@ -202,12 +204,7 @@ def test_an_account_email_is_retried_after_an_smtp_failure_and_sent_once() -> No
         kind=EmailLog.Kind.PASSWORD_RESET, recipient="reset.me@example.com"
     )
     assert log.order_id is None
-    with (
-        mock.patch(
-            "django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("smtp down")
-        ),
-        pytest.raises(TransientError),
-    ):
+    with _smtp_down(), pytest.raises(TransientError):
         services.email_send(email_log_id=log.pk)
     log.refresh_from_db()
     assert (log.status, log.attempts) == (EmailLog.Status.QUEUED, 1)

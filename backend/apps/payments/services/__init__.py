@@ -8,7 +8,8 @@
   ``refund_external_record`` (refunds made at the provider); ``refund_plan``: the tax
   inside a refund and the units it restocks;
 - ``webhooks``: ``webhook_receive``, ``webhook_event_process``;
-- ``sweeps``: ``payment_work_redispatch`` (the re-dispatch sweep).
+- ``sweeps``: ``payment_work_redispatch`` (the re-dispatch sweep);
+- ``locks``: ``payment_lock_with_order``, the order-then-payment row locks they share.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from apps.orders.transitions import order_event_record, order_transition
 from apps.payments.metrics import payment_settled_observe
 from apps.payments.models import Payment
 from apps.payments.providers.base import ChargeResult, ChargeStatus
+from apps.payments.services.locks import payment_lock_with_order
 from apps.payments.services.refunds import refund_create, refund_duplicate_create
 from apps.payments.services.results import Applied, PaymentOutcome
 from utils.errors import NotFoundError
@@ -52,11 +53,10 @@ def payment_apply_result(
     captured makes this one a ``duplicate``, refunded in full by a task.
     """
     with transaction.atomic():
-        order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
-        if order_id is None:
+        locked = payment_lock_with_order(payment_id=payment_id)
+        if locked is None:
             raise NotFoundError("Payment not found.")
-        order = Order.objects.select_for_update().get(pk=order_id)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        order, payment = locked
         if payment.status == status:
             return PaymentOutcome(payment, Applied.UNCHANGED, f"already {status}")
         if status == P.CAPTURED:

@@ -39,6 +39,7 @@ from apps.payments.services.apply import (
     payment_apply_result,
     payment_settle,
 )
+from apps.payments.services.locks import payment_lock_with_order
 from utils.errors import InvalidStateError, NotFoundError
 from utils.telemetry import set_attribute, span
 from workers.base import TransientError
@@ -122,11 +123,10 @@ def payment_capture(*, payment_id: str, final_attempt: bool = False) -> Payment 
 def _attempt_start(*, payment_id: Any) -> Payment | None:
     """Count an attempt on a pending payment and commit; None if there is nothing to do."""
     with transaction.atomic():
-        order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
-        if order_id is None:
+        locked = payment_lock_with_order(payment_id=payment_id)
+        if locked is None:
             return None
-        order = Order.objects.select_for_update().get(pk=order_id)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        order, payment = locked
         if payment.status != P.PENDING:
             return None
         if order.status != S.PENDING_PAYMENT:

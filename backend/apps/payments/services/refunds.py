@@ -44,6 +44,7 @@ from apps.payments.providers.base import (
     ProviderUnavailableError,
     RefundStatus,
 )
+from apps.payments.services.locks import payment_lock_with_order
 from apps.payments.services.refund_plan import (
     refund_restock_plan,
     refund_restockable,
@@ -273,11 +274,10 @@ def refund_external_record(
     order's timeline says so. ``ERROR`` (nothing written) if it exceeds what is left.
     """
     with transaction.atomic():
-        order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
-        if order_id is None:
+        locked = payment_lock_with_order(payment_id=payment_id)
+        if locked is None:
             raise NotFoundError("Payment not found.")
-        order = Order.objects.select_for_update().get(pk=order_id)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        order, payment = locked
         if reference:
             existing = Refund.objects.filter(payment=payment, provider_reference=reference).first()
             if existing is not None and existing.status == Refund.Status.SUCCEEDED:

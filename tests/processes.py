@@ -138,8 +138,7 @@ class Gunicorn:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Gunicorn:
-        command = [sys.executable, "-m", "gunicorn", "config.wsgi"]
-        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+        command = gunicorn_command(self.port, workers=self.workers)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 command, cwd=BACKEND, env=self.env, stdout=log, stderr=subprocess.STDOUT

@@ -254,10 +254,19 @@ def _lines_fulfilled_shift(quantities: Mapping[int, int], sign: int, *, limit: s
 def moves_reverse(
     order: Order, fulfilment: Fulfilment, allocations: list[Allocation], *, actor: User | None
 ) -> None:
-    """Move a cancelled parcel's taken-over units back where they were allocated, as far
-    as that warehouse still has stock (what it lacks stays allocated where it is)."""
+    """Move every unit a cancelled parcel took over back to the warehouse it was allocated
+    at, through the ledger (``release`` at the parcel's warehouse, ``sale`` at the source).
+
+    All or nothing: when a source warehouse no longer has the units on hand (sold or
+    written off since the move put them back on sale there), 409 ``insufficient_stock``
+    names what is short where, and nothing is written (the caller's transaction rolls
+    back). A fixed number of queries (one stock lock, one bulk update, the ledger)."""
     by_pk = {a.pk: a for a in allocations}
-    moved = [a for a in allocations if a.fulfilment_id == fulfilment.pk and a.source_id]
+    moved = [
+        a
+        for a in allocations
+        if a.fulfilment_id == fulfilment.pk and a.source_id and a.quantity > a.returned
+    ]
     if not moved:
         return
     rows = stock_lock(variant_ids=[a.line.variant_id for a in moved if a.line.variant_id])
@@ -266,23 +275,23 @@ def moves_reverse(
     touched: dict[int, Allocation] = {}
     for allocation in moved:
         source = by_pk[allocation.source_id]  # type: ignore[index]
-        variant_id = allocation.line.variant_id
-        if variant_id is None:
-            continue
-        back_key = (variant_id, source.warehouse_id)
-        row = rows.get(back_key)
-        room = (row.on_hand if row is not None else 0) + sold[back_key]
-        units = min(allocation.quantity - allocation.returned, source.returned, room)
-        if units <= 0:
-            continue
+        units = allocation.quantity - allocation.returned
+        if source.returned < units:  # the rows disagree: refuse rather than guess
+            raise InvalidStateError(
+                f"Allocation {source.pk} gave fewer units than parcel {fulfilment.number} "
+                "took over from it.",
+                details={"fulfilment": fulfilment.number, "allocation": source.pk},
+            )
         allocation.returned += units
         source.returned -= units
         touched[allocation.pk] = allocation
         touched[source.pk] = source
+        variant_id = allocation.line.variant_id
+        if variant_id is None:  # a deleted variant has no stock rows (nor a ledger) left
+            continue
         released[(variant_id, allocation.warehouse_id)] += units
-        sold[back_key] -= units
-    if not touched:
-        return
+        sold[(variant_id, source.warehouse_id)] -= units
+    _back_cover(rows, sold, fulfilment, {a.line.variant_id: a.line.sku for a in moved})
     Allocation.objects.bulk_update(list(touched.values()), ["returned"])
     note = f"Fulfilment {fulfilment.number} cancelled: units moved back."
     for changes, reason in (
@@ -291,4 +300,34 @@ def moves_reverse(
     ):
         stock_apply(
             changes=changes, reason=reason, order=order, actor=actor, note=note, locked=rows
+        )
+
+
+def _back_cover(
+    rows: Mapping[StockKey, Stock],
+    sold: Mapping[StockKey, int],
+    fulfilment: Fulfilment,
+    skus: Mapping[int | None, str],
+) -> None:
+    """409 ``insufficient_stock`` unless each source warehouse has the units on hand."""
+    short = []
+    for key in sorted(sold):
+        row = rows.get(key)
+        available = row.on_hand if row is not None else 0
+        if available + sold[key] < 0:
+            short.append(
+                {
+                    "variant_id": key[0],
+                    "sku": skus.get(key[0], ""),
+                    "warehouse_id": key[1],
+                    "warehouse": row.warehouse.code if row is not None else "",
+                    "requested": -sold[key],
+                    "available": available,
+                }
+            )
+    if short:
+        raise InsufficientStockError(
+            f"Fulfilment {fulfilment.number} moved units that their warehouse no longer has "
+            "on hand: receive them there (or ship the parcel) before cancelling it.",
+            details={"fulfilment": fulfilment.number, "variants": short},
         )

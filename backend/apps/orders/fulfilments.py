@@ -136,10 +136,11 @@ def fulfilment_ship(*, fulfilment: Fulfilment, actor: User | None) -> Fulfilment
 
 
 def fulfilment_cancel(*, fulfilment: Fulfilment, actor: User | None) -> Fulfilment:
-    """Cancel a parcel before it ships: its units are no longer fulfilled, units moved
-    from another warehouse go back there through the ledger (as far as that warehouse
-    still has them; the rest stays allocated where it is), and the order's status follows.
-    409 ``invalid_state`` for a parcel that is not pending or whose units are in a return.
+    """Cancel a parcel before it ships: its units are no longer fulfilled, every unit it
+    moved from another warehouse goes back there through the ledger, and the order's
+    status follows. 409 ``invalid_state`` for a parcel that is not pending or whose units
+    are in a return; 409 ``insufficient_stock`` (nothing written) when a source warehouse
+    no longer has the moved units on hand.
     """
     with transaction.atomic():
         locked_order = _lock(fulfilment.order_id)

@@ -1,5 +1,6 @@
 """Returns under real concurrency on PostgreSQL: simultaneous return requests never
-promise more units than shipped; simultaneous approvals approve (and email) once.
+promise more units than shipped; simultaneous approvals approve (and email) once; a
+customer's cancel racing a receive or a reject lets exactly one of them win.
 
 Each request runs in its own thread and database connection through the whole stack
 (``tests.threads.run_together``); the order row lock in ``return_request_create`` is
@@ -13,10 +14,12 @@ from django.db.models import Sum
 
 from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
-from apps.catalog.factories import variant_create
+from apps.catalog.factories import ledger_sum, on_hand, variant_create
 from apps.notifications.models import EmailLog
+from apps.orders.models import OrderEvent
 from apps.returns.factories import order_shipped, return_made
 from apps.returns.models import ReturnLine, ReturnRequest
+from apps.returns.services import return_approve
 from tests.test_checkout_concurrency import _codes, _post
 from tests.threads import run_together
 
@@ -62,3 +65,98 @@ def test_simultaneous_approvals_of_one_return_approve_and_email_once() -> None:
     made.refresh_from_db()
     assert made.status == ReturnRequest.Status.APPROVED
     assert EmailLog.objects.filter(kind="return_approved", reference=made.number).count() == 1
+
+
+def _staff(email: str) -> User:
+    return User.objects.create_user(email=email, password="a-long-passphrase-42", is_staff=True)
+
+
+@pytest.mark.parametrize("round_number", [1, 2, 3])
+def test_a_cancel_racing_a_receive_lets_exactly_one_win(round_number: int) -> None:
+    """Four guest cancels and four staff receives of one approved return, at once: one
+    request wins, the seven others are 409 ``invalid_state`` in the error shape, and the
+    rows agree with the winner (a cancelled return restocked nothing, counted nothing)."""
+    variant = variant_create(sku=f"RACE-CAP-{round_number}", stock=10)
+    staff = _staff(f"race-receiver-{round_number}@example.com")
+    order = order_shipped(guest_token=TOKEN, lines=[(variant, 2)])
+    line = order.lines.get()
+    made = return_made(order, [(line, 2)])
+    return_approve(return_request=made, actor=staff)
+    stock_before = on_hand(variant)
+    cancel = _post(
+        f"/api/v1/orders/{order.pk}/returns/{made.number}/cancel/", {}, HTTP_X_ORDER_TOKEN=TOKEN
+    )
+    receive = _post(
+        f"/api/v1/returns/{made.number}/receive/",
+        {"lines": [{"line": line.pk, "quantity": 2, "restock": True, "warehouse": "default"}]},
+        **jwt_headers(staff),
+    )
+
+    outcomes = run_together([cancel, receive] * 4)
+
+    assert _codes(outcomes) == {"200": 1, "409 invalid_state": 7}
+    winner = next(body for status, body, _ in outcomes if status == 200)
+    for status, body, _ in outcomes:
+        if status == 409:
+            assert set(body) == {"error", "details"}
+            assert body["details"]["status"] == winner["status"]
+    made.refresh_from_db()
+    line.refresh_from_db()
+    assert made.status == winner["status"]
+    if made.status == ReturnRequest.Status.CANCELLED:
+        assert (line.quantity_returned, on_hand(variant)) == (0, stock_before)
+    else:
+        assert made.status == ReturnRequest.Status.RECEIVED
+        assert (line.quantity_returned, on_hand(variant)) == (2, stock_before + 2)
+    assert on_hand(variant) == ledger_sum(variant)
+    events = OrderEvent.objects.filter(order=order, note__startswith=f"Return {made.number}:")
+    assert (
+        events.filter(note__contains="-> cancelled").count()
+        + events.filter(note__contains="-> received").count()
+        == 1
+    )
+
+
+def test_a_cancel_racing_a_reject_lets_exactly_one_win() -> None:
+    variant = variant_create(sku="RACE-SOCK", stock=10)
+    staff = _staff("race-rejecter@example.com")
+    order = order_shipped(guest_token=TOKEN, lines=[(variant, 1)])
+    made = return_made(order, [(order.lines.get(), 1)])
+    cancel = _post(
+        f"/api/v1/orders/{order.pk}/returns/{made.number}/cancel/", {}, HTTP_X_ORDER_TOKEN=TOKEN
+    )
+    reject = _post(
+        f"/api/v1/returns/{made.number}/reject/", {"staff_note": "Worn"}, **jwt_headers(staff)
+    )
+
+    outcomes = run_together([cancel, reject] * 3)
+
+    assert _codes(outcomes) == {"200": 1, "409 invalid_state": 5}
+    made.refresh_from_db()
+    winner = next(body for status, body, _ in outcomes if status == 200)
+    assert made.status == winner["status"]
+    rejected = EmailLog.objects.filter(kind="return_rejected", reference=made.number).count()
+    assert rejected == (1 if made.status == ReturnRequest.Status.REJECTED else 0)
+
+
+def test_a_cancel_racing_an_approval_always_ends_cancelled() -> None:
+    """Approved returns may still be withdrawn: whichever runs first, the return ends
+    ``cancelled``; the approval either ran before it (200, one email) or is a 409."""
+    variant = variant_create(sku="RACE-HAT", stock=10)
+    staff = _staff("race-approver@example.com")
+    order = order_shipped(guest_token=TOKEN, lines=[(variant, 1)])
+    made = return_made(order, [(order.lines.get(), 1)])
+    cancel = _post(
+        f"/api/v1/orders/{order.pk}/returns/{made.number}/cancel/", {}, HTTP_X_ORDER_TOKEN=TOKEN
+    )
+    approve = _post(f"/api/v1/returns/{made.number}/approve/", {}, **jwt_headers(staff))
+
+    outcomes = run_together([cancel, approve])
+
+    codes = _codes(outcomes)
+    assert outcomes[0][0] == 200, outcomes[0]
+    assert codes in ({"200": 2}, {"200": 1, "409 invalid_state": 1})
+    made.refresh_from_db()
+    assert made.status == ReturnRequest.Status.CANCELLED
+    approved = EmailLog.objects.filter(kind="return_approved", reference=made.number).count()
+    assert approved == (1 if codes == {"200": 2} else 0)

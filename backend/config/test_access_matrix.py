@@ -240,6 +240,11 @@ def _return_in(status: str) -> Kwargs:
     return make
 
 
+def _order_return_requested(w: World) -> dict[str, Any]:
+    """A's shipped order and a requested return of it (``/orders/{id}/returns/{number}/``)."""
+    return {"pk": _shipped(w).pk, **_return_in("requested")(w)}
+
+
 def _receive_body(w: World) -> dict[str, Any]:
     line = _shipped(w).lines.get().pk
     return {"lines": [{"line": line, "quantity": 1, "restock": True, "warehouse": "default"}]}
@@ -447,6 +452,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("order-return-returns", "POST"): Entry(
         OWNED, 404, 201, 404, 201, kwargs=lambda w: {"pk": _shipped(w).pk}, body=_return_ask
     ),
+    ("order-return-return-cancel", "POST"): Entry(
+        OWNED, 404, 200, 404, 200, kwargs=_order_return_requested, body=lambda w: {}
+    ),
     ("return-list", "GET"): Entry(STAFF, **STAFF_ONLY, staff=200),
     ("return-detail", "GET"): Entry(
         STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("requested")
@@ -460,6 +468,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("return-receive", "POST"): Entry(
         STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("approved"), body=_receive_body
+    ),
+    ("return-cancel", "POST"): Entry(
+        STAFF, **STAFF_ONLY, staff=200, kwargs=_return_in("requested"), body=lambda w: {}
     ),
     ("return-refund", "POST"): Entry(
         STAFF, **STAFF_ONLY, staff=202, kwargs=_return_in("received"), body=lambda w: {}

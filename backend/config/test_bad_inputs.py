@@ -304,7 +304,10 @@ def _path(world: World, method: str, template: str) -> str:
     elif template.startswith("/api/v1/carts/{id}/"):
         kwargs = values.get(template, {"id": world.cart.pk})
     elif template.startswith("/api/v1/orders/{id}/"):
-        kwargs = {"id": order[template.rstrip("/").rsplit("/", 1)[-1]].pk}
+        kwargs = {
+            "id": order[template.rstrip("/").rsplit("/", 1)[-1]].pk,
+            "number": "BAD-INPUT-R1",  # a return's cancel: the body is checked before it is read
+        }
     elif template.startswith("/api/v1/returns/{number}/"):
         kwargs = {"number": "BAD-INPUT-R1"}  # the body is checked before the return is read
     else:
@@ -411,6 +414,30 @@ def test_a_bad_quantity_on_a_return_line_is_a_400(world: World, quantity: Any) -
     )
     details = refused(response, 400, "validation_error", field="lines")
     assert "quantity" in details["lines"]["0"]
+
+
+@pytest.mark.parametrize(
+    ("number", "body", "status", "code"),
+    [
+        ("R" * 33, {}, 404, "not_found"),  # longer than a return number may be
+        ("..%2F..%2Fcancel", {}, 404, "not_found"),
+        ("SO-NOPE-R1", {}, 404, "not_found"),
+        (None, [], 400, "validation_error"),  # a list, not an object
+        (None, {"reason": "changed my mind"}, 400, "validation_error"),
+    ],
+)
+def test_a_bad_return_cancel_is_refused_and_changes_nothing(
+    world: World, number: str | None, body: Any, status: int, code: str
+) -> None:
+    from apps.returns.factories import order_shipped, return_made
+
+    order = order_shipped(user=world.alice, lines=[(world.variant, 2)])
+    made = return_made(order, [(order.lines.get(), 1)], actor=world.alice)
+    url = f"/api/v1/orders/{order.pk}/returns/{number or made.number}/cancel/"
+    response = unchanged(world, lambda: jwt_client(world.alice).post(url, body, format="json"))
+    refused(response, status, code)
+    made.refresh_from_db()
+    assert made.status == "requested"
 
 
 @pytest.mark.parametrize("quantity", BAD_QUANTITIES, ids=repr)

@@ -423,3 +423,29 @@ def test_returns_match_the_document(
     )
     assert refunded["refund"]["amount"] == "10.00"
     record(staff, "post", f"/api/v1/returns/{number}/refund/", {}, status=409)
+
+
+def test_return_cancels_match_the_document(
+    record: Recorder, customer: Any, customer_client: APIClient, staff_client: APIClient
+) -> None:
+    from apps.returns.factories import order_shipped
+
+    order = order_shipped(user=customer, lines=[(variant_create(sku="RET-CAP", stock=10), 3)])
+    base = f"/api/v1/orders/{order.pk}/returns/"
+    ask = {"lines": [{"line": order.lines.get().pk, "quantity": 1}], "reason": "other"}
+    first = record(customer_client, "post", base, ask, status=201)["number"]
+    second = record(customer_client, "post", base, ask, status=201)["number"]
+
+    cancelled = record(
+        customer_client,
+        "post",
+        f"{base}{first}/cancel/",
+        {},
+        status=200,
+        headers={"Idempotency-Key": "ret-doc-cancel"},
+    )
+    assert (cancelled["status"], cancelled["cancelled_at"] is not None) == ("cancelled", True)
+    record(customer_client, "post", f"{base}{first}/cancel/", {}, status=409)
+    record(customer_client, "post", f"{base}{order.number}-R9/cancel/", {}, status=404)
+    record(staff_client, "post", f"/api/v1/returns/{second}/cancel/", {}, status=200)
+    record(staff_client, "post", f"/api/v1/returns/{second}/cancel/", {}, status=409)

@@ -13,14 +13,33 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from apps.catalog import services
+from apps.catalog.cache import catalog_changed
 from apps.catalog.models import Category, Product, Stock, StockMovement, Variant, Warehouse
 from utils.admin import ReadOnlyAdmin, ReadOnlyInline
 
 LEDGER_ROWS = 50
 
 
+class CatalogChangedAdmin(admin.ModelAdmin):
+    """Saves and deletes bump the catalogue's content version after the commit, as the
+    staff API's services do, so cached catalogue pages are never older than a commit
+    (the admin's change view, inlines included, is one transaction: one bump covers it)."""
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        catalog_changed()
+
+    def delete_model(self, request: Any, obj: Any) -> None:
+        super().delete_model(request, obj)
+        catalog_changed()
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)
+        catalog_changed()
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(CatalogChangedAdmin):
     list_display = ["name", "slug", "parent", "position", "is_active", "updated_at"]
     list_filter = ["is_active", "parent"]
     search_fields = ["name", "slug", "description"]
@@ -38,7 +57,7 @@ class VariantInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CatalogChangedAdmin):
     list_display = ["name", "slug", "category", "is_active", "created_at"]
     list_filter = ["is_active", "category"]
     search_fields = ["name", "slug", "description", "variants__sku"]
@@ -73,7 +92,7 @@ class StockMovementInline(ReadOnlyInline):
 
 
 @admin.register(Variant)
-class VariantAdmin(admin.ModelAdmin):
+class VariantAdmin(CatalogChangedAdmin):
     list_display = ["sku", "name", "product", "price", "currency", "on_hand", "is_active"]
     list_filter = ["is_active", "currency", "product__category"]
     search_fields = ["sku", "name", "product__name", "product__slug"]
@@ -88,14 +107,14 @@ class VariantAdmin(admin.ModelAdmin):
     def on_hand(self, obj: Variant) -> int | None:
         return getattr(obj, "on_hand_total", None)
 
-    def save_model(self, request: HttpRequest, obj: Variant, form: Any, change: bool) -> None:
+    def save_model(self, request: Any, obj: Variant, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
             services.stock_row_ensure(variant=obj)
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(admin.ModelAdmin):
+class WarehouseAdmin(CatalogChangedAdmin):  # availability sums the active warehouses
     list_display = ["code", "name", "country", "priority", "is_active", "updated_at"]
     list_filter = ["is_active", "country"]
     search_fields = ["code", "name"]

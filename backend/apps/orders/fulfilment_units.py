@@ -2,7 +2,9 @@
 
 Everything here runs inside the caller's transaction, under the order's row lock. The
 units a line may ship from a warehouse are its open allocation there less the units in
-live parcels from there (``UnitState.free``); a shortfall is moved from the line's other
+live parcels from there (``UnitState.free``); a line's units left to pack are those still
+allocated less those in live parcels and those a pending refund will restock
+(``UnitState.left``); a shortfall is moved from the line's other
 allocations through the ledger (``release`` at the source, ``sale`` at the parcel's
 warehouse) and recorded as an ``Allocation`` with ``fulfilment`` and ``source``.
 ``quantity_fulfilled`` changes with one conditional UPDATE that the database checks too.
@@ -37,8 +39,25 @@ class UnitState:
     allocations: dict[int, list[Allocation]]  # per line, oldest first
     used: dict[tuple[int, int], int]  # (line id, warehouse id) -> units in live fulfilments
     count: int  # fulfilments the order has (the next number is count + 1)
+    # Per line, units pending refunds will restock: reserved, no parcel may take them.
+    promised: dict[int, int] = field(default_factory=dict)
     new_allocations: list[Allocation] = field(default_factory=list)
     touched: dict[int, Allocation] = field(default_factory=dict)
+
+    def left(self, line_id: int) -> int:
+        """Units of the line a new parcel may take: still allocated (not given back by a
+        refund with restock or a cancellation), not in a live parcel, not promised to a
+        pending refund's restock."""
+        open_ = sum(a.quantity - a.returned for a in self.allocations.get(line_id, []))
+        line = self.lines[line_id]
+        return max(0, open_ - line.quantity_fulfilled - self.promised.get(line_id, 0))
+
+    def to_deliver(self) -> int:
+        """Units the order still has to send, in parcels or not: what ``fulfilled`` means
+        (units restocked by a refund, or promised to one, are no longer to be sent)."""
+        return units_to_deliver(
+            [a for rows in self.allocations.values() for a in rows], self.promised
+        )
 
     def free(self, line_id: int, warehouse_id: int) -> int:
         open_ = sum(
@@ -87,7 +106,28 @@ def units_read(order: Order) -> UnitState:
     for row in rows:
         used[(row["line_id"], row["fulfilment__warehouse_id"])] = row["units"]
     count = Fulfilment.objects.filter(order=order).count()
-    return UnitState(order=order, lines=lines, allocations=allocations, used=used, count=count)
+    return UnitState(
+        order=order,
+        lines=lines,
+        allocations=allocations,
+        used=used,
+        count=count,
+        promised=restock_promised(order),
+    )
+
+
+def restock_promised(order: Order) -> dict[int, int]:
+    """Per line id, the units pending refunds of ``order`` will restock (one query)."""
+    from apps.payments.services.refund_plan import restock_promised as promised  # payments
+
+    return promised(order)  # imports orders: read here, at call time
+
+
+def units_to_deliver(allocations: Iterable[Allocation], promised: Mapping[int, int]) -> int:
+    """The order's units still allocated less those promised to pending refunds' restock
+    (moves between warehouses keep the sum: the source's ``returned`` goes up by what
+    the moved allocation holds)."""
+    return sum(a.quantity - a.returned for a in allocations) - sum(promised.values())
 
 
 def units_left_check(state: UnitState, wanted: Mapping[int, int]) -> None:
@@ -97,9 +137,9 @@ def units_left_check(state: UnitState, wanted: Mapping[int, int]) -> None:
             "lines", f"Not lines of this order: {', '.join(str(i) for i in unknown)}."
         )
     over = {
-        str(line_id): state.lines[line_id].quantity - state.lines[line_id].quantity_fulfilled
+        str(line_id): state.left(line_id)
         for line_id, quantity in sorted(wanted.items())
-        if quantity > state.lines[line_id].quantity - state.lines[line_id].quantity_fulfilled
+        if quantity > state.left(line_id)
     }
     if over:
         raise ValidationError(
@@ -254,10 +294,19 @@ def _lines_fulfilled_shift(quantities: Mapping[int, int], sign: int, *, limit: s
 def moves_reverse(
     order: Order, fulfilment: Fulfilment, allocations: list[Allocation], *, actor: User | None
 ) -> None:
-    """Move a cancelled parcel's taken-over units back where they were allocated, as far
-    as that warehouse still has stock (what it lacks stays allocated where it is)."""
+    """Move every unit a cancelled parcel took over back to the warehouse it was allocated
+    at, through the ledger (``release`` at the parcel's warehouse, ``sale`` at the source).
+
+    All or nothing: when a source warehouse no longer has the units on hand (sold or
+    written off since the move put them back on sale there), 409 ``insufficient_stock``
+    names what is short where, and nothing is written (the caller's transaction rolls
+    back). A fixed number of queries (one stock lock, one bulk update, the ledger)."""
     by_pk = {a.pk: a for a in allocations}
-    moved = [a for a in allocations if a.fulfilment_id == fulfilment.pk and a.source_id]
+    moved = [
+        a
+        for a in allocations
+        if a.fulfilment_id == fulfilment.pk and a.source_id and a.quantity > a.returned
+    ]
     if not moved:
         return
     rows = stock_lock(variant_ids=[a.line.variant_id for a in moved if a.line.variant_id])
@@ -266,23 +315,23 @@ def moves_reverse(
     touched: dict[int, Allocation] = {}
     for allocation in moved:
         source = by_pk[allocation.source_id]  # type: ignore[index]
-        variant_id = allocation.line.variant_id
-        if variant_id is None:
-            continue
-        back_key = (variant_id, source.warehouse_id)
-        row = rows.get(back_key)
-        room = (row.on_hand if row is not None else 0) + sold[back_key]
-        units = min(allocation.quantity - allocation.returned, source.returned, room)
-        if units <= 0:
-            continue
+        units = allocation.quantity - allocation.returned
+        if source.returned < units:  # the rows disagree: refuse rather than guess
+            raise InvalidStateError(
+                f"Allocation {source.pk} gave fewer units than parcel {fulfilment.number} "
+                "took over from it.",
+                details={"fulfilment": fulfilment.number, "allocation": source.pk},
+            )
         allocation.returned += units
         source.returned -= units
         touched[allocation.pk] = allocation
         touched[source.pk] = source
+        variant_id = allocation.line.variant_id
+        if variant_id is None:  # a deleted variant has no stock rows (nor a ledger) left
+            continue
         released[(variant_id, allocation.warehouse_id)] += units
-        sold[back_key] -= units
-    if not touched:
-        return
+        sold[(variant_id, source.warehouse_id)] -= units
+    _back_cover(rows, sold, fulfilment, {a.line.variant_id: a.line.sku for a in moved})
     Allocation.objects.bulk_update(list(touched.values()), ["returned"])
     note = f"Fulfilment {fulfilment.number} cancelled: units moved back."
     for changes, reason in (
@@ -291,4 +340,34 @@ def moves_reverse(
     ):
         stock_apply(
             changes=changes, reason=reason, order=order, actor=actor, note=note, locked=rows
+        )
+
+
+def _back_cover(
+    rows: Mapping[StockKey, Stock],
+    sold: Mapping[StockKey, int],
+    fulfilment: Fulfilment,
+    skus: Mapping[int | None, str],
+) -> None:
+    """409 ``insufficient_stock`` unless each source warehouse has the units on hand."""
+    short = []
+    for key in sorted(sold):
+        row = rows.get(key)
+        available = row.on_hand if row is not None else 0
+        if available + sold[key] < 0:
+            short.append(
+                {
+                    "variant_id": key[0],
+                    "sku": skus.get(key[0], ""),
+                    "warehouse_id": key[1],
+                    "warehouse": row.warehouse.code if row is not None else "",
+                    "requested": -sold[key],
+                    "available": available,
+                }
+            )
+    if short:
+        raise InsufficientStockError(
+            f"Fulfilment {fulfilment.number} moved units that their warehouse no longer has "
+            "on hand: receive them there (or ship the parcel) before cancelling it.",
+            details={"fulfilment": fulfilment.number, "variants": short},
         )

@@ -40,8 +40,10 @@ from apps.orders.fulfilment_units import (
     moves_apply,
     moves_reverse,
     plan_make,
+    restock_promised,
     units_left_check,
     units_read,
+    units_to_deliver,
 )
 from apps.orders.models import Allocation, Fulfilment, FulfilmentLine, Order, OrderLine
 from apps.orders.transitions import actor_kind, order_event_record, order_transition
@@ -85,6 +87,7 @@ def fulfilment_create(
                 details={"status": locked.status, "allowed": sorted(FULFILLABLE)},
             )
         state = units_read(locked)
+        to_deliver = state.to_deliver()  # before the moves change the rows in memory
         units_left_check(state, wanted)
         plan = plan_make(state, target, wanted)
         moves_apply(state, [plan], actor=actor)
@@ -102,6 +105,7 @@ def fulfilment_create(
         units = sum(wanted.values())
         _order_follow(
             state,
+            to_deliver=to_deliver,
             actor=actor,
             note=f"Fulfilment {fulfilment.number}: {units} unit(s) from {target.code}"
             + (" shipped." if ship else " packed."),
@@ -136,10 +140,11 @@ def fulfilment_ship(*, fulfilment: Fulfilment, actor: User | None) -> Fulfilment
 
 
 def fulfilment_cancel(*, fulfilment: Fulfilment, actor: User | None) -> Fulfilment:
-    """Cancel a parcel before it ships: its units are no longer fulfilled, units moved
-    from another warehouse go back there through the ledger (as far as that warehouse
-    still has them; the rest stays allocated where it is), and the order's status follows.
-    409 ``invalid_state`` for a parcel that is not pending or whose units are in a return.
+    """Cancel a parcel before it ships: its units are no longer fulfilled, every unit it
+    moved from another warehouse goes back there through the ledger, and the order's
+    status follows. 409 ``invalid_state`` for a parcel that is not pending or whose units
+    are in a return; 409 ``insufficient_stock`` (nothing written) when a source warehouse
+    no longer has the moved units on hand.
     """
     with transaction.atomic():
         locked_order = _lock(fulfilment.order_id)
@@ -159,12 +164,18 @@ def fulfilment_cancel(*, fulfilment: Fulfilment, actor: User | None) -> Fulfilme
             FulfilmentLine.objects.filter(fulfilment=locked).values_list("line_id", "quantity")
         )
         lines_fulfilled_remove(quantities)
+        to_deliver = units_to_deliver(allocations, restock_promised(locked_order))
         moves_reverse(locked_order, locked, allocations, actor=actor)
         locked.status = FS.CANCELLED
         locked.cancelled_at = timezone.now()
         locked.save(update_fields=["status", "cancelled_at"])
         state = UnitState(order=locked_order, lines={}, allocations={}, used={}, count=0)
-        _order_follow(state, actor=actor, note=f"Fulfilment {locked.number} cancelled.")
+        _order_follow(
+            state,
+            to_deliver=to_deliver,
+            actor=actor,
+            note=f"Fulfilment {locked.number} cancelled.",
+        )
     return locked
 
 
@@ -183,10 +194,11 @@ def order_fulfil_all(
                 details={"status": locked.status, "allowed": sorted(FULFILLABLE)},
             )
         state = units_read(locked)
+        to_deliver = state.to_deliver()
         plans: dict[int, Plan] = {}
         warehouses = {w.pk: w for w in Warehouse.objects.all()}
         for line in state.lines.values():
-            left = line.quantity - line.quantity_fulfilled
+            left = state.left(line.pk)
             for allocation in state.allocations.get(line.pk, []):
                 take = min(left, state.free(line.pk, allocation.warehouse_id))
                 if take <= 0:
@@ -222,6 +234,7 @@ def order_fulfil_all(
         locked.tracking_number = tracking_number
         _order_follow(
             state,
+            to_deliver=to_deliver,
             actor=actor,
             note=f"Shipped with {carrier}, tracking {tracking_number}.",
             extra_fields=["carrier", "tracking_number"],
@@ -309,17 +322,18 @@ def _write(
 def _order_follow(
     state: UnitState,
     *,
+    to_deliver: int,
     actor: User | None,
     note: str,
     extra_fields: list[str] | None = None,
 ) -> None:
-    """The order's status from the units in live parcels (read again: one query)."""
+    """The order's status from the units in live parcels (read again: one query):
+    ``fulfilled`` once they cover ``to_deliver`` (the units still allocated, less those a
+    pending refund restocks: units a refund restocked are no longer to be sent)."""
     order = state.order
-    totals = OrderLine.objects.filter(order=order).aggregate(
-        ordered=Sum("quantity"), fulfilled=Sum("quantity_fulfilled")
-    )
-    ordered, fulfilled = totals["ordered"] or 0, totals["fulfilled"] or 0
-    if fulfilled and fulfilled >= ordered:
+    totals = OrderLine.objects.filter(order=order).aggregate(fulfilled=Sum("quantity_fulfilled"))
+    fulfilled = totals["fulfilled"] or 0
+    if fulfilled and fulfilled >= to_deliver:
         target = S.FULFILLED
     elif fulfilled:
         target = S.PARTIALLY_FULFILLED

@@ -372,6 +372,54 @@ def test_a_split_line_ships_what_each_warehouse_holds_and_moves_only_the_rest(
     _ledger_matches_stock()
 
 
+def test_cancelling_a_moved_parcel_the_source_cannot_take_back_is_refused_and_changes_nothing(
+    staff: User,
+) -> None:
+    """Every unit a parcel moved goes back to its source warehouse, or the cancel is a 409
+    ``insufficient_stock`` that changes nothing (no unit left allocated where it is)."""
+    variant = variant_create(stock=5)
+    north = _north(variant, 4)
+    order = _paid([(variant, 3)])  # allocated at the default warehouse: 2 left there
+    default = warehouse_default()
+    line = _lines(order)[0]
+    parcel = fulfilment_create(
+        order=order, lines=[{"line": line.pk, "quantity": 3}], warehouse="north", actor=staff
+    )
+    assert on_hand(variant, warehouse=default) == 5  # the 3 moved units are back on sale there
+    with transaction.atomic():  # ... and 4 of them are sold or written off meanwhile
+        stock_apply(changes={(variant.pk, default.pk): -4}, reason="adjust")
+    before = _everything(order)
+
+    with pytest.raises(ApplicationError) as refused:
+        fulfilment_cancel(fulfilment=parcel, actor=staff)
+
+    assert (refused.value.code, refused.value.status_code) == ("insufficient_stock", 409)
+    assert refused.value.details["fulfilment"] == parcel.number
+    assert refused.value.details["variants"] == [
+        {
+            "variant_id": variant.pk,
+            "sku": variant.sku,
+            "warehouse_id": default.pk,
+            "warehouse": "default",
+            "requested": 3,
+            "available": 1,
+        }
+    ]
+    assert _everything(order) == before
+    _ledger_matches_stock()
+
+    # Once the source holds the units again, every one of them moves back.
+    receive(variant, 2, warehouse=default)
+    fulfilment_cancel(fulfilment=parcel, actor=staff)
+    assert (on_hand(variant, warehouse=default), on_hand(variant, warehouse=north)) == (0, 4)
+    moved = Allocation.objects.get(line=line, fulfilment=parcel)
+    assert (moved.quantity, moved.returned, moved.source.returned) == (3, 3, 0)  # type: ignore[union-attr]
+    _ledger_matches_stock()
+    order_cancel(order=order, actor=staff)
+    assert (on_hand(variant, warehouse=default), on_hand(variant, warehouse=north)) == (3, 4)
+    _ledger_matches_stock()
+
+
 # --- cancel -------------------------------------------------------------------------------
 
 

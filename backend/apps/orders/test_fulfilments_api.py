@@ -185,21 +185,23 @@ def test_a_repeated_line_is_a_400(customer: User, staff_client: APIClient) -> No
 # --- query budgets ------------------------------------------------------------------------
 
 # Fixed whatever the number of lines (SQLite; PostgreSQL runs the same statements).
-# Create (18): the staff user, the order (access), SAVEPOINT, the order locked, the
+# Create (19): the staff user, the order (access), SAVEPOINT, the order locked, the
 # warehouse, the order's lines, its allocations locked, the units in parcels per (line,
-# warehouse), the parcel count, INSERT parcel, INSERT its lines, UPDATE the lines, the
-# totals, UPDATE order, INSERT event, RELEASE, then the answer: the parcel with its
-# warehouse, and its lines with their order lines.
+# warehouse), the parcel count, the pending refunds' restock units, INSERT parcel, INSERT
+# its lines, UPDATE the lines, the totals, UPDATE order, INSERT event, RELEASE, then the
+# answer: the parcel with its warehouse, and its lines with their order lines.
 # Ship (15): user, order, parcel, SAVEPOINT, order locked, parcel locked, UPDATE parcel,
 # INSERT event, the email log's get_or_create (SELECT, SAVEPOINT, INSERT, RELEASE),
 # RELEASE, the answer (2).
-# Cancel (16): user, order, parcel, SAVEPOINT, order locked, allocations locked, parcel
-# locked, its lines, UPDATE lines, UPDATE parcel, totals, UPDATE order, INSERT event,
-# RELEASE, the answer (2). Moves between warehouses add a fixed few (stock, ledger).
+# Cancel (17): user, order, parcel, SAVEPOINT, order locked, allocations locked, parcel
+# locked, its lines, UPDATE lines, the pending refunds' restock units, UPDATE parcel,
+# totals, UPDATE order, INSERT event, RELEASE, the answer (2). Moves between warehouses
+# add a fixed few (stock, ledger).
 # Detail (6): user, order, lines, payments, parcels with warehouse, their lines.
-CREATE_QUERIES = 18
+# Create and cancel also read the pending refunds' restock units (reserved: one query).
+CREATE_QUERIES = 19
 SHIP_QUERIES = 15
-CANCEL_QUERIES = 16
+CANCEL_QUERIES = 17
 DETAIL_QUERIES = 6
 
 
@@ -263,10 +265,10 @@ def test_a_parcel_moving_units_between_warehouses_costs_the_same_for_1_and_20_li
             )
         )
         counts.append((created, cancelled))
-    # Create: 18 + the stock rows locked, and per reason (release, sale) one UPDATE of the
+    # Create: 19 + the stock rows locked, and per reason (release, sale) one UPDATE of the
     # rows and one INSERT of the movements, then the source allocations' UPDATE and the
-    # moved ones' INSERT (25). Cancel: 16 + stock locked, the allocations' UPDATE, and
-    # the two reasons' UPDATE + INSERT (22).
-    assert counts == [(25, 22), (25, 22)]
+    # moved ones' INSERT (26). Cancel: 17 + stock locked, the allocations' UPDATE, and
+    # the two reasons' UPDATE + INSERT (23).
+    assert counts == [(26, 23), (26, 23)]
     for row in Stock.objects.all():
         assert ledger_sum(row.variant_id, warehouse=row.warehouse) == row.on_hand

@@ -61,6 +61,11 @@ _FULFILMENT_CONFLICT = error_response(
 _FULFILMENT_STATE = error_response(
     "invalid_state: the fulfilment is not pending (or its units are in a return)"
 )
+_FULFILMENT_CANCEL_CONFLICT = error_response(
+    "invalid_state: the fulfilment is not pending (or its units are in a return); "
+    "insufficient_stock: a warehouse the parcel moved units from no longer has them "
+    "(details.fulfilment, details.variants)"
+)
 _IDEMPOTENCY_CONFLICT = error_response(
     "idempotency_conflict: the key was used with a different request"
 )
@@ -246,7 +251,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Cancel a parcel before it ships: its stock goes back (staff)",
         request=None,
-        responses={200: FulfilmentOutputSerializer, 409: _FULFILMENT_STATE},
+        responses={200: FulfilmentOutputSerializer, 409: _FULFILMENT_CANCEL_CONFLICT},
     )
     @action(
         detail=True,

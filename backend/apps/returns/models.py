@@ -1,7 +1,8 @@
 """Returns: a customer asks to send back units that were shipped; staff take it from there.
 
 A ``ReturnRequest`` moves ``requested → approved → received → refunded`` (or
-``requested``/``approved`` → ``rejected``) only through
+``requested``/``approved`` → ``rejected`` by staff, or → ``cancelled`` by the customer
+or staff before anything arrived) only through
 ``apps.returns.transitions.return_transition``, which writes an ``OrderEvent`` on the
 order. ``ReturnLine`` says how many units of an order line come back, how many
 arrived, and where they were restocked. No side effects here: services do the work.
@@ -21,6 +22,7 @@ class ReturnRequest(models.Model):
         REJECTED = "rejected"
         RECEIVED = "received"  # the parcel arrived; refunded once its refund succeeds
         REFUNDED = "refunded"
+        CANCELLED = "cancelled"  # withdrawn before anything arrived: the units are free again
 
     class Reason(models.TextChoices):
         DAMAGED = "damaged"
@@ -52,6 +54,7 @@ class ReturnRequest(models.Model):
     rejected_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

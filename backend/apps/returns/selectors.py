@@ -40,6 +40,15 @@ def return_get(*, number: str) -> ReturnRequest:
     return found
 
 
+def return_get_for_order(*, order: Order, number: str) -> ReturnRequest:
+    """One of ``order``'s returns by its number, or ``NotFoundError`` (another order's
+    return is not found either: access to the order is the caller's check)."""
+    found = _with_lines(ReturnRequest.objects.filter(order=order, number=number)).first()
+    if found is None:
+        raise NotFoundError("Return not found.")
+    return found
+
+
 def return_waiting_list() -> QuerySet[ReturnRequest]:
     """Returns waiting on staff (requested, or received and not refunded), oldest first,
     with their units counted (``units``, ``units_received``): one query for the ops page."""

@@ -134,5 +134,6 @@ class ReturnOutputSerializer(serializers.ModelSerializer):
             "rejected_at",
             "received_at",
             "refunded_at",
+            "cancelled_at",
         ]
         read_only_fields = fields

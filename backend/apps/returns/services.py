@@ -1,5 +1,5 @@
-"""Returns: request one, then approve or reject and receive (restock) it; the refund is
-in ``apps.returns.refunds``.
+"""Returns: request one (and cancel it), then approve or reject and receive (restock) it;
+the refund is in ``apps.returns.refunds``.
 
 Every service locks the order row first (then the return), so two requests for the
 same order run one after the other: the units a return may ask for are counted under
@@ -167,6 +167,26 @@ def return_request_create(
             actor_kind=actor_kind(actor),
         )
     return return_request
+
+
+def return_cancel(*, return_request: ReturnRequest, actor: User | None) -> ReturnRequest:
+    """Withdraw a return that is ``requested`` or ``approved`` (nothing has arrived: only
+    ``receive`` records arrived units, under the same locks): it becomes ``cancelled``
+    and its units may be asked for again. The customer or a guest holding the order's
+    token, or staff (access is the caller's check). 409 ``invalid_state`` from any other
+    status, nothing written; so of a cancel racing a receive or a reject, exactly one wins.
+    """
+    with transaction.atomic():
+        locked = lock_for_step(return_request)
+        units = ReturnLine.objects.filter(return_request=locked).aggregate(n=Sum("quantity"))
+        return_transition(
+            return_request=locked,
+            to_status=R.CANCELLED,
+            actor=actor,
+            actor_kind=actor_kind(actor),
+            note=f"Withdrawn: {units['n'] or 0} unit(s) may be returned again.",
+        )
+    return locked
 
 
 # --- Staff steps -------------------------------------------------------------------------

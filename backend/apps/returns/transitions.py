@@ -21,12 +21,16 @@ from utils.errors import InvalidStateError
 R = ReturnRequest.Status
 
 ALLOWED: dict[str, frozenset[str]] = {  # from status -> statuses it may become
-    R.REQUESTED: frozenset({R.APPROVED, R.REJECTED}),
-    # Approved but never sent back (or not what was agreed): staff may still reject it.
-    R.APPROVED: frozenset({R.RECEIVED, R.REJECTED}),
+    # The customer (or staff for them) may withdraw it while nothing has arrived.
+    R.REQUESTED: frozenset({R.APPROVED, R.REJECTED, R.CANCELLED}),
+    # Approved but never sent back (or not what was agreed): staff may still reject it;
+    # ``received`` is the only step that records arrived units, so until then the
+    # customer may still cancel (keeping the goods).
+    R.APPROVED: frozenset({R.RECEIVED, R.REJECTED, R.CANCELLED}),
     R.RECEIVED: frozenset({R.REFUNDED}),
     R.REJECTED: frozenset(),
     R.REFUNDED: frozenset(),
+    R.CANCELLED: frozenset(),
 }
 
 # Units of returns in these statuses are promised back: no other return may ask for them.
@@ -38,6 +42,7 @@ _TIMESTAMPS: dict[str, str] = {
     R.REJECTED: "rejected_at",
     R.RECEIVED: "received_at",
     R.REFUNDED: "refunded_at",
+    R.CANCELLED: "cancelled_at",
 }
 
 

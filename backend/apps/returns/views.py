@@ -1,7 +1,8 @@
-"""Returns: ``/orders/{id}/returns/`` (the order's owner, a guest with its token, staff)
-and ``/returns/...`` (staff: the list, one return, and its approve, reject, receive and
-refund steps). Thin views: validate, one selector for access, one service, serialize.
-Another caller's order is a 404; a customer on a staff route is a 403.
+"""Returns: ``/orders/{id}/returns/`` and ``/orders/{id}/returns/{number}/cancel/`` (the
+order's owner, a guest with its token, staff) and ``/returns/...`` (staff: the list, one
+return, and its approve, reject, receive, refund and cancel steps). Thin views: validate,
+one selector for access, one service, serialize. Another caller's order is a 404; a
+customer on a staff route is a 403.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ _IDEMPOTENCY_CONFLICT = error_response(
 )
 _STEP_CONFLICT = error_response(
     "invalid_state: not allowed from the return's status (details.status, allowed)"
+)
+_CANCEL_CONFLICT = error_response(
+    "invalid_state: the return is not requested or approved (it was received, rejected, "
+    "refunded or cancelled already; details.status, allowed), or idempotency_in_progress"
 )
 _RECEIVE_INVALID = error_response(
     "validation_error; details.lines holds each refused line's errors by its index: "
@@ -119,6 +124,27 @@ class OrderReturnViewSet(viewsets.GenericViewSet):
         output = ReturnOutputSerializer(selectors.return_get(number=created.number))
         return Response(output.data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        summary="Withdraw a return before anything arrived",
+        request=ReturnActionInputSerializer,
+        parameters=[ORDER_TOKEN_PARAMETER, IDEMPOTENCY_KEY_PARAMETER],
+        responses={200: ReturnOutputSerializer, 409: _CANCEL_CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"returns/(?P<number>[A-Za-z0-9-]{1,32})/cancel",
+        url_name="return-cancel",
+    )
+    @idempotent(owner=_key_owner)
+    def return_cancel(self, request: Request, pk: str | None = None, number: str = "") -> Response:
+        order = self._order(request, pk)
+        validated_input(ReturnActionInputSerializer, request)
+        found = selectors.return_get_for_order(order=order, number=number)
+        services.return_cancel(return_request=found, actor=request_actor(request))
+        output = ReturnOutputSerializer(selectors.return_get_for_order(order=order, number=number))
+        return Response(output.data)
+
 
 _STEP_RESPONSES = {200: ReturnOutputSerializer, 409: _STEP_CONFLICT}
 
@@ -184,6 +210,21 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return_request=found, actor=request_actor(request), lines=values["lines"]
         )
         return self._answer(received)
+
+    @extend_schema(
+        summary="Cancel a return before anything arrived (for the customer)",
+        request=ReturnActionInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={200: ReturnOutputSerializer, 409: _CANCEL_CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def cancel(self, request: Request, number: str | None = None) -> Response:
+        validated_input(ReturnActionInputSerializer, request)
+        found = selectors.return_get(number=str(number))
+        return self._answer(
+            services.return_cancel(return_request=found, actor=request_actor(request))
+        )
 
     @extend_schema(
         summary="Refund the received units",

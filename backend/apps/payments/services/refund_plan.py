@@ -4,21 +4,24 @@
 ``refund_units_value`` is what some units of a line are worth back (a return), gross and
 tax, prorated on the line's snapshot (the units that complete the line take the rest);
 ``refund_restock_plan`` turns ``restock`` and ``lines`` into the lines and quantities a
-refund returns to stock, never more than is still out: units released on cancellation,
-restocked earlier or promised to a pending refund count against each line in order.
+refund returns to stock: only units that never left, i.e. still allocated (not released
+on cancellation nor restocked earlier), not in a parcel (``quantity_fulfilled``: packed
+or shipped) and not promised to a pending refund. Shipped units come back through
+returns (``apps.returns``), which restock what arrived; a packed parcel is cancelled
+first. A pending refund's restock units are reserved: no parcel may take them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from apps.catalog.models import StockMovement
-from apps.orders.models import Order, OrderLine
+from apps.orders.models import Allocation, Order, OrderLine
 from apps.payments.models import Refund
 from utils.decimal_utils import ZERO, money_sum, quantize
 from utils.errors import ValidationError
@@ -55,8 +58,9 @@ def refund_units_value(
     return quantize(line.line_total * share), quantize(line.tax * share)
 
 
-def _returned_by_variant(order: Order, pending: Sequence[Refund]) -> dict[int, int]:
-    """Units already back on the shelf (ledger) or promised to pending refunds."""
+def _returned_by_variant(order: Order) -> dict[int, int]:
+    """Units already back on the shelf per variant (ledger): only for lines that have no
+    allocation rows (orders older than allocations), where nothing else records them."""
     returned: dict[int, int] = defaultdict(int)
     rows = (
         StockMovement.objects.filter(order=order, reason__in=_RETURNED)
@@ -65,29 +69,56 @@ def _returned_by_variant(order: Order, pending: Sequence[Refund]) -> dict[int, i
     )
     for row in rows:
         returned[row["variant_id"]] += row["total"] or 0
-    for refund in pending:
-        for line in refund.restock_lines:
-            returned[int(line["variant_id"])] += int(line["quantity"])
     return returned
 
 
+def restock_promised(order: Order) -> dict[int, int]:
+    """Per line id, the units pending refunds will restock (reserved: no parcel takes them)."""
+    pending = Refund.objects.filter(order=order, status=Refund.Status.PENDING, restock=True)
+    return _promised(pending.values_list("restock_lines", flat=True))
+
+
+def _promised(restock_lines: Iterable[Sequence[Mapping[str, Any]]]) -> dict[int, int]:
+    promised: dict[int, int] = defaultdict(int)
+    for lines in restock_lines:
+        for line in lines:
+            promised[int(line["line_id"])] += int(line["quantity"])
+    return dict(promised)
+
+
 def refund_restockable(order: Order) -> dict[int, int]:
-    """Per line id, the units of ``order`` still out (what a succeeded refund may restock)."""
+    """Per line id, the units of ``order`` a refund may restock: never shipped nor in a
+    live parcel, still allocated (not given back by a cancellation or an earlier refund)
+    and not promised to a pending refund. Shipped units come back through returns."""
     order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
-    return _restockable(order_lines, _returned_by_variant(order, pending=[]))
+    return _restockable(order, order_lines, restock_promised(order))
 
 
-def _restockable(order_lines: Sequence[OrderLine], returned: dict[int, int]) -> dict[int, int]:
-    """Per line id, the units that can still be restocked (returns count against lines in order)."""
-    left_to_assign = dict(returned)
+def _restockable(
+    order: Order, order_lines: Sequence[OrderLine], promised: Mapping[int, int]
+) -> dict[int, int]:
+    """Per line id, the units that can still be restocked (two queries)."""
+    open_units = {
+        row["line_id"]: int(row["units"] or 0)
+        for row in Allocation.objects.filter(line__order=order)
+        .values("line_id")
+        .annotate(units=Sum(F("quantity") - F("returned")))
+    }
+    legacy = [line for line in order_lines if line.pk not in open_units]
+    left_to_assign = _returned_by_variant(order) if legacy else {}
     result: dict[int, int] = {}
     for line in order_lines:
         if line.variant_id is None:
             result[line.pk] = 0
             continue
-        already = min(line.quantity, left_to_assign.get(line.variant_id, 0))
-        left_to_assign[line.variant_id] = left_to_assign.get(line.variant_id, 0) - already
-        result[line.pk] = line.quantity - already
+        if line.pk in open_units:
+            still_out = open_units[line.pk]
+        else:  # no allocation rows: the ledger says what came back (lines in order)
+            already = min(line.quantity, left_to_assign.get(line.variant_id, 0))
+            left_to_assign[line.variant_id] = left_to_assign.get(line.variant_id, 0) - already
+            still_out = line.quantity - already
+        unshipped = still_out - line.quantity_fulfilled - promised.get(line.pk, 0)
+        result[line.pk] = max(0, unshipped)
     return result
 
 
@@ -104,7 +135,7 @@ def refund_restock_plan(
             raise ValidationError("lines", "Lines are only used with restock: true.")
         return []
     order_lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
-    available = _restockable(order_lines, _returned_by_variant(order, pending))
+    available = _restockable(order, order_lines, _promised(r.restock_lines for r in pending))
     wanted: dict[int, int] = defaultdict(int)
     if lines:
         by_id = {line.pk: line for line in order_lines}
@@ -126,7 +157,9 @@ def refund_restock_plan(
         if quantity > available[line.pk]:
             raise ValidationError(
                 "lines",
-                f"Line {line.pk} ({line.sku}): at most {available[line.pk]} can be restocked.",
+                f"Line {line.pk} ({line.sku}): at most {available[line.pk]} can be restocked "
+                "(units packed or shipped come back through a return, not a refund).",
+                extra={"restockable": {str(pk): n for pk, n in available.items()}},
             )
         plan.append(
             {

@@ -28,6 +28,7 @@ from apps.catalog.cache import STOCK_SEQ_KEY, VERSION_KEY, _Entry, cached_catalo
 from apps.catalog.factories import make_product
 from apps.catalog.models import Stock
 from apps.catalog.views import ProductViewSet
+from utils.cache_versions import version_bump
 from utils.redis_batch import batch_reads, batched
 from utils.test_cache import fake_caches
 from utils.testing import count_redis_round_trips
@@ -220,7 +221,7 @@ def test_an_entry_of_an_older_version_is_not_served(
     assert _available(api_client.get(PRODUCTS).json()) == 7
     # ... until the version moves on, as catalog_changed() does after a commit.
     old_version = cache.get(VERSION_KEY)
-    catalog_cache._bump()
+    version_bump(VERSION_KEY)
     assert cache.get(VERSION_KEY) == old_version + 1
     redis_calls.clear()
 

@@ -5,10 +5,12 @@ Imported by tests only; never by application code.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis
+
+from utils.renderers import JSONRenderer
 
 
 def count_redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
@@ -29,3 +31,34 @@ def count_redis_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     monkeypatch.setattr(redis.Redis, "execute_command", execute_command)
     monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
     return calls
+
+
+_RENDERER = JSONRenderer()
+T = TypeVar("T")
+
+
+def render_json(data: Any) -> bytes:
+    """``data`` as the API's renderer writes it."""
+    return bytes(_RENDERER.render(data, "application/json"))
+
+
+class AnswerSpy:
+    """Stands in for a hand-built answer (``apps/*/output.py``) in a view: keeps each answer
+    as the builder rendered it and as the serializer would have (``record``), so that a test
+    can check the two agree byte for byte and are what the client received."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[bytes, bytes]] = []
+
+    def record(self, built: T, serialized: bytes) -> T:
+        self.answers.append((render_json(built), serialized))
+        return built
+
+    def check(self, response: Any, status: int = 200) -> dict[str, Any]:
+        """The answer is the serializer's bytes, and it is what the client received."""
+        assert response.status_code == status, response.content
+        built, serialized = self.answers[-1]
+        assert built == serialized
+        assert response.content == serialized
+        body: dict[str, Any] = response.json()
+        return body

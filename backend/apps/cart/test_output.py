@@ -23,37 +23,19 @@ from apps.catalog.factories import make_product
 from apps.catalog.models import Product, Stock, Variant
 from apps.pricing.factories import promotion_create, tax_class_get, tax_rate_create, voucher_create
 from apps.pricing.models import DiscountKind
-from utils.renderers import JSONRenderer
+from utils.testing import AnswerSpy, render_json
 
 pytestmark = pytest.mark.django_db
 
 CARTS = "/api/v1/carts/"
-_RENDERER = JSONRenderer()
 
 
-def _render(data: Any) -> bytes:
-    return _RENDERER.render(data, "application/json")
-
-
-class Compared:
+class Compared(AnswerSpy):
     """Each answer the views built, rendered by the builder and by the serializer."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[bytes, bytes]] = []
 
     def __call__(self, detail: CartDetail) -> dict[str, Any]:
         built = cart_output(detail)
-        self.answers.append((_render(built), _render(CartOutputSerializer(detail).data)))
-        return built
-
-    def check(self, response: Any, status: int = 200) -> dict[str, Any]:
-        """The answer is the serializer's bytes, and it is what the client received."""
-        assert response.status_code == status, response.content
-        built, serialized = self.answers[-1]
-        assert built == serialized
-        assert response.content == serialized
-        body: dict[str, Any] = response.json()
-        return body
+        return self.record(built, render_json(CartOutputSerializer(detail).data))
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from utils.cache_guard import cache_failed, cache_usable
+from utils.cache_versions import version_bump, version_new, version_read
 from utils.redis_batch import batch_reads, batched
 
 logger = logging.getLogger(__name__)
@@ -74,46 +75,25 @@ def _count(result: str) -> None:
         logger.warning("could not count a catalogue cache lookup", exc_info=True)
 
 
-def _new_version() -> int:
-    # Unique across restarts and cache flushes, so an old entry can never match.
-    return time.time_ns()
-
-
 def _variant_key(variant_id: int) -> str:
     return f"catalog:sv:{variant_id}"
 
 
-def _series(key: str) -> int:
-    version = cache.get(key)
-    if version is None:
-        version = _new_version()
-        if not cache.add(key, version, timeout=None):
-            version = cache.get(key) or version
-    return int(version)
-
-
 def catalog_version() -> int:
-    return _series(VERSION_KEY)
-
-
-def _bump(key: str = VERSION_KEY) -> None:
-    try:
-        cache.incr(key)
-    except ValueError:  # the key was missing or evicted: start a fresh series
-        cache.set(key, _new_version(), timeout=None)
+    return version_read(VERSION_KEY)
 
 
 def _bump_content() -> None:
     try:
-        _bump(VERSION_KEY)
+        version_bump(VERSION_KEY)
     except Exception as exc:
         cache_failed("catalog", exc)  # entries expire on their own (CATALOG_CACHE_SECONDS)
 
 
 def _bump_stock(variant_ids: frozenset[int]) -> None:
     try:
-        _bump(STOCK_SEQ_KEY)  # first: a computation in flight sees it and stores nothing
-        fresh = _new_version()
+        version_bump(STOCK_SEQ_KEY)  # first: a computation in flight sees it and stores nothing
+        fresh = version_new()
         cache.set_many({_variant_key(vid): fresh for vid in variant_ids}, timeout=None)
     except Exception as exc:
         cache_failed("catalog", exc)
@@ -229,7 +209,7 @@ def cached_catalog_response(request: Request, compute: Callable[[], Response]) -
         version = found.get(VERSION_KEY)
         version = catalog_version() if version is None else int(version)
         stock_seq = found.get(STOCK_SEQ_KEY)
-        stock_seq = _series(STOCK_SEQ_KEY) if stock_seq is None else int(stock_seq)
+        stock_seq = version_read(STOCK_SEQ_KEY) if stock_seq is None else int(stock_seq)
         hit = found.get(key)
         if _still_valid(hit, version, stock_seq):
             _count("hit")

@@ -226,7 +226,19 @@ def _check_cover(
     rows: Mapping[StockKey, Stock], sold: Mapping[StockKey, int], state: UnitState
 ) -> None:
     skus = {line.variant_id: line.sku for line in state.lines.values()}
-    short = []
+    short = _shortages(rows, sold, skus)
+    if short:
+        raise InsufficientStockError(
+            "The warehouse does not have the units this fulfilment must take over.",
+            details={"variants": short},
+        )
+
+
+def _shortages(
+    rows: Mapping[StockKey, Stock], sold: Mapping[StockKey, int], skus: Mapping[int | None, str]
+) -> list[dict[str, object]]:
+    """The (variant, warehouse) rows that ``sold`` would take below zero, for a 409."""
+    short: list[dict[str, object]] = []
     for key in sorted(sold):
         row = rows.get(key)
         available = row.on_hand if row is not None else 0
@@ -236,15 +248,12 @@ def _check_cover(
                     "variant_id": key[0],
                     "sku": skus.get(key[0], ""),
                     "warehouse_id": key[1],
+                    "warehouse": row.warehouse.code if row is not None else "",
                     "requested": -sold[key],
                     "available": available,
                 }
             )
-    if short:
-        raise InsufficientStockError(
-            "The warehouse does not have the units this fulfilment must take over.",
-            details={"variants": short},
-        )
+    return short
 
 
 def allocations_save(state: UnitState) -> None:
@@ -350,21 +359,7 @@ def _back_cover(
     skus: Mapping[int | None, str],
 ) -> None:
     """409 ``insufficient_stock`` unless each source warehouse has the units on hand."""
-    short = []
-    for key in sorted(sold):
-        row = rows.get(key)
-        available = row.on_hand if row is not None else 0
-        if available + sold[key] < 0:
-            short.append(
-                {
-                    "variant_id": key[0],
-                    "sku": skus.get(key[0], ""),
-                    "warehouse_id": key[1],
-                    "warehouse": row.warehouse.code if row is not None else "",
-                    "requested": -sold[key],
-                    "available": available,
-                }
-            )
+    short = _shortages(rows, sold, skus)
     if short:
         raise InsufficientStockError(
             f"Fulfilment {fulfilment.number} moved units that their warehouse no longer has "

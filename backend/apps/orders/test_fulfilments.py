@@ -338,6 +338,7 @@ def test_a_move_the_warehouse_cannot_cover_is_insufficient_stock_and_changes_not
             "variant_id": variant.pk,
             "sku": variant.sku,
             "warehouse_id": Warehouse.objects.get(code="north").pk,
+            "warehouse": "north",
             "requested": 2,
             "available": 1,
         }

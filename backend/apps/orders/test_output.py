@@ -28,44 +28,28 @@ from apps.orders.serializers import OrderOutputSerializer
 from apps.payments.models import Payment
 from apps.payments.services import payment_capture
 from apps.pricing.factories import promotion_create, tax_rate_create, voucher_create
-from utils.renderers import JSONRenderer
+from utils.testing import AnswerSpy, render_json
 
 pytestmark = pytest.mark.django_db
-
-_RENDERER = JSONRenderer()
-
-
-def _render(data: Any) -> bytes:
-    return _RENDERER.render(data, "application/json")
 
 
 def _serialized(order: Order, options: dict[str, Any]) -> bytes:
     """The serializer's answer for the builder's keywords (its context)."""
     context = {name: value for name, value in options.items() if value is not None}
-    return _render(OrderOutputSerializer(order, context=context).data)
+    return render_json(OrderOutputSerializer(order, context=context).data)
 
 
-class Compared:
+class Compared(AnswerSpy):
     """Each order answer the views built, rendered by the builder and by the serializer."""
 
     def __init__(self) -> None:
-        self.answers: list[tuple[bytes, bytes]] = []
+        super().__init__()
         self.calls: list[tuple[Order, dict[str, Any]]] = []
 
     def __call__(self, order: Order, **options: Any) -> dict[str, Any]:
         built = order_output(order, **options)
-        self.answers.append((_render(built), _serialized(order, options)))
         self.calls.append((order, options))
-        return built
-
-    def check(self, response: Any, status: int = 200) -> dict[str, Any]:
-        """The answer is the serializer's bytes, and it is what the client received."""
-        assert response.status_code == status, response.content
-        built, serialized = self.answers[-1]
-        assert built == serialized
-        assert response.content == serialized
-        body: dict[str, Any] = response.json()
-        return body
+        return self.record(built, _serialized(order, options))
 
 
 @pytest.fixture
@@ -187,4 +171,4 @@ def test_every_order_and_payment_status_renders_the_serializers_bytes(
     for order_status in Order.Status.values:
         for payment_status in Payment.Status.values:
             order.status, payment.status = order_status, payment_status
-            assert _render(order_output(order, **options)) == _serialized(order, options)
+            assert render_json(order_output(order, **options)) == _serialized(order, options)

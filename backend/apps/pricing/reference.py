@@ -34,13 +34,13 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from apps.pricing.info import PromotionInfo, ZonedMethod
 from utils.cache_guard import cache_failed, cache_usable
+from utils.cache_versions import version_bump, version_read
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class ReferenceTable(Generic[T]):
         if seconds <= 0 or not cache_usable(_COMPONENT):
             return self._load()
         try:
-            version = _version(self.key)
+            version = version_read(self.key)
         except Exception as exc:
             cache_failed(_COMPONENT, exc)
             return self._load()
@@ -93,25 +93,9 @@ class ReferenceTable(Generic[T]):
         self._copy = None
 
 
-def _new_version() -> int:
-    return time.time_ns()  # unique across restarts and cache flushes
-
-
-def _version(key: str) -> int:
-    version = cache.get(key)
-    if version is None:
-        version = _new_version()
-        if not cache.add(key, version, timeout=None):
-            version = cache.get(key) or version
-    return int(version)
-
-
 def _bump(key: str) -> None:
     try:
-        try:
-            cache.incr(key)
-        except ValueError:  # missing or evicted: a fresh series no copy can match
-            cache.set(key, _new_version(), timeout=None)
+        version_bump(key)
     except Exception as exc:
         cache_failed(_COMPONENT, exc)  # copies expire on their own
 

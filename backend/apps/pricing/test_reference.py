@@ -182,8 +182,8 @@ def test_with_the_shared_cache_down_every_read_goes_to_the_database(
     def down(*args: object, **kwargs: object) -> None:
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(reference.cache, "get", down)
-    monkeypatch.setattr(reference.cache, "incr", down)
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "incr", down)
     monkeypatch.setattr("utils.cache_guard._down_until", 0.0)
     rate = TaxRate.objects.get(country="DE")
     rate.rate = Decimal("7.00")

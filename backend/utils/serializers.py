@@ -171,3 +171,19 @@ class CountryField(serializers.CharField):
         if countries.alpha2(value) != value:
             raise serializers.ValidationError("Not an ISO 3166-1 alpha-2 country code.")
         return value
+
+
+# Output formatting for answers built by hand (``apps/*/output.py``): the same field
+# objects the output serializers use, so both write the same strings.
+_DATETIME_OUTPUT = serializers.DateTimeField(read_only=True)
+_RATE_OUTPUT = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
+
+
+def datetime_output(value: Any) -> str | None:
+    """A date-time as ``serializers.DateTimeField`` writes it (None stays None)."""
+    return None if value is None else str(_DATETIME_OUTPUT.to_representation(value))
+
+
+def rate_output(value: Any) -> str:
+    """A percentage as a ``DecimalField(5, 2)`` writes it ("19.00")."""
+    return str(_RATE_OUTPUT.to_representation(value))

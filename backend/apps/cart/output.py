@@ -15,16 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
-
 from apps.cart.selectors import CartDetail, CartLine
 from apps.pricing.info import PricedCart
 from utils.decimal_utils import to_str
+from utils.serializers import datetime_output, rate_output
 
 # The serializers' own fields for the two representations that are not a plain str():
 # the same code, so the same text (time zone and "Z" for UTC; a rate's two places).
-_DATETIME = serializers.DateTimeField(read_only=True)
-_RATE = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
 
 
 def cart_output(detail: CartDetail) -> dict[str, Any]:
@@ -40,8 +37,8 @@ def cart_output(detail: CartDetail) -> dict[str, Any]:
         "summary": _summary(priced),
         "voucher": _voucher(priced),
         "item_count": int(detail.item_count),
-        "created_at": _DATETIME.to_representation(cart.created_at),
-        "updated_at": _DATETIME.to_representation(cart.updated_at),
+        "created_at": datetime_output(cart.created_at),
+        "updated_at": datetime_output(cart.updated_at),
     }
 
 
@@ -57,7 +54,7 @@ def _line(line: CartLine) -> dict[str, Any]:
         "unit_price": to_str(line.unit_price),
         "undiscounted_unit_price": to_str(line.undiscounted_unit_price),
         "discount": to_str(line.discount),
-        "tax_rate": _RATE.to_representation(line.tax_rate),
+        "tax_rate": rate_output(line.tax_rate),
         "tax": to_str(line.tax),
         "line_total": to_str(line.line_total),
         "currency": str(line.currency),

@@ -14,25 +14,17 @@ What does not belong here: reads (``selectors``), rules (``services``, ``checkou
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from rest_framework import serializers
 
 from apps.orders.models import Fulfilment, Order, OrderLine
 from apps.payments.models import Payment
 from utils.decimal_utils import to_str
+from utils.serializers import datetime_output, rate_output
 
 # The serializers' own fields for the representations that are not a plain str(): the
 # same code, so the same text (time zone and "Z" for UTC; a rate's two places).
-_DATETIME = serializers.DateTimeField(read_only=True)
-_RATE = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
 _ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
 
 
 def _money(value: Any) -> str:
@@ -81,15 +73,15 @@ def order_output(
         "shipping_address": _address(order.shipping_address),
         "billing_address": _address(order.billing_address),
         "payment": None if payment is None else _payment(payment),
-        "payment_deadline": _time(order.payment_deadline),
-        "paid_at": _time(order.paid_at),
-        "fulfilled_at": _time(order.fulfilled_at),
-        "cancelled_at": _time(order.cancelled_at),
+        "payment_deadline": datetime_output(order.payment_deadline),
+        "paid_at": datetime_output(order.paid_at),
+        "fulfilled_at": datetime_output(order.fulfilled_at),
+        "cancelled_at": datetime_output(order.cancelled_at),
         "carrier": str(order.carrier),
         "tracking_number": str(order.tracking_number),
         "fulfilments": fulfilment_list,
-        "created_at": _time(order.created_at),
-        "updated_at": _time(order.updated_at),
+        "created_at": datetime_output(order.created_at),
+        "updated_at": datetime_output(order.updated_at),
         "access_token": str(access_token) if access_token else None,
     }
 
@@ -106,7 +98,7 @@ def _line(line: OrderLine) -> dict[str, Any]:
         "quantity": int(line.quantity),
         "discount": _money(line.discount),
         "net": _money(line.net),
-        "tax_rate": _RATE.to_representation(line.tax_rate),
+        "tax_rate": rate_output(line.tax_rate),
         "tax": _money(line.tax),
         "line_total": _money(line.line_total),
     }
@@ -145,9 +137,9 @@ def _fulfilment(parcel: Fulfilment) -> dict[str, Any]:
         "carrier": str(parcel.carrier),
         "tracking_number": str(parcel.tracking_number),
         "tracking_url": str(parcel.tracking_url),
-        "created_at": _time(parcel.created_at),
-        "shipped_at": _time(parcel.shipped_at),
-        "cancelled_at": _time(parcel.cancelled_at),
+        "created_at": datetime_output(parcel.created_at),
+        "shipped_at": datetime_output(parcel.shipped_at),
+        "cancelled_at": datetime_output(parcel.cancelled_at),
         "lines": [
             {"line": int(item.line_id), "sku": str(item.line.sku), "quantity": int(item.quantity)}
             for item in parcel.lines.all()

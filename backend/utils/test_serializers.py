@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
 import pytest
+from django.utils import timezone
 from rest_framework import serializers
 
-from utils.serializers import InputSerializer
+from utils.serializers import InputSerializer, datetime_formatter, datetime_output
 
 
 class _Input(InputSerializer):
@@ -57,3 +63,24 @@ def test_the_length_sent_counts_before_whitespace_is_trimmed() -> None:
     fits = Note(data={"note": " " + "x" * 10})
     assert fits.is_valid(), fits.errors
     assert fits.validated_data["note"] == "x" * 10
+
+
+_MOMENTS = [
+    None,
+    datetime(2026, 12, 4, 18, 30, 5, 123456, tzinfo=UTC),
+    datetime(2026, 12, 4, 18, 30, tzinfo=UTC),
+    datetime(2026, 7, 1, 9, 0, tzinfo=ZoneInfo("Europe/Paris")),
+    datetime(2026, 1, 1, 0, 0, tzinfo=dt_timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(2026, 12, 4, 18, 30),  # naive
+]
+
+
+@pytest.mark.parametrize("zone", [None, "Europe/Paris", "America/St_Johns"])
+def test_datetime_formatter_writes_what_the_datetime_field_writes(zone: str | None) -> None:
+    field = serializers.DateTimeField(read_only=True)
+    context = timezone.override(zone) if zone else contextlib.nullcontext()
+    with context:
+        output = datetime_formatter()
+        for moment in _MOMENTS:
+            expected = None if moment is None else field.to_representation(moment)
+            assert output(moment) == expected == datetime_output(moment)

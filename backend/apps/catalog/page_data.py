@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -81,51 +82,98 @@ def _from_database(
 _PAGING = ("page", "page_size")
 
 
-def _count_key(request: Request) -> str | None:
-    """Where the count of the list this query asks for is kept: by its parameters but the
-    page's; None for a list chosen by stock (``in_stock``: not content)."""
+def _list_key(request: Request, kind: str, *, paging: bool) -> str | None:
+    """Where something of the list this query asks for is kept: by its parameters (with
+    or without the page's); None for a list chosen by stock (``in_stock``: not content)."""
     params = request.query_params
     if "in_stock" in params:
         return None
-    query = sorted((name, params.getlist(name)) for name in params if name not in _PAGING)
-    return "catalog:count:" + hashlib.sha256(repr(query).encode()).hexdigest()
+    query = sorted((name, params.getlist(name)) for name in params if paging or name not in _PAGING)
+    return f"catalog:{kind}:" + hashlib.sha256(repr(query).encode()).hexdigest()
+
+
+def _count_key(request: Request) -> str | None:
+    """The list's count: shared by all its pages."""
+    return _list_key(request, "count", paging=False)
+
+
+def _rows_key(request: Request) -> str | None:
+    """One page of the list: its product rows and their content."""
+    return _list_key(request, "rows", paging=True)
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A page of the list as computed under one content version: its answers with their
+    promoted prices, valid until ``valid_until`` (the next promotion start or end; None:
+    none is due), and without their stock, which is laid over them fresh on every page
+    (``rows.stock_overlay``)."""
+
+    count: int
+    answers: list[dict[str, Any]]
+    valid_until: datetime | None
+
+    def valid(self) -> bool:
+        return self.valid_until is None or timezone.now() < self.valid_until
+
+
+@dataclass(frozen=True)
+class KnownList:
+    version: int | None  # the content version read first (None: store nothing)
+    count: int | None  # the list's count under it (None: not stored)
+    page: StoredPage | None  # this page under it (None: not stored)
+
+
+_UNKNOWN = KnownList(None, None, None)
 
 
 def reads_announce(request: Request) -> None:
-    """Let the content version and the list's count ride in the throttle's round trip when
-    every list is computed (the response cache off). With it on, a hit needs neither: a
-    miss reads them itself."""
-    key = _count_key(request) if enabled() and settings.CATALOG_CACHE_SECONDS <= 0 else None
-    if key is not None:
-        batch_reads(request, [VERSION_KEY, key])
+    """Let the content version, the list's count and this page ride in the throttle's
+    round trip when every list is computed (the response cache off). With it on, a hit
+    needs none of them: a miss reads them itself."""
+    if not enabled() or settings.CATALOG_CACHE_SECONDS > 0:
+        return
+    count_key, rows_key = _count_key(request), _rows_key(request)
+    if count_key is not None and rows_key is not None:
+        batch_reads(request, [VERSION_KEY, count_key, rows_key])
 
 
-def known_count(request: Request, *, include_inactive: bool) -> tuple[int | None, int | None]:
-    """The count of the products this list query matches, as stored under the current
-    content version (None: not stored), and that version (None: do not store)."""
-    key = _count_key(request)
-    if include_inactive or key is None or not enabled() or not cache_usable("catalog"):
-        return None, None
+def known_list(request: Request, *, include_inactive: bool) -> KnownList:
+    """What is stored of the list this query asks for under the current content version:
+    its count and this page (``StoredPage``), and that version (``bench/profile.md``, row
+    "list pages kept by content version")."""
+    count_key, rows_key = _count_key(request), _rows_key(request)
+    if include_inactive or count_key is None or rows_key is None:
+        return _UNKNOWN
+    if not enabled() or not cache_usable("catalog"):
+        return _UNKNOWN
+    keys = [VERSION_KEY, count_key, rows_key]
     try:
-        found = batched(request, [VERSION_KEY, key]) or cache.get_many([VERSION_KEY, key])
+        found = batched(request, keys) or cache.get_many(keys)
         version = found.get(VERSION_KEY)
         version = catalog_version() if version is None else int(version)
     except Exception as exc:
         cache_failed("catalog", exc)
-        return None, None
-    entry = found.get(key)
-    if isinstance(entry, tuple) and entry[0] == version:
-        return int(entry[1]), version
-    return None, version
+        return _UNKNOWN
+    count, page = found.get(count_key), found.get(rows_key)
+    stored = page[1] if isinstance(page, tuple) and page[0] == version else None
+    if stored is not None:
+        return KnownList(version, stored.count, stored)
+    counted = int(count[1]) if isinstance(count, tuple) and count[0] == version else None
+    return KnownList(version, counted, None)
 
 
-def count_store(request: Request, count: int, version: int) -> None:
-    """Keep ``count`` as the list's under ``version`` (read before it was counted)."""
-    key = _count_key(request)
-    if key is None:
+def list_store(request: Request, version: int, page: StoredPage) -> None:
+    """Keep the list's count and this page under ``version`` (read before either was
+    read from the database). Pickled here, so the caller may then change the answers."""
+    count_key, rows_key = _count_key(request), _rows_key(request)
+    if count_key is None or rows_key is None:
         return
     try:
-        cache.set(key, (version, count), timeout=settings.CATALOG_DATA_CACHE_SECONDS)
+        cache.set_many(
+            {count_key: (version, page.count), rows_key: (version, page)},
+            timeout=settings.CATALOG_DATA_CACHE_SECONDS,
+        )
     except Exception as exc:
         cache_failed("catalog", exc)
 
@@ -145,7 +193,7 @@ def page_content(
 ) -> PageContent:
     """The variants (as entered) of ``product_ids`` and the promotions not yet ended: from
     the cache under the current content version when it has all of them (the stock is
-    then left to ``rows.product_rows_complete``), else from the database with their
+    then left to ``rows.variant_availability``), else from the database with their
     stock, in one query (and then stored). With ``category_ids``, the (slug, name) of
     those categories too (cached with the rest)."""
     if include_inactive or not enabled() or not cache_usable("catalog"):

@@ -3,11 +3,12 @@ instances (``bench/profile.md``, row "product pages from rows").
 
 ``product_rows`` gives the page's products (the filters and order of
 ``selectors.product_list``), ``variant_content`` their variants as entered (what
-``page_data`` caches by content version), ``variant_availability`` their stock (never
-cached), and ``product_rows_complete`` puts them together with the promoted prices, as
-``selectors.product_prices_apply`` sets them on models. ``serializers.product_output``
-renders a completed row; ``test_product_output.py`` checks the pages byte for byte
-against ``ProductOutputSerializer``.
+``page_data`` caches by content version), and ``product_rows_complete`` puts them
+together with the promoted prices, as ``selectors.product_prices_apply`` sets them on
+models. ``serializers.product_output`` renders a completed row without its stock;
+``variant_availability`` reads the stock (never cached) and ``stock_overlay`` lays it over
+the answers. ``test_product_output.py`` checks the pages byte for byte against
+``ProductOutputSerializer``.
 
 What does not belong here: model reads for the staff screens and writes (``selectors``,
 ``services``).
@@ -166,24 +167,19 @@ def product_rows_complete(
     rows: Sequence[dict[str, Any]],
     *,
     variants: dict[int, list[dict[str, Any]]],
-    stock: dict[int, tuple[int, bool]] | None = None,
     upcoming: tuple[PromotionInfo, ...] | None = None,
-    include_inactive: bool = False,
     now: datetime | None = None,
 ) -> datetime | None:
     """Complete product rows (``product_rows``) with their variants' content (``variants``,
-    from ``variant_content`` or its cached copy; changed in place) and their stock (as
-    ``variant_content`` read it, or one query), as ``product_list`` and
-    ``product_prices_apply`` give them on models.
+    from ``variant_content`` or its cached copy; changed in place) and the promoted
+    prices, as ``product_list`` and ``product_prices_apply`` give them on models; the
+    stock comes after, on the answers (``stock_overlay``).
 
-    Per variant: ``available``, ``in_stock`` and the promoted ``sale_price``; per product:
-    ``variants``, ``in_stock`` (an active variant on hand in an active warehouse: the
-    ``in_stock`` annotation), ``sale_price``, ``price_undiscounted`` and ``sale_currency``.
+    Per variant: the promoted ``sale_price``; per product: ``variants``, ``sale_price``,
+    ``price_undiscounted`` and ``sale_currency`` (of the cheapest active variant).
     Returns when the prices may next change. The promotion schedule costs one more query
     unless ``upcoming`` is given.
     """
-    if stock is None:
-        stock = variant_availability([row["id"] for row in rows], include_inactive=include_inactive)
     pairs = [(row, v) for row in rows for v in variants[row["id"]]]
     sales, next_change = sale_prices(
         [(v["id"], row["id"], row["category_id"], v["price"]) for row, v in pairs],
@@ -191,12 +187,9 @@ def product_rows_complete(
         upcoming=upcoming,
     )
     for (_, variant), sale in zip(pairs, sales, strict=True):
-        variant["available"], variant["on_hand_somewhere"] = stock.get(variant["id"], (0, False))
-        variant["in_stock"] = variant["available"] > 0
         variant["sale_price"] = sale
     for row in rows:
         row["variants"] = variants[row["id"]]
-        row["in_stock"] = any(v["is_active"] and v["on_hand_somewhere"] for v in row["variants"])
         best = cheapest_variant(
             (v["is_active"], v["sale_price"], v["position"], v["id"], v) for v in row["variants"]
         )
@@ -204,3 +197,18 @@ def product_rows_complete(
         row["price_undiscounted"] = best["price"] if best else None
         row["sale_currency"] = best["currency"] if best else None
     return next_change
+
+
+def stock_overlay(answers: Iterable[dict[str, Any]], stock: dict[int, tuple[int, bool]]) -> None:
+    """Set the stock on product answers (``serializers.product_output``), in place, from
+    ``variant_availability``'s (available, on hand somewhere) per variant: per variant
+    ``available`` (units on hand over active warehouses) and ``in_stock`` (some
+    available); per product ``in_stock``: an active variant on hand in an active
+    warehouse, as the ``in_stock`` annotation filters."""
+    for answer in answers:
+        somewhere = False
+        for variant in answer["variants"]:
+            available, on_hand = stock.get(variant["id"], (0, False))
+            variant["available"], variant["in_stock"] = available, available > 0
+            somewhere = somewhere or (variant["is_active"] and on_hand)
+        answer["in_stock"] = somewhere

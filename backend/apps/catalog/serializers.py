@@ -7,6 +7,8 @@ serializers refuse unknown fields and take integers as JSON integers only
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -160,17 +162,18 @@ class ProductOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-_DATETIME = serializers.DateTimeField(read_only=True)
-
-
 def _money(value: Decimal | None) -> str | None:
     return None if value is None else to_str(value)
 
 
-def product_output(row: dict[str, Any]) -> dict[str, Any]:
+def product_output(
+    row: dict[str, Any], when: Callable[[datetime | None], str | None]
+) -> dict[str, Any]:
     """What ``ProductOutputSerializer`` writes for a product, built from its dict row
     (``rows.product_rows``, completed by ``rows.product_rows_complete``) without
-    DRF's per-field machinery (``bench/profile.md``, row "product pages from rows").
+    DRF's per-field machinery (``bench/profile.md``, row "product pages from rows");
+    ``when`` writes its date-times (``utils.serializers.datetime_formatter``). The stock
+    fields are placeholders, in their places, until ``rows.stock_overlay`` sets them.
 
     The same keys in the same order and the same values: ``test_product_output`` compares
     the pages byte for byte with the serializer's, which stays the OpenAPI description.
@@ -188,7 +191,7 @@ def product_output(row: dict[str, Any]) -> dict[str, Any]:
         "price": _money(row["sale_price"]),
         "price_undiscounted": _money(row["price_undiscounted"]),
         "currency": row["sale_currency"],
-        "in_stock": row["in_stock"],
+        "in_stock": False,  # the stock: rows.stock_overlay
         "is_active": row["is_active"],
         "variants": [
             {
@@ -199,14 +202,14 @@ def product_output(row: dict[str, Any]) -> dict[str, Any]:
                 "price": to_str(variant["sale_price"]),
                 "price_undiscounted": to_str(variant["price"]),
                 "currency": variant["currency"],
-                "in_stock": variant["in_stock"],
-                "available": variant["available"],
+                "in_stock": False,
+                "available": 0,
                 "is_active": variant["is_active"],
             }
             for variant in row["variants"]
         ],
-        "created_at": _DATETIME.to_representation(row["created_at"]),
-        "updated_at": _DATETIME.to_representation(row["updated_at"]),
+        "created_at": when(row["created_at"]),
+        "updated_at": when(row["updated_at"]),
     }
 
 

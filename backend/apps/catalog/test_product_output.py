@@ -120,7 +120,7 @@ def test_pages_from_rows_are_the_serializers_bytes(
 
 
 @pytest.mark.django_db
-def test_a_computed_page_with_its_content_cached_costs_2_queries(
+def test_a_computed_page_stored_under_its_content_version_costs_1_query(
     api_client: APIClient, django_assert_num_queries: Any
 ) -> None:
     category = make_category("all")
@@ -132,13 +132,21 @@ def test_a_computed_page_with_its_content_cached_costs_2_queries(
         # count, page, variants with their stock, categories, promotions (then stored)
         with django_assert_num_queries(5):
             first = api_client.get(PRODUCTS)
-        # page, stock: the count, variants, categories and promotions are stored
-        with django_assert_num_queries(2):
+        # stock: the page's rows, their content and the count are stored
+        with django_assert_num_queries(1):
             second = api_client.get(PRODUCTS)
+        # page, variants with their stock: the count, categories and promotions are stored
         with django_assert_num_queries(2):
-            api_client.get(f"{PRODUCTS}?page=2")  # the same count, other products' content
+            other = api_client.get(f"{PRODUCTS}?page=2")
+        with django_assert_num_queries(1):
+            again = api_client.get(f"{PRODUCTS}?page=2")
+        api_client.get(f"{PRODUCTS}?ordering=price&page_size=5")
+        with django_assert_num_queries(1):  # any filter but in_stock: the same way
+            api_client.get(f"{PRODUCTS}?ordering=price&page_size=5")
     assert first.content == second.content
+    assert other.content == again.content
     assert len(second.json()["results"]) == 20
+    assert [p["slug"] for p in other.json()["results"]] == [f"p-{n}" for n in range(4, -1, -1)]
     assert second.json()["results"][0]["variants"][0]["price"] == "0.80"  # 20 % off
 
 
@@ -149,11 +157,15 @@ def test_stock_is_never_cached_with_the_content(api_client: APIClient) -> None:
     with override_settings(CATALOG_DATA_CACHE_SECONDS=60.0):
         assert api_client.get(f"{PRODUCTS}tee/").json()["variants"][0]["available"] == 3
         assert api_client.get(f"{PRODUCTS}?in_stock=false").json()["count"] == 0
+        api_client.get(PRODUCTS)
+        assert api_client.get(PRODUCTS).json()["results"][0]["in_stock"] is True  # stored page
         # Written behind the services' back (no invalidation at all): still seen at once.
         Stock.objects.filter(variant__product=product).update(on_hand=0)
         body = api_client.get(f"{PRODUCTS}tee/").json()
+        listed = api_client.get(PRODUCTS).json()["results"][0]
         sold_out = api_client.get(f"{PRODUCTS}?in_stock=false").json()
     assert (body["in_stock"], body["variants"][0]["available"]) == (False, 0)
+    assert (listed["in_stock"], listed["variants"][0]["available"]) == (False, 0)
     assert [p["slug"] for p in sold_out["results"]] == ["tee"]  # never a stored count
 
 
@@ -170,9 +182,18 @@ def test_a_committed_catalogue_change_is_seen_by_the_next_page() -> None:
         body = client.get(PRODUCTS).json()
         make_product("mug", prices=("3.00",))  # committed: a new count
         listed = client.get(PRODUCTS).json()
+        client.get(PRODUCTS)  # the page stored under this version
+        with transaction.atomic():
+            services.product_update(product=product, data={"name": "Tee, renamed"})
+        renamed = client.get(PRODUCTS).json()
+        with transaction.atomic():
+            services.product_deactivate(product=product)
+        gone = client.get(PRODUCTS).json()
     assert body["results"][0]["variants"][0]["price"] == "6.00"
     assert body["results"][0]["price_undiscounted"] == "6.00"
     assert (listed["count"], listed["results"][0]["slug"]) == (2, "mug")
+    assert [p["name"] for p in renamed["results"]][1:] == ["Tee, renamed"]
+    assert (gone["count"], [p["slug"] for p in gone["results"]]) == (1, ["mug"])
 
 
 @pytest.mark.django_db

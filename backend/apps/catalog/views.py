@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.paginator import Page
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
@@ -26,7 +27,15 @@ from apps.catalog import selectors, services
 from apps.catalog.cache import cached_catalog_response, catalog_reads_announce
 from apps.catalog.filters import ProductFilter, VariantFilter
 from apps.catalog.models import Category, Product, Variant
-from apps.catalog.page_data import count_store, known_count, page_content, reads_announce, serves
+from apps.catalog.page_data import (
+    PageContent,
+    StoredPage,
+    known_list,
+    list_store,
+    page_content,
+    reads_announce,
+    serves,
+)
 from apps.catalog.serializers import (
     CategoryInputSerializer,
     CategoryOutputSerializer,
@@ -46,6 +55,7 @@ from utils.actors import request_actor
 from utils.pagination import StandardPagination
 from utils.permissions import PublicReadStaffWrite, is_staff
 from utils.schema import error_response
+from utils.serializers import datetime_formatter
 from utils.views import StaffServices, StaffWriteViewSet, staff_write_schema
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
@@ -79,27 +89,46 @@ class CategoryViewSet(StaffWriteViewSet):
 _PRODUCT_FILTERS = frozenset(ProductFilter.base_filters)
 
 
-class _CountedPaginator(DjangoPaginator):
-    """A paginator told its count (None: it counts)."""
+class _KnownPaginator(DjangoPaginator):
+    """A paginator told its count (None: it counts) and, optionally, the rows of the page
+    it will be asked for (None: it reads them)."""
 
-    def __init__(self, object_list: Any, per_page: int, *, known_count: int | None) -> None:
+    def __init__(
+        self,
+        object_list: Any,
+        per_page: int,
+        *,
+        known_count: int | None,
+        known_rows: list[dict[str, Any]] | None,
+    ) -> None:
         super().__init__(object_list, per_page)
         self.known_count = known_count
+        self.known_rows = known_rows
 
     @cached_property
     def count(self) -> int:
         return super().count if self.known_count is None else self.known_count
 
+    def page(self, number: Any) -> Page:
+        page = super().page(number)  # a lazy slice of object_list: not read here
+        if self.known_rows is not None:
+            page.object_list = self.known_rows
+        return page
+
 
 class ProductPagination(StandardPagination):
-    """``StandardPagination`` that may be told the count: a computed page reads it from
-    ``page_data`` when it was counted under the same content version (bench/profile.md,
-    row "catalogue content cached by version")."""
+    """``StandardPagination`` that may be told the count and the page's rows: a computed
+    page reads them from ``page_data`` when they were stored under the same content
+    version (bench/profile.md, rows "catalogue content cached by version" and "list pages
+    kept by content version")."""
 
     known_count: int | None = None
+    known_rows: list[dict[str, Any]] | None = None
 
     def django_paginator_class(self, object_list: Any, per_page: int) -> DjangoPaginator:  # type: ignore[override]
-        return _CountedPaginator(object_list, per_page, known_count=self.known_count)
+        return _KnownPaginator(
+            object_list, per_page, known_count=self.known_count, known_rows=self.known_rows
+        )
 
 
 @staff_write_schema(
@@ -144,13 +173,15 @@ class ProductViewSet(StaffWriteViewSet):
         )
         return queryset, not joined
 
-    def _complete(self, request: Request, rows: list[dict[str, Any]], *, category: bool) -> None:
-        """Variants, stock, promoted prices (and the category) for product rows."""
-        staff = is_staff(request)
+    def _content(
+        self, request: Request, rows: list[dict[str, Any]], *, category: bool
+    ) -> PageContent:
+        """The variants as entered and the promotions (and the category, filled in) of
+        product rows."""
         content = page_content(
             request,
             [row["id"] for row in rows],
-            include_inactive=staff,
+            include_inactive=is_staff(request),
             category_ids=[row["category_id"] for row in rows] if category else None,
         )
         if content.categories is not None:
@@ -158,36 +189,69 @@ class ProductViewSet(StaffWriteViewSet):
                 row["category__slug"], row["category__name"] = content.categories[
                     row["category_id"]
                 ]
+        return content
+
+    def _answers(self, rows: list[dict[str, Any]], content: PageContent) -> list[dict[str, Any]]:
+        """The answers for product rows with their content, promoted prices included (valid
+        until ``prices_valid_until``), stock not yet (``_stock``)."""
         self.prices_valid_until = page_rows.product_rows_complete(
-            rows,
-            variants=content.variants,
-            stock=content.stock,
-            upcoming=content.upcoming,
-            include_inactive=staff,
+            rows, variants=content.variants, upcoming=content.upcoming
         )
+        when = datetime_formatter()
+        return [product_output(row, when) for row in rows]
+
+    def _stock(
+        self,
+        request: Request,
+        answers: list[dict[str, Any]],
+        stock: dict[int, tuple[int, bool]] | None,
+    ) -> None:
+        """Lay the stock over the answers: as read with the content, or read now."""
+        if stock is None:
+            stock = page_rows.variant_availability(
+                [answer["id"] for answer in answers], include_inactive=is_staff(request)
+            )
+        page_rows.stock_overlay(answers, stock)
 
     def _page(self, request: Request) -> Response:
         """The product list from dict rows (bench/profile.md, row "product pages from
-        rows"): what ``ProductOutputSerializer`` writes for ``get_queryset``'s products."""
-        rows, category = self._rows(request, filtered=self._filtered())
-        count, version = known_count(request, include_inactive=is_staff(request))
+        rows"): what ``ProductOutputSerializer`` writes for ``get_queryset``'s products.
+        A page stored under the current content version whose prices are still valid
+        (``page_data.known_list``) needs only its stock read (row "list pages kept by
+        content version")."""
+        known = known_list(request, include_inactive=is_staff(request))
+        stored = known.page if known.page is not None and known.page.valid() else None
         pagination = self.paginator
+        rows, category = self._rows(request, filtered=self._filtered())
         if isinstance(pagination, ProductPagination):
-            pagination.known_count = count
-        page = self.paginate_queryset(self.filter_queryset(rows)) or []
-        counted = getattr(pagination, "page", None)
-        if count is None and version is not None and counted is not None:
-            count_store(request, counted.paginator.count, version)
-        self._complete(request, page, category=category)
-        return self.get_paginated_response([product_output(row) for row in page])
+            pagination.known_count = known.count
+            pagination.known_rows = None if stored is None else stored.answers
+        stock = None
+        if stored is not None:  # valid parameters: they were filtered under this version
+            answers = self.paginate_queryset(rows) or []
+            self.prices_valid_until = stored.valid_until
+        else:
+            page = self.paginate_queryset(self.filter_queryset(rows)) or []
+            content = self._content(request, page, category=category)
+            answers, stock = self._answers(page, content), content.stock
+            counted = getattr(pagination, "page", None)
+            if known.version is not None and counted is not None:
+                count = counted.paginator.count
+                list_store(
+                    request, known.version, StoredPage(count, answers, self.prices_valid_until)
+                )
+        self._stock(request, answers, stock)
+        return self.get_paginated_response(answers)
 
     def _detail(self, request: Request) -> Response:
         """One product, as ``_page`` builds each (same lookup and 404 as ``get_object``)."""
         rows, category = self._rows(request, filtered=False)
         row = get_object_or_404(rows, **{self.lookup_field: self.kwargs[self.lookup_field]})
         self.check_object_permissions(request, row)
-        self._complete(request, [row], category=category)
-        return Response(product_output(row))
+        content = self._content(request, [row], category=category)
+        answers = self._answers([row], content)
+        self._stock(request, answers, content.stock)
+        return Response(answers[0])
 
     def get_object(self) -> Product:
         product: Product = super().get_object()

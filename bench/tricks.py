@@ -201,6 +201,34 @@ def content_cache(n: int) -> tuple[float, float]:
     return ab(computed_page(), computed_page(content_cache=False), n)
 
 
+def stored_pages(n: int) -> tuple[float, float]:
+    """A computed product page with the list page kept by content version (answers and
+    count: only the stock read), and with only its parts kept (variants, categories,
+    promotions, the count: the page query and the pricing run)."""
+    from dataclasses import replace
+
+    from apps.catalog import views
+
+    kept = views.known_list
+
+    def parts_only(*args: Any, **kwargs: Any) -> Any:
+        return replace(kept(*args, **kwargs), page=None)
+
+    one = computed_page()
+
+    def with_reader(reader: Callable[..., Any]) -> Callable[[], None]:
+        def run() -> None:
+            views.known_list = reader  # type: ignore[assignment]
+            one()
+
+        return run
+
+    try:
+        return ab(with_reader(kept), with_reader(parts_only), n)
+    finally:
+        views.known_list = kept  # type: ignore[assignment]
+
+
 def availability_sql(n: int) -> tuple[float, float]:
     """A computed page (content cached) with its stock read by the plain statement, and by
     the same query through the ORM."""
@@ -596,6 +624,8 @@ def page_tricks(n: int) -> None:
     print(_row("product pages from rows (content cache off; whole request)", on, off, cold))
     on, off = content_cache(n)
     print(_row("catalogue content cached by version (whole request)", on, off, page))
+    on, off = stored_pages(n)
+    print(_row("list pages kept by content version (whole request)", on, off, page))
     on, off = availability_sql(n)
     print(_row("availability overlay in one statement (whole request)", on, off, page))
 

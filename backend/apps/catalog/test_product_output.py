@@ -213,3 +213,22 @@ def test_the_content_cache_down_serves_from_the_database(
     finally:
         cache_reset()  # the failure rested the cache for this process
     assert (response.status_code, response.content) == (200, expected)
+
+
+@pytest.mark.django_db
+def test_a_stored_page_is_not_served_past_its_next_promotion_change(
+    api_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product = make_product("tee", prices=("10.00",))
+    start = timezone.now() + timedelta(hours=1)
+    promotion_create("Soon", product_ids=[product.pk], value=Decimal("50"), starts_at=start)
+    cache.clear()
+    with override_settings(CATALOG_DATA_CACHE_SECONDS=600.0):
+        before = api_client.get(PRODUCTS).json()["results"][0]
+        assert api_client.get(PRODUCTS).json()["results"][0] == before  # the stored page
+        later = start + timedelta(seconds=1)
+        monkeypatch.setattr(timezone, "now", lambda: later)
+        after = api_client.get(PRODUCTS).json()["results"][0]
+    assert (before["price"], before["variants"][0]["price"]) == ("10.00", "10.00")
+    assert (after["price"], after["variants"][0]["price"]) == ("5.00", "5.00")
+    assert after["price_undiscounted"] == "10.00"

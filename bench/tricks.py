@@ -535,6 +535,42 @@ def flow_calls(flows: int = 6) -> dict[str, float]:
     return {**per, "order": per["create"] + 3 * per["add"] + per["checkout"]}
 
 
+def frozen_startup(orders: int) -> dict[str, float]:
+    """Row "start-up objects frozen": the S2 flow in this process (everything loaded, as a
+    gunicorn worker after ``config.wsgi``), the garbage collector's time per order
+    measured by its own callbacks, before and after ``gc.freeze()``. The two arms cannot
+    alternate (a freeze is not undone by ``gc.unfreeze`` without moving the objects back
+    into the oldest generation, which is what the first arm has), so each runs once."""
+    import gc
+
+    one = flow_once()
+    cpu_us(one, 5)
+    spent = {"seconds": 0.0, "full": 0}
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        spent["seconds"] += time.perf_counter() - started[0]
+        spent["full"] += info["generation"] == 2
+
+    out: dict[str, float] = {"objects": float(len(gc.get_objects()))}
+    gc.unfreeze()
+    gc.callbacks.append(timer)
+    try:
+        for arm in ("live", "frozen"):
+            if arm == "frozen":
+                gc.freeze()
+            spent.update(seconds=0.0, full=0)
+            out[f"{arm}_cpu_us"] = cpu_us(one, orders)
+            out[f"{arm}_gc_us"] = spent["seconds"] * 1e6 / orders
+            out[f"{arm}_full_per_100"] = spent["full"] * 100 / orders
+    finally:
+        gc.callbacks.remove(timer)
+    return out
+
+
 def _row(name: str, on: float, off: float, per_request: float | None) -> str:
     saved = off - on
     share = f"{100 * saved / per_request:.1f} %" if per_request else "-"
@@ -543,7 +579,7 @@ def _row(name: str, on: float, off: float, per_request: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    kinds = ["all", "request", "flow", "renderer", "calls", "page", "answers", "reference"]
+    kinds = ["all", "request", "flow", "renderer", "calls", "page", "answers", "reference", "gc"]
     parser.add_argument("what", choices=kinds)
     parser.add_argument("path", nargs="?", default="/api/v1/products/")
     parser.add_argument("-n", type=int, default=2000)
@@ -571,6 +607,16 @@ def main() -> None:
     if args.what == "reference":  # n orders per batch
         on, off = pricing_reference(args.n)
         print(f"S2 flow: rule tables kept {on:.1f} us, read each time {off:.1f} us per order")
+        return
+    if args.what == "gc":  # n orders per arm
+        found = frozen_startup(args.n)
+        print(
+            f"S2 flow, {found['objects']:.0f} objects loaded: garbage collection "
+            f"{found['live_gc_us']:.0f} us per order live ({found['live_full_per_100']:.1f} full "
+            f"collections per 100 orders), {found['frozen_gc_us']:.0f} us frozen "
+            f"({found['frozen_full_per_100']:.1f}); CPU per order {found['live_cpu_us']:.0f} "
+            f"and {found['frozen_cpu_us']:.0f} us"
+        )
         return
     if args.what == "page":  # the computed-page rows (cache off), n pages per batch
         page_tricks(args.n)

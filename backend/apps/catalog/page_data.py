@@ -97,9 +97,14 @@ def _count_key(request: Request) -> str | None:
     return _list_key(request, "count", paging=False)
 
 
+# Bump when ``StoredPage`` or the answers change shape: during a rolling deploy old and new
+# processes share the cache, and each must read only pages of its own format.
+_ROWS_FORMAT = 1
+
+
 def _rows_key(request: Request) -> str | None:
-    """One page of the list: its product rows and their content."""
-    return _list_key(request, "rows", paging=True)
+    """One page of the list: its answers (``StoredPage``)."""
+    return _list_key(request, f"rows:{_ROWS_FORMAT}", paging=True)
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def api_checkout(
     email: str,
     quantity: int = 1,
     token: str = SANDBOX_CARD,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, Any] | None = None,
     **payment: str,
 ) -> dict[str, Any]:
     """A guest buys ``quantity`` units of the variant through the API (``api_cart_with``,

@@ -104,7 +104,6 @@ def test_anonymous_callers_cannot_list_orders(api_client: APIClient) -> None:
 def test_staff_list_every_order_with_filters(
     customer_client: APIClient,
     staff_client: APIClient,
-    api_client: APIClient,
     own_order: dict[str, Any],
     guest_order: dict[str, Any],
 ) -> None:

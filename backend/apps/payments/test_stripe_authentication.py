@@ -190,6 +190,15 @@ def test_refresh_while_stripe_is_down_is_a_503_that_changes_nothing(
     assert latest_payment(order).status == Payment.Status.REQUIRES_ACTION
 
 
+def _pay_again_by_card(client: APIClient, order: Order) -> Any:
+    """The customer pays the waiting order again, with the sandbox card."""
+    return client.post(
+        f"/api/v1/orders/{order.pk}/pay/",
+        {"provider": "sandbox", "token": "tok_visa"},
+        format="json",
+    )
+
+
 def test_pay_again_cancels_the_payment_intent_after_commit(
     http: FakeStripeHTTP,
     customer: Any,
@@ -201,11 +210,7 @@ def test_pay_again_cancels_the_payment_intent_after_commit(
     canceled = payment_intent("canceled", metadata={"payment_id": str(abandoned.pk)})
     http.responses.append((200, canceled))
     with django_capture_on_commit_callbacks(execute=True):
-        response = customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_visa"},
-            format="json",
-        )
+        response = _pay_again_by_card(customer_client, order)
     assert response.status_code == 202, response.content
     cancel = http.requests[-1]
     assert (cancel["method"], cancel["url"]) == (
@@ -227,11 +232,7 @@ def test_a_cancel_that_comes_too_late_refunds_the_duplicate(
     order = waiting_stripe_order(http, user=customer)
     abandoned = latest_payment(order)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_visa"},
-            format="json",
-        )
+        _pay_again_by_card(customer_client, order)
     cancel, capture = callbacks[-2:]
     with django_capture_on_commit_callbacks(execute=True):
         capture()  # the new sandbox payment is captured first

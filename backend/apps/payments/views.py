@@ -48,6 +48,7 @@ from utils.errors import ValidationError
 from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, order_token
 from utils.idempotency import idempotent
 from utils.schema import error_response
+from utils.serializers import validated_input
 from utils.throttling import ScopedRateThrottle
 
 SIGNATURE_PARAMETERS = [
@@ -122,11 +123,8 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
         order = order_get_accessible(
             order_id=pk, user=request_actor(request), order_token=order_token(request)
         )
-        data = PayInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        payment = services.payment_retry(
-            order=order, actor=request_actor(request), **data.validated_data
-        )
+        values = validated_input(PayInputSerializer, request)
+        payment = services.payment_retry(order=order, actor=request_actor(request), **values)
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -139,9 +137,7 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
     @idempotent()
     def refund(self, request: Request, pk: str | None = None) -> Response:
         order = order_get_accessible(order_id=pk, user=request_actor(request))
-        data = RefundInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = validated_input(RefundInputSerializer, request)
         refund = services.refund_create(
             order=order,
             amount=values["amount"],

@@ -28,8 +28,8 @@ from apps.cart.models import Cart, CartItem
 from apps.catalog.factories import make_product
 from apps.catalog.models import Category, Product, Variant, Warehouse
 from apps.catalog.stock import warehouse_default
-from apps.integrations.factories import WebhookEndpointFactory
-from apps.integrations.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
+from apps.integrations.factories import WebhookEndpointFactory, delivery_make
+from apps.integrations.models import WebhookDelivery, WebhookEndpoint
 from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
 from apps.orders.factories import CHECKOUT_BODY, order_create
@@ -120,9 +120,8 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         payload={"id": "evt_matrix_1", "type": "payment.succeeded", "data": {}},
     )
     webhook_endpoint = WebhookEndpointFactory.create()
-    webhook_delivery = WebhookDelivery.objects.create(
-        event=OutboundEvent.objects.create(type="order.paid", payload={}),
-        endpoint=webhook_endpoint,
+    webhook_delivery = delivery_make(
+        webhook_endpoint,
         status=WebhookDelivery.Status.FAILED,
         next_attempt_at=webhook_endpoint.created_at,
     )

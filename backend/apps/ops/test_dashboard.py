@@ -166,8 +166,8 @@ def test_the_page_charts_the_last_hour_per_minute(staff: Any) -> None:
 
 
 def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff: Any) -> None:
-    from apps.integrations.factories import WebhookEndpointFactory
-    from apps.integrations.models import OutboundEvent, WebhookDelivery
+    from apps.integrations.factories import WebhookEndpointFactory, delivery_make
+    from apps.integrations.models import WebhookDelivery
 
     down = WebhookEndpointFactory.create(
         url="https://erp.example.com/down",
@@ -176,22 +176,15 @@ def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff: Any)
         disabled_at=timezone.now(),
     )
     healthy = WebhookEndpointFactory.create(url="https://wms.example.com/ok")
-    event = OutboundEvent.objects.create(type="order.paid", payload={})
-    failing = WebhookDelivery.objects.create(
-        event=event,
-        endpoint=down,
+    failing = delivery_make(
+        down,
         status=WebhookDelivery.Status.FAILED,
         attempts=30,
         last_status_code=502,
         last_error="HTTP 502",
-        next_attempt_at=timezone.now(),
     )
-    fine = WebhookDelivery.objects.create(
-        event=event,
-        endpoint=healthy,
-        status=WebhookDelivery.Status.DELIVERED,
-        attempts=1,
-        next_attempt_at=timezone.now(),
+    fine = delivery_make(
+        healthy, event=failing.event, status=WebhookDelivery.Status.DELIVERED, attempts=1
     )
     client = Client()
     client.force_login(staff)

@@ -221,20 +221,16 @@ def _return_in(status: str) -> Kwargs:
 
     def make(w: World) -> dict[str, Any]:
         from apps.returns import services
-        from apps.returns.factories import return_made
+        from apps.returns.factories import return_made, return_received
 
         order = _shipped(w)
         made = order.returns.filter(status=status).first()
         if made is None:
             made = return_made(order, [(order.lines.get(), 1)], actor=w.alice)
-            if status in ("approved", "received"):
+            if status == "approved":
                 services.return_approve(return_request=made, actor=w.staff)
             if status == "received":
-                services.return_receive(
-                    return_request=made,
-                    actor=w.staff,
-                    lines=[{"line": order.lines.get().pk, "quantity": 1, "restock": False}],
-                )
+                return_received(made, actor=w.staff, line=order.lines.get().pk, quantity=1)
         return {"number": made.number}
 
     return make

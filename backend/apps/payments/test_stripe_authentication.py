@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from apps.catalog.models import StockMovement
 from apps.orders.models import Order
+from apps.payments.conftest import pay_again
 from apps.payments.factories import latest_payment
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.stripe import StripeProvider
@@ -190,15 +191,6 @@ def test_refresh_while_stripe_is_down_is_a_503_that_changes_nothing(
     assert latest_payment(order).status == Payment.Status.REQUIRES_ACTION
 
 
-def _pay_again_by_card(client: APIClient, order: Order) -> Any:
-    """The customer pays the waiting order again, with the sandbox card."""
-    return client.post(
-        f"/api/v1/orders/{order.pk}/pay/",
-        {"provider": "sandbox", "token": "tok_visa"},
-        format="json",
-    )
-
-
 def test_pay_again_cancels_the_payment_intent_after_commit(
     http: FakeStripeHTTP,
     customer: Any,
@@ -210,7 +202,7 @@ def test_pay_again_cancels_the_payment_intent_after_commit(
     canceled = payment_intent("canceled", metadata={"payment_id": str(abandoned.pk)})
     http.responses.append((200, canceled))
     with django_capture_on_commit_callbacks(execute=True):
-        response = _pay_again_by_card(customer_client, order)
+        response = pay_again(customer_client, order)
     assert response.status_code == 202, response.content
     cancel = http.requests[-1]
     assert (cancel["method"], cancel["url"]) == (
@@ -232,7 +224,7 @@ def test_a_cancel_that_comes_too_late_refunds_the_duplicate(
     order = waiting_stripe_order(http, user=customer)
     abandoned = latest_payment(order)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        _pay_again_by_card(customer_client, order)
+        pay_again(customer_client, order)
     cancel, capture = callbacks[-2:]
     with django_capture_on_commit_callbacks(execute=True):
         capture()  # the new sandbox payment is captured first

@@ -28,6 +28,7 @@ from apps.payments.test_stripe import (
     deliver,
     event,
     http,
+    paid_stripe_order,
     payment_intent,
     refund_object,
     stripe_headers,
@@ -253,16 +254,6 @@ def test_a_cancel_that_comes_too_late_refunds_the_duplicate(
 
 
 # --- Refunds made in the Stripe dashboard ---------------------------------------------------
-
-
-def paid_stripe_order(http: FakeStripeHTTP) -> Order:
-    order = stripe_order()
-    payment = latest_payment(order)
-    http.responses.append((200, payment_intent(metadata={"payment_id": str(payment.pk)})))
-    payment_capture(payment_id=str(payment.pk))
-    order.refresh_from_db()
-    assert order.status == Order.Status.PAID
-    return order
 
 
 @pytest.mark.parametrize("expanded", [True, False], ids=["refunds_listed", "total_only"])

@@ -99,24 +99,12 @@ def test_cart_checkout_order_and_pay_match_the_document(
     record(guest, "get", f"/api/v1/payments/{seen['payment']['id']}/", status=200, headers=token)
 
     pay = f"/api/v1/orders/{order['id']}/pay/"
+    card = {"provider": "sandbox", "token": "tok_visa"}
+    keyed = {**token, "Idempotency-Key": "pay-1"}
     with django_capture_on_commit_callbacks(execute=True):
-        payment = record(
-            guest,
-            "post",
-            pay,
-            {"provider": "sandbox", "token": "tok_visa"},
-            status=202,
-            headers={**token, "Idempotency-Key": "pay-1"},
-        )
+        payment = record(guest, "post", pay, card, status=202, headers=keyed)
     assert payment["provider"] == "sandbox"
-    record(
-        guest,
-        "post",
-        pay,
-        {"provider": "sandbox", "token": "tok_visa"},
-        status=202,
-        headers={**token, "Idempotency-Key": "pay-1"},
-    )
+    record(guest, "post", pay, card, status=202, headers=keyed)  # its replay
     paid = record(guest, "get", f"/api/v1/orders/{order['id']}/", status=200, headers=token)
     assert paid["status"] == "paid"
     cancelled = record(

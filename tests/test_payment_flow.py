@@ -20,8 +20,9 @@ from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, Variant
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
+from apps.payments.factories import payment_event_body
 from apps.payments.models import Payment, Refund, SandboxCharge, WebhookEvent
-from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
+from apps.payments.providers.sandbox import sandbox_sign
 from config.testing import api_checkout
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
@@ -130,12 +131,7 @@ def test_requires_action_is_settled_by_a_signed_webhook_on_the_worker(
         ).first()
 
     payment = wait_for(waiting, timeout=30)
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    body = payment_event_body(payment)
     response = APIClient().generic(
         "POST",
         "/api/v1/payments/webhooks/sandbox/",

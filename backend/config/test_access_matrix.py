@@ -39,7 +39,8 @@ from rest_framework.test import APIClient
 from apps.accounts.factories import jwt_client
 from apps.accounts.models import User
 from apps.orders.factories import CHECKOUT_BODY
-from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
+from apps.payments.factories import payment_event_body
+from apps.payments.providers.sandbox import sandbox_sign
 from config.testing import (
     ADDRESS_BODY,
     GUEST_TOKEN,
@@ -247,14 +248,7 @@ def _receive_body(w: World) -> dict[str, Any]:
 
 
 def _webhook_body(w: World) -> bytes:
-    payment = w.payment
-    return sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-        event_id="evt_matrix_delivery",
-    )
+    return payment_event_body(w.payment, event_id="evt_matrix_delivery")
 
 
 def _sandbox_charge(w: World) -> dict[str, str]:

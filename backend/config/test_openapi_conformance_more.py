@@ -16,8 +16,9 @@ from apps.catalog.models import Variant
 from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
 from apps.orders.factories import CHECKOUT_BODY
+from apps.payments.factories import payment_event_body
 from apps.payments.models import Payment
-from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
+from apps.payments.providers.sandbox import sandbox_sign
 from config.conformance import ADDRESS, PASSWORD, Recorder, cart_with, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -192,12 +193,7 @@ def test_ops_endpoints_and_a_signed_provider_webhook_match_the_document(
         status=201,
     )
     payment = Payment.objects.get(pk=order["payment"]["id"])
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    body = payment_event_body(payment)
     with django_capture_on_commit_callbacks(execute=True):
         record(
             APIClient(),

@@ -24,9 +24,9 @@ from apps.core.models import IdempotencyRecord
 from apps.orders.factories import CHECKOUT_BODY, checkout_url, order_create
 from apps.orders.models import Order, OrderEvent
 from apps.payments.conftest import pay_again
-from apps.payments.factories import latest_payment
+from apps.payments.factories import latest_payment, payment_event_body
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund, WebhookEvent
-from apps.payments.providers.sandbox import sandbox_authenticate, sandbox_event_body
+from apps.payments.providers.sandbox import sandbox_authenticate
 from apps.payments.services import payment_capture
 
 pytestmark = pytest.mark.django_db
@@ -64,12 +64,7 @@ def payment_url(payment: Payment | str) -> str:
 
 def _deliver_succeeded(send_webhook: Callable[..., Any], on_commit: Any, payment: Payment) -> None:
     """The sandbox's ``payment.succeeded`` webhook for ``payment``, delivered and processed."""
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    body = payment_event_body(payment)
     with on_commit(execute=True):
         assert send_webhook(body).status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
@@ -377,12 +372,8 @@ def test_a_sandbox_refund_the_shop_did_not_ask_for_is_recorded_as_external(
     order = order_paid()
     payment = latest_payment(order)
     moves = StockMovement.objects.count()
-    body = sandbox_event_body(
-        event_type="refund.succeeded",
-        payment_id=str(payment.pk),
-        amount="12.50",
-        currency="EUR",
-        reason="refunded in the provider's dashboard",
+    body = payment_event_body(
+        payment, "refund.succeeded", amount="12.50", reason="refunded in the provider's dashboard"
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert send_webhook(body).status_code == 200

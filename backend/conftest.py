@@ -83,3 +83,11 @@ def admin_client(make_user: Callable[..., User]) -> Client:
     client = Client()
     client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
     return client
+
+
+@pytest.fixture
+def staff_session(staff: User) -> Client:
+    """``staff`` signed in with a browser session (the ops page)."""
+    client = Client()
+    client.force_login(staff)
+    return client

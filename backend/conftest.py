@@ -1,4 +1,5 @@
-"""Fixtures shared by every unit test: API clients for each kind of caller."""
+"""Fixtures shared by every unit test: API clients for each kind of caller, and a
+superuser's browser session for the admin pages."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.accounts.factories import PASSWORD, UserFactory, jwt_client
@@ -73,3 +75,19 @@ def other_client(other_customer: User) -> APIClient:
 @pytest.fixture
 def staff_client(staff: User) -> APIClient:
     return jwt_client(staff)
+
+
+@pytest.fixture
+def admin_client(make_user: Callable[..., User]) -> Client:
+    """A superuser signed in to the admin (pytest-django's own assumes a username field)."""
+    client = Client()
+    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def staff_session(staff: User) -> Client:
+    """``staff`` signed in with a browser session (the ops page)."""
+    client = Client()
+    client.force_login(staff)
+    return client

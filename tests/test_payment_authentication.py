@@ -21,7 +21,7 @@ from apps.notifications.models import EmailLog
 from apps.orders.models import Order
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund
 from apps.payments.providers.sandbox import sandbox_authenticate
-from config.testing import api_cart_with, checkout_body
+from config.testing import api_checkout
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 
@@ -31,14 +31,10 @@ RETURN_URL = "https://shop.example/checkout/complete"
 
 
 def _checkout(client: APIClient, token: str = "tok_requiresAction") -> dict[str, Any]:
-    cart_id = api_cart_with(client, variant_create(price="10.00", stock=5).pk)
-    response = client.post(
-        f"/api/v1/carts/{cart_id}/checkout/",
-        checkout_body(email="ada@example.com", token=token, return_url=RETURN_URL),
-        format="json",
+    variant = variant_create(price="10.00", stock=5)
+    return api_checkout(
+        client, variant.pk, email="ada@example.com", token=token, return_url=RETURN_URL
     )
-    assert response.status_code == 201, response.content
-    return dict(response.json())
 
 
 def _pay_again(client: APIClient, placed: dict[str, Any]) -> str:

@@ -20,9 +20,10 @@ from apps.catalog.factories import variant_create
 from apps.catalog.models import Stock, Variant
 from apps.notifications.models import EmailLog
 from apps.orders.models import Order
+from apps.payments.factories import payment_event_body
 from apps.payments.models import Payment, Refund, SandboxCharge, WebhookEvent
-from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
-from config.testing import api_cart_with, checkout_body
+from apps.payments.providers.sandbox import sandbox_sign
+from config.testing import api_checkout
 from tests.conftest import Worker, wait_for
 from tests.invariants import assert_shop_invariants
 
@@ -31,15 +32,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _checkout(client: APIClient, variant: Variant, token: str, quantity: int = 2) -> dict[str, Any]:
     """A guest buys ``quantity`` units through the API; returns the checkout response."""
-    cart_id = api_cart_with(client, variant.pk, quantity)
-    response = client.post(
-        f"/api/v1/carts/{cart_id}/checkout/",
-        checkout_body(email="grace@example.com", token=token),
-        format="json",
-        HTTP_IDEMPOTENCY_KEY=f"checkout-{cart_id}",
+    return api_checkout(
+        client,
+        variant.pk,
+        email="grace@example.com",
+        quantity=quantity,
+        token=token,
+        headers={"HTTP_IDEMPOTENCY_KEY": f"checkout-{variant.pk}"},
     )
-    assert response.status_code == 201, response.content
-    return dict(response.json())
 
 
 def _order_where(order_id: str, **conditions: Any) -> Callable[[], Order | None]:
@@ -131,12 +131,7 @@ def test_requires_action_is_settled_by_a_signed_webhook_on_the_worker(
         ).first()
 
     payment = wait_for(waiting, timeout=30)
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    body = payment_event_body(payment)
     response = APIClient().generic(
         "POST",
         "/api/v1/payments/webhooks/sandbox/",

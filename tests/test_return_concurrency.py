@@ -9,6 +9,8 @@ what serialises them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.db.models import Sum
 
@@ -20,12 +22,25 @@ from apps.orders.models import OrderEvent
 from apps.returns.factories import order_shipped, return_made
 from apps.returns.models import ReturnLine, ReturnRequest
 from apps.returns.services import return_approve
-from tests.test_checkout_concurrency import _codes, _post
+from tests.test_checkout_concurrency import Outcome, _codes, _post
 from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TOKEN = "guest-token-return-race-0123456789abcdef012345"
+
+
+def _staff(email: str) -> User:
+    return User.objects.create_user(email=email, password="a-long-passphrase-42", is_staff=True)
+
+
+def _guest_cancel(made: ReturnRequest) -> Callable[[], Outcome]:
+    """The guest's request to withdraw ``made`` (with its order's token)."""
+    return _post(
+        f"/api/v1/orders/{made.order_id}/returns/{made.number}/cancel/",
+        {},
+        HTTP_X_ORDER_TOKEN=TOKEN,
+    )
 
 
 def test_ten_simultaneous_requests_for_one_of_three_shipped_units_accept_exactly_three() -> None:
@@ -52,9 +67,7 @@ def test_ten_simultaneous_requests_for_one_of_three_shipped_units_accept_exactly
 
 def test_simultaneous_approvals_of_one_return_approve_and_email_once() -> None:
     variant = variant_create(sku="RACE-MUG", stock=10)
-    staff = User.objects.create_user(
-        email="race-staff@example.com", password="a-long-passphrase-42", is_staff=True
-    )
+    staff = _staff("race-staff@example.com")
     order = order_shipped(guest_token=TOKEN, lines=[(variant, 2)])
     made = return_made(order, [(order.lines.get(), 2)])
     url = f"/api/v1/returns/{made.number}/approve/"
@@ -65,10 +78,6 @@ def test_simultaneous_approvals_of_one_return_approve_and_email_once() -> None:
     made.refresh_from_db()
     assert made.status == ReturnRequest.Status.APPROVED
     assert EmailLog.objects.filter(kind="return_approved", reference=made.number).count() == 1
-
-
-def _staff(email: str) -> User:
-    return User.objects.create_user(email=email, password="a-long-passphrase-42", is_staff=True)
 
 
 @pytest.mark.parametrize("round_number", [1, 2, 3])
@@ -83,9 +92,7 @@ def test_a_cancel_racing_a_receive_lets_exactly_one_win(round_number: int) -> No
     made = return_made(order, [(line, 2)])
     return_approve(return_request=made, actor=staff)
     stock_before = on_hand(variant)
-    cancel = _post(
-        f"/api/v1/orders/{order.pk}/returns/{made.number}/cancel/", {}, HTTP_X_ORDER_TOKEN=TOKEN
-    )
+    cancel = _guest_cancel(made)
     receive = _post(
         f"/api/v1/returns/{made.number}/receive/",
         {"lines": [{"line": line.pk, "quantity": 2, "restock": True, "warehouse": "default"}]},
@@ -122,9 +129,7 @@ def test_a_cancel_racing_a_reject_lets_exactly_one_win() -> None:
     staff = _staff("race-rejecter@example.com")
     order = order_shipped(guest_token=TOKEN, lines=[(variant, 1)])
     made = return_made(order, [(order.lines.get(), 1)])
-    cancel = _post(
-        f"/api/v1/orders/{order.pk}/returns/{made.number}/cancel/", {}, HTTP_X_ORDER_TOKEN=TOKEN
-    )
+    cancel = _guest_cancel(made)
     reject = _post(
         f"/api/v1/returns/{made.number}/reject/", {"staff_note": "Worn"}, **jwt_headers(staff)
     )
@@ -146,9 +151,7 @@ def test_a_cancel_racing_an_approval_always_ends_cancelled() -> None:
     staff = _staff("race-approver@example.com")
     order = order_shipped(guest_token=TOKEN, lines=[(variant, 1)])
     made = return_made(order, [(order.lines.get(), 1)])
-    cancel = _post(
-        f"/api/v1/orders/{order.pk}/returns/{made.number}/cancel/", {}, HTTP_X_ORDER_TOKEN=TOKEN
-    )
+    cancel = _guest_cancel(made)
     approve = _post(f"/api/v1/returns/{made.number}/approve/", {}, **jwt_headers(staff))
 
     outcomes = run_together([cancel, approve])

@@ -3,65 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKEND, REDIS_URL
-from tests.processes import free_port, gunicorn_command
+from tests.conftest import REDIS_URL
+from tests.processes import Gunicorn
 
 LIMIT = 10
 
 
 @pytest.fixture
-def gunicorn_url(django_db_setup: object, django_db_blocker: object) -> Iterator[str]:
+def gunicorn_url(_test_db_name: str) -> Iterator[str]:
     import redis
-    from django.conf import settings
 
     redis.Redis.from_url(REDIS_URL).flushdb()  # start from empty throttle counters
-    db = settings.DATABASES["default"]
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
-        "SECRET_KEY": "throttle-test-secret-" + "x" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PAYMENT_PROVIDERS": "sandbox",  # prod refuses a provider without its keys
-        "SANDBOX_WEBHOOK_SECRET": "whsec_throttle_test",
-        "DATABASE_URL": f"postgres://{db.get('USER') or 'postgres'}@127.0.0.1:5432/{db['NAME']}",
-        "REDIS_URL": REDIS_URL,
-        "SECURE_SSL_REDIRECT": "false",
-        "THROTTLE_AUTH": f"{LIMIT}/min",
-        "PYTHONPATH": str(BACKEND),
-    }
-    log = Path(f"/tmp/storefront-it-gunicorn-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        gunicorn_command(port, workers=3),
-        cwd=BACKEND,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = Gunicorn(_test_db_name, workers=3, env={"THROTTLE_AUTH": f"{LIMIT}/min"})
+    server.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 def _attempt(url: str) -> int:

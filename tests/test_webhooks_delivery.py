@@ -16,7 +16,7 @@ from apps.accounts.models import User
 from apps.catalog.factories import variant_create
 from apps.integrations.models import DeliveryAttempt, OutboundEvent, WebhookDelivery
 from apps.integrations.testing import Receiver
-from config.testing import api_cart_with, checkout_body
+from config.testing import api_checkout
 from tests.conftest import Worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,15 +42,7 @@ def test_a_receiver_that_fails_twice_gets_every_event_once_signed(
             env={"WEBHOOK_BACKOFF_SECONDS": "0.5", "WEBHOOK_BACKOFF_MAX_SECONDS": "2"},
         )
         variant = variant_create(sku="HOOK-1", stock=5)
-        client = APIClient()
-        cart_id = api_cart_with(client, variant.pk)
-        checkout = client.post(
-            f"/api/v1/carts/{cart_id}/checkout/",
-            checkout_body(email="hook@example.com"),
-            format="json",
-        )
-        assert checkout.status_code == 201, checkout.content
-        number = checkout.json()["number"]
+        number = api_checkout(APIClient(), variant.pk, email="hook@example.com")["number"]
 
         def all_delivered() -> bool:
             deliveries = WebhookDelivery.objects.all()

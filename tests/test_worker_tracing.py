@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from apps.accounts.factories import jwt_headers
 from apps.accounts.models import User
 from apps.ops.models import WorkerProbe
-from config.testing import api_cart_with, checkout_body
+from config.testing import api_checkout
 from tests.conftest import SPANS_FILE, Worker, wait_for
 from utils import telemetry
 
@@ -62,15 +62,7 @@ def test_checkout_capture_and_email_share_one_trace(celery_worker: Worker) -> No
 
     telemetry.setup_telemetry("file", force=True)
     variant = make_variant(product=make_product(prices=()), stock=5)
-    client = APIClient()
-    cart_id = api_cart_with(client, variant.pk)
-    response = client.post(
-        f"/api/v1/carts/{cart_id}/checkout/",
-        checkout_body(email="traced@example.com"),
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    order_id = response.json()["id"]
+    order_id = api_checkout(APIClient(), variant.pk, email="traced@example.com")["id"]
     wait_for(lambda: Order.objects.get(pk=order_id).status == "paid", timeout=30)
     wait_for(lambda: EmailLog.objects.filter(order_id=order_id, status="sent").exists(), timeout=30)
 

@@ -1,6 +1,7 @@
 """The OpenAPI conformance recorder: a request through the whole stack, the request and
 its answer validated by openapi-core against the generated document
-(``test_openapi_conformance*.py``; fixtures in ``config/conftest.py``).
+(``test_openapi_conformance*.py``; fixtures in ``config/conftest.py``), and the steps
+those tests share: a signed-in account, a cart holding a variant.
 
 Imported by tests only; never by application code.
 """
@@ -15,6 +16,14 @@ from openapi_core.testing import MockRequest, MockResponse
 from rest_framework.test import APIClient
 
 HOST = "http://testserver"
+PASSWORD = "a-long-passphrase-2024"
+ADDRESS = {
+    "name": "Ada Buyer",
+    "line1": "1 Main St",
+    "city": "Dublin",
+    "postal_code": "D01",
+    "country": "IE",
+}
 
 
 class Recorder:
@@ -74,3 +83,38 @@ class Recorder:
         self.seen.append((method, path, response.status_code))
         self.last = response
         return response.json() if response.content else None
+
+
+def token_pair(
+    record: Recorder, client: APIClient, email: str, password: str = PASSWORD
+) -> dict[str, str]:
+    """The access and refresh tokens of a registered account."""
+    pair: dict[str, str] = record(
+        client, "post", "/api/v1/auth/token/", {"email": email, "password": password}, status=200
+    )
+    return pair
+
+
+def signed_in(
+    record: Recorder, email: str, password: str = PASSWORD
+) -> tuple[APIClient, dict[str, str]]:
+    """A client of a newly registered account, sending its access token; and its tokens."""
+    client = APIClient()
+    record(
+        client, "post", "/api/v1/auth/register/", {"email": email, "password": password}, status=201
+    )
+    pair = token_pair(record, client, email, password)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    return client, pair
+
+
+def cart_with(record: Recorder, client: APIClient, variant_id: int, quantity: int = 1) -> Any:
+    """A new cart of ``client`` holding ``quantity`` of a variant: the answer to adding it."""
+    cart = record(client, "post", "/api/v1/carts/", {}, status=201)
+    return record(
+        client,
+        "post",
+        f"/api/v1/carts/{cart['id']}/items/",
+        {"variant_id": variant_id, "quantity": quantity},
+        status=200,
+    )

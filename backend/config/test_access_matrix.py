@@ -39,7 +39,8 @@ from rest_framework.test import APIClient
 from apps.accounts.factories import jwt_client
 from apps.accounts.models import User
 from apps.orders.factories import CHECKOUT_BODY
-from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
+from apps.payments.factories import payment_event_body
+from apps.payments.providers.sandbox import sandbox_sign
 from config.testing import (
     ADDRESS_BODY,
     GUEST_TOKEN,
@@ -221,20 +222,16 @@ def _return_in(status: str) -> Kwargs:
 
     def make(w: World) -> dict[str, Any]:
         from apps.returns import services
-        from apps.returns.factories import return_made
+        from apps.returns.factories import return_made, return_received
 
         order = _shipped(w)
         made = order.returns.filter(status=status).first()
         if made is None:
             made = return_made(order, [(order.lines.get(), 1)], actor=w.alice)
-            if status in ("approved", "received"):
+            if status == "approved":
                 services.return_approve(return_request=made, actor=w.staff)
             if status == "received":
-                services.return_receive(
-                    return_request=made,
-                    actor=w.staff,
-                    lines=[{"line": order.lines.get().pk, "quantity": 1, "restock": False}],
-                )
+                return_received(made, actor=w.staff, line=order.lines.get().pk, quantity=1)
         return {"number": made.number}
 
     return make
@@ -251,14 +248,7 @@ def _receive_body(w: World) -> dict[str, Any]:
 
 
 def _webhook_body(w: World) -> bytes:
-    payment = w.payment
-    return sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-        event_id="evt_matrix_delivery",
-    )
+    return payment_event_body(w.payment, event_id="evt_matrix_delivery")
 
 
 def _sandbox_charge(w: World) -> dict[str, str]:

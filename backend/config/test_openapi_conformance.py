@@ -20,7 +20,15 @@ from rest_framework.test import APIClient
 from apps.catalog.factories import variant_create
 from apps.catalog.models import Variant
 from apps.orders.factories import CHECKOUT_BODY
-from config.conformance import HOST, Recorder
+from config.conformance import (
+    ADDRESS,
+    HOST,
+    PASSWORD,
+    Recorder,
+    cart_with,
+    signed_in,
+    token_pair,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,13 +39,6 @@ def variants() -> list[Variant]:
         variant_create(sku="TEE-M", price="19.99", stock=10),
         variant_create(sku="MUG-1", price="8.50", stock=1),
     ]
-
-
-def _token(client: APIClient, record: Recorder, email: str, password: str) -> str:
-    pair = record(
-        client, "post", "/api/v1/auth/token/", {"email": email, "password": password}, status=200
-    )
-    return str(pair["access"])
 
 
 def test_catalogue_responses_match_the_document(record: Recorder, variants: list[Variant]) -> None:
@@ -98,24 +99,12 @@ def test_cart_checkout_order_and_pay_match_the_document(
     record(guest, "get", f"/api/v1/payments/{seen['payment']['id']}/", status=200, headers=token)
 
     pay = f"/api/v1/orders/{order['id']}/pay/"
+    card = {"provider": "sandbox", "token": "tok_visa"}
+    keyed = {**token, "Idempotency-Key": "pay-1"}
     with django_capture_on_commit_callbacks(execute=True):
-        payment = record(
-            guest,
-            "post",
-            pay,
-            {"provider": "sandbox", "token": "tok_visa"},
-            status=202,
-            headers={**token, "Idempotency-Key": "pay-1"},
-        )
+        payment = record(guest, "post", pay, card, status=202, headers=keyed)
     assert payment["provider"] == "sandbox"
-    record(
-        guest,
-        "post",
-        pay,
-        {"provider": "sandbox", "token": "tok_visa"},
-        status=202,
-        headers={**token, "Idempotency-Key": "pay-1"},
-    )
+    record(guest, "post", pay, card, status=202, headers=keyed)  # its replay
     paid = record(guest, "get", f"/api/v1/orders/{order['id']}/", status=200, headers=token)
     assert paid["status"] == "paid"
     cancelled = record(
@@ -130,9 +119,7 @@ def test_the_three_d_secure_flow_matches_the_document(
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     guest = APIClient()
-    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
-    items = f"/api/v1/carts/{cart['id']}/items/"
-    record(guest, "post", items, {"variant_id": variants[0].pk, "quantity": 1}, status=200)
+    cart = cart_with(record, guest, variants[0].pk)
     body = {
         **CHECKOUT_BODY,
         "payment": {
@@ -162,38 +149,13 @@ def test_signed_in_customer_and_staff_flows_match_the_document(
     staff_client: APIClient,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    client = APIClient()
-    password = "a-long-passphrase-2024"
-    record(
-        client,
-        "post",
-        "/api/v1/auth/register/",
-        {"email": "new@example.com", "password": password},
-        status=201,
-    )
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {_token(client, record, 'new@example.com', password)}"
-    )
+    client, _ = signed_in(record, "new@example.com")
     record(client, "get", "/api/v1/auth/me/", status=200)
-    address = {
-        "name": "Ada Buyer",
-        "line1": "1 Main St",
-        "city": "Dublin",
-        "postal_code": "D01",
-        "country": "IE",
-    }
-    record(client, "post", "/api/v1/addresses/", address, status=201)
+    record(client, "post", "/api/v1/addresses/", ADDRESS, status=201)
     record(client, "get", "/api/v1/addresses/", status=200)
-    cart = record(client, "post", "/api/v1/carts/", {}, status=201)
-    record(
-        client,
-        "post",
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variants[0].pk, "quantity": 1},
-        status=200,
-    )
+    cart = cart_with(record, client, variants[0].pk)
     body = {key: value for key, value in CHECKOUT_BODY.items() if key != "email"}
-    body["billing_address"] = {**address, "line2": "", "phone": ""}
+    body["billing_address"] = {**ADDRESS, "line2": "", "phone": ""}
     with django_capture_on_commit_callbacks(execute=True):
         order = record(client, "post", f"/api/v1/carts/{cart['id']}/checkout/", body, status=201)
     assert order["billing_address"]["city"] == "Dublin"
@@ -230,13 +192,12 @@ def test_account_and_webhook_flows_match_the_document(
     from django.core import mail
 
     client = APIClient()
-    password = "a-long-passphrase-2024"
     with django_capture_on_commit_callbacks(execute=True):
         record(
             client,
             "post",
             "/api/v1/auth/register/",
-            {"email": "acct@example.com", "password": password},
+            {"email": "acct@example.com", "password": PASSWORD},
             status=201,
         )
     token = mail.outbox[-1].body.split("token=")[1].split()[0]
@@ -246,17 +207,16 @@ def test_account_and_webhook_flows_match_the_document(
         client,
         "post",
         "/api/v1/auth/password-reset/confirm/",
-        {"uid": "MQ", "token": "nope", "password": password},
+        {"uid": "MQ", "token": "nope", "password": PASSWORD},
         status=400,
     )
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {_token(client, record, 'acct@example.com', password)}"
-    )
+    access = token_pair(record, client, "acct@example.com")["access"]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     record(
         client,
         "post",
         "/api/v1/auth/me/email/",
-        {"email": "acct2@example.com", "password": password},
+        {"email": "acct2@example.com", "password": PASSWORD},
         status=202,
     )
     record(client, "get", "/api/v1/auth/me/export/", status=200)
@@ -301,7 +261,7 @@ def test_account_and_webhook_flows_match_the_document(
     delivery_id = deliveries["results"][0]["id"]
     record(staff_client, "get", f"/api/v1/webhook-deliveries/{delivery_id}/", status=200)
     record(staff_client, "post", f"/api/v1/webhook-deliveries/{delivery_id}/replay/", status=409)
-    record(client, "delete", "/api/v1/auth/me/", {"password": password}, status=204)
+    record(client, "delete", "/api/v1/auth/me/", {"password": PASSWORD}, status=204)
 
 
 def test_error_answers_match_the_document(
@@ -404,9 +364,7 @@ def test_pricing_flow_and_its_refusals_match_the_document(
     voucher_create("WELCOME10", min_subtotal="10.00")
     voucher_create("SPENT", usage_limit=1, used_count=1)
     guest = APIClient()
-    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
-    base = f"/api/v1/carts/{cart['id']}/"
-    record(guest, "post", f"{base}items/", {"variant_id": tee.pk, "quantity": 2}, status=200)
+    base = f"/api/v1/carts/{cart_with(record, guest, tee.pk, quantity=2)['id']}/"
     record(guest, "get", f"{base}shipping-methods/", status=200, query={"country": "DE"})
     record(guest, "post", f"{base}voucher/", {"code": "nope"}, status=400)
     record(guest, "post", f"{base}voucher/", {"code": "spent"}, status=409)

@@ -16,20 +16,12 @@ from apps.catalog.models import Variant
 from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
 from apps.orders.factories import CHECKOUT_BODY
+from apps.payments.factories import payment_event_body
 from apps.payments.models import Payment
-from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
-from config.conformance import Recorder
+from apps.payments.providers.sandbox import sandbox_sign
+from config.conformance import ADDRESS, PASSWORD, Recorder, cart_with, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PASSWORD = "a-long-passphrase-2024"
-ADDRESS = {
-    "name": "Ada Buyer",
-    "line1": "1 Main St",
-    "city": "Dublin",
-    "postal_code": "D01",
-    "country": "IE",
-}
 
 
 @pytest.fixture
@@ -37,20 +29,8 @@ def variant() -> Variant:
     return variant_create(sku="TEE-M", price="19.99", stock=10)
 
 
-def _signed_in(record: Recorder, email: str) -> tuple[APIClient, dict[str, str]]:
-    client = APIClient()
-    record(
-        client, "post", "/api/v1/auth/register/", {"email": email, "password": PASSWORD}, status=201
-    )
-    pair = record(
-        client, "post", "/api/v1/auth/token/", {"email": email, "password": PASSWORD}, status=200
-    )
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
-    return client, pair
-
-
 def test_account_upkeep_matches_the_document(record: Recorder, variant: Variant) -> None:
-    client, pair = _signed_in(record, "upkeep@example.com")
+    client, pair = signed_in(record, "upkeep@example.com")
     record(client, "patch", "/api/v1/auth/me/", {"first_name": "Ada"}, status=200)
     made = record(client, "post", "/api/v1/addresses/", ADDRESS, status=201)
     path = f"/api/v1/addresses/{made['id']}/"
@@ -59,15 +39,7 @@ def test_account_upkeep_matches_the_document(record: Recorder, variant: Variant)
     record(client, "patch", path, {"postal_code": "T12"}, status=200)
     record(client, "delete", path, status=204)
 
-    guest = APIClient()
-    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
-    record(
-        guest,
-        "post",
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variant.pk, "quantity": 1},
-        status=200,
-    )
+    cart = cart_with(record, APIClient(), variant.pk)
     claimed = record(client, "post", f"/api/v1/carts/{cart['id']}/claim/", {}, status=200)
     assert claimed["id"] == cart["id"]
 
@@ -91,9 +63,7 @@ def test_a_voucher_taken_off_a_cart_matches_the_document(
 
     voucher_create("WELCOME10")
     guest = APIClient()
-    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
-    base = f"/api/v1/carts/{cart['id']}/"
-    record(guest, "post", f"{base}items/", {"variant_id": variant.pk, "quantity": 1}, status=200)
+    base = f"/api/v1/carts/{cart_with(record, guest, variant.pk)['id']}/"
     record(guest, "post", f"{base}voucher/", {"code": "welcome10"}, status=200)
     removed = record(guest, "delete", f"{base}voucher/", status=200)
     assert removed["voucher"] is None
@@ -153,48 +123,18 @@ def test_staff_pricing_administration_matches_the_document(
     record: Recorder, staff_client: APIClient
 ) -> None:
     staff = staff_client
-    zone = record(
-        staff,
-        "post",
-        "/api/v1/pricing/shipping-zones/",
-        {"name": "Nordics", "countries": ["SE"]},
-        status=201,
+
+    def made(kind: str, body: dict[str, Any]) -> Any:
+        return record(staff, "post", f"/api/v1/pricing/{kind}/", body, status=201)
+
+    zone = made("shipping-zones", {"name": "Nordics", "countries": ["SE"]})
+    method = made(
+        "shipping-methods", {"zone": zone["id"], "code": "post", "name": "Post", "price": "3.00"}
     )
-    method = record(
-        staff,
-        "post",
-        "/api/v1/pricing/shipping-methods/",
-        {"zone": zone["id"], "code": "post", "name": "Post", "price": "3.00"},
-        status=201,
-    )
-    tax_class = record(
-        staff,
-        "post",
-        "/api/v1/pricing/tax-classes/",
-        {"code": "books", "name": "Books"},
-        status=201,
-    )
-    rate = record(
-        staff,
-        "post",
-        "/api/v1/pricing/tax-rates/",
-        {"country": "SE", "tax_class": "books", "rate": "6.00"},
-        status=201,
-    )
-    voucher = record(
-        staff,
-        "post",
-        "/api/v1/pricing/vouchers/",
-        {"code": "STAFF5", "kind": "fixed", "value": "5.00"},
-        status=201,
-    )
-    promotion = record(
-        staff,
-        "post",
-        "/api/v1/pricing/promotions/",
-        {"name": "Flash", "kind": "percentage", "value": "15"},
-        status=201,
-    )
+    tax_class = made("tax-classes", {"code": "books", "name": "Books"})
+    rate = made("tax-rates", {"country": "SE", "tax_class": "books", "rate": "6.00"})
+    voucher = made("vouchers", {"code": "STAFF5", "kind": "fixed", "value": "5.00"})
+    promotion = made("promotions", {"name": "Flash", "kind": "percentage", "value": "15"})
     record(staff, "get", "/api/v1/pricing/shipping-methods/", status=200)
     record(staff, "get", "/api/v1/pricing/tax-rates/", status=200)
     record(
@@ -205,7 +145,7 @@ def test_staff_pricing_administration_matches_the_document(
         status=200,
     )
     record(staff, "patch", f"/api/v1/pricing/tax-rates/{rate['id']}/", {"rate": "6.50"}, status=200)
-    for kind, made in [
+    for kind, row in [
         ("shipping-methods", method),
         ("tax-rates", rate),
         ("shipping-zones", zone),
@@ -213,7 +153,7 @@ def test_staff_pricing_administration_matches_the_document(
         ("vouchers", voucher),
         ("promotions", promotion),
     ]:
-        path = f"/api/v1/pricing/{kind}/{made['id']}/"
+        path = f"/api/v1/pricing/{kind}/{row['id']}/"
         record(staff, "get", path, status=200)
         record(staff, "delete", path, status=204)
         if kind == "vouchers":  # deactivated, never deleted: its uses stay
@@ -244,14 +184,7 @@ def test_ops_endpoints_and_a_signed_provider_webhook_match_the_document(
     record(staff, "post", f"/api/v1/ops/tasks/{failed.task_id}/retry/", status=202)
 
     guest = APIClient()
-    cart = record(guest, "post", "/api/v1/carts/", {}, status=201)
-    record(
-        guest,
-        "post",
-        f"/api/v1/carts/{cart['id']}/items/",
-        {"variant_id": variant.pk, "quantity": 1},
-        status=200,
-    )
+    cart = cart_with(record, guest, variant.pk)
     order = record(
         guest,
         "post",
@@ -260,12 +193,7 @@ def test_ops_endpoints_and_a_signed_provider_webhook_match_the_document(
         status=201,
     )
     payment = Payment.objects.get(pk=order["payment"]["id"])
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    body = payment_event_body(payment)
     with django_capture_on_commit_callbacks(execute=True):
         record(
             APIClient(),

@@ -6,9 +6,9 @@ payment; a guest cart and two guest orders with their tokens; the catalogue; and
 the rows the ops endpoints read. ``db_snapshot`` reads every row the API can write,
 so a test can show that a refused request changed nothing.
 
-``api_cart_with`` and ``checkout_body`` are the guest's way to a checkout through the
-API that the unit and integration tests share (a cart holding one variant; the
-checkout body with the shared address).
+``api_cart_with``, ``checkout_body`` and ``api_checkout`` are the guest's way to a checkout
+through the API that the unit and integration tests share (a cart holding one variant; the
+checkout body with the shared address; both, checked out).
 
 Imported by tests only; never by application code.
 """
@@ -28,8 +28,8 @@ from apps.cart.models import Cart, CartItem
 from apps.catalog.factories import make_product
 from apps.catalog.models import Category, Product, Variant, Warehouse
 from apps.catalog.stock import warehouse_default
-from apps.integrations.factories import WebhookEndpointFactory
-from apps.integrations.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
+from apps.integrations.factories import WebhookEndpointFactory, delivery_make
+from apps.integrations.models import WebhookDelivery, WebhookEndpoint
 from apps.ops.factories import task_result_make
 from apps.ops.models import WorkerProbe
 from apps.orders.factories import CHECKOUT_BODY, order_create
@@ -120,9 +120,8 @@ def world_build(*, alice: User, bob: User, staff: User) -> World:
         payload={"id": "evt_matrix_1", "type": "payment.succeeded", "data": {}},
     )
     webhook_endpoint = WebhookEndpointFactory.create()
-    webhook_delivery = WebhookDelivery.objects.create(
-        event=OutboundEvent.objects.create(type="order.paid", payload={}),
-        endpoint=webhook_endpoint,
+    webhook_delivery = delivery_make(
+        webhook_endpoint,
         status=WebhookDelivery.Status.FAILED,
         next_attempt_at=webhook_endpoint.created_at,
     )
@@ -191,3 +190,27 @@ def checkout_body(*, email: str, token: str = SANDBOX_CARD, **payment: str) -> d
         "email": email,
         "payment": {**CHECKOUT_BODY["payment"], "token": token, **payment},
     }
+
+
+def api_checkout(
+    client: APIClient,
+    variant_id: int,
+    *,
+    email: str,
+    quantity: int = 1,
+    token: str = SANDBOX_CARD,
+    headers: dict[str, Any] | None = None,
+    **payment: str,
+) -> dict[str, Any]:
+    """A guest buys ``quantity`` units of the variant through the API (``api_cart_with``,
+    then ``checkout_body``): the 201 answer. ``headers`` go with the checkout request
+    (``HTTP_IDEMPOTENCY_KEY=...``)."""
+    cart_id = api_cart_with(client, variant_id, quantity)
+    response = client.post(
+        f"/api/v1/carts/{cart_id}/checkout/",
+        checkout_body(email=email, token=token, **payment),
+        format="json",
+        **(headers or {}),
+    )
+    assert response.status_code == 201, response.content
+    return dict(response.json())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -85,6 +85,17 @@ class InvalidStateError(ApplicationError):
     code = "invalid_state"
     status_code = status.HTTP_409_CONFLICT
     message = "The object is not in a state that allows this."
+
+    @classmethod
+    def transition(
+        cls, subject: str, from_status: str, to_status: str, allowed: Iterable[str]
+    ) -> InvalidStateError:
+        """A move a status table does not allow (``subject``: "An order"): ``details`` name
+        the ``status``, the ``requested`` one and the ``allowed`` moves from it."""
+        return cls(
+            f"{subject} that is {from_status} cannot become {to_status}.",
+            details={"status": from_status, "requested": to_status, "allowed": sorted(allowed)},
+        )
 
 
 class OutOfStockError(ApplicationError):

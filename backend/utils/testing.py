@@ -5,6 +5,7 @@ Imported by tests only; never by application code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -62,3 +63,16 @@ class AnswerSpy:
         assert response.content == serialized
         body: dict[str, Any] = response.json()
         return body
+
+
+S = TypeVar("S", bound=AnswerSpy)
+
+
+def answer_spy_installed(
+    spy: S, monkeypatch: pytest.MonkeyPatch, module: Any, name: str
+) -> Iterator[S]:
+    """A fixture's body: ``spy`` stands in for the builder ``module.name`` during the test,
+    which must have let it compare at least one answer."""
+    monkeypatch.setattr(module, name, spy)
+    yield spy
+    assert spy.answers, f"no {name} answer was compared"

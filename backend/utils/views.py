@@ -20,6 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from utils.serializers import validated_input
+
 
 @dataclass(frozen=True)
 class StaffServices:
@@ -85,18 +87,16 @@ class StaffPatchViewSet(
         return super().filter_queryset(queryset)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.input_serializer_class(data=request.data)
-        data.is_valid(raise_exception=True)
-        instance = self.service_create(**data.validated_data)
+        values = validated_input(self.input_serializer_class, request)
+        instance = self.service_create(**values)
         output = self.get_serializer(self.output_object(instance))
         return Response(output.data, status=status.HTTP_201_CREATED)
 
     def write_update(self, request: Request, *, partial: bool) -> Response:
         instance = self.get_object()
         serializer = self.update_serializer_class or self.input_serializer_class
-        data = serializer(data=request.data, partial=partial)
-        data.is_valid(raise_exception=True)
-        instance = self.service_update(instance, dict(data.validated_data))
+        values = validated_input(serializer, request, partial=partial)
+        instance = self.service_update(instance, values)
         return Response(self.get_serializer(self.output_object(instance)).data)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -20,9 +20,6 @@ from apps.pricing.info import PricedCart
 from utils.decimal_utils import to_str
 from utils.serializers import datetime_output, rate_output
 
-# The serializers' own fields for the two representations that are not a plain str():
-# the same code, so the same text (time zone and "Z" for UTC; a rate's two places).
-
 
 def cart_output(detail: CartDetail) -> dict[str, Any]:
     """``CartOutputSerializer(detail).data``: the same keys, order and values."""

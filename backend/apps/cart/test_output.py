@@ -23,7 +23,7 @@ from apps.catalog.factories import make_product
 from apps.catalog.models import Product, Stock, Variant
 from apps.pricing.factories import promotion_create, tax_class_get, tax_rate_create, voucher_create
 from apps.pricing.models import DiscountKind
-from utils.testing import AnswerSpy, render_json
+from utils.testing import AnswerSpy, answer_spy_installed, render_json
 
 pytestmark = pytest.mark.django_db
 
@@ -40,10 +40,7 @@ class Compared(AnswerSpy):
 
 @pytest.fixture
 def compared(monkeypatch: pytest.MonkeyPatch) -> Iterator[Compared]:
-    spy = Compared()
-    monkeypatch.setattr(views, "cart_output", spy)
-    yield spy
-    assert spy.answers, "no cart answer was compared"
+    yield from answer_spy_installed(Compared(), monkeypatch, views, "cart_output")
 
 
 def _variant(product: Product) -> Variant:

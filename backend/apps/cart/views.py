@@ -32,6 +32,7 @@ from apps.cart.serializers import (
 )
 from utils.actors import request_actor, request_user
 from utils.schema import error_response
+from utils.serializers import validated_input
 
 # 400, 401, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _CART_ID = OpenApiParameter(
@@ -76,7 +77,7 @@ class CartViewSet(viewsets.GenericViewSet):
         },
     )
     def create(self, request: Request) -> Response:
-        CartCreateInputSerializer(data=request.data).is_valid(raise_exception=True)
+        validated_input(CartCreateInputSerializer, request)
         cart, created = services.cart_open(user=request_actor(request))
         if created:  # a new cart has no lines: nothing to read back
             detail = selectors.cart_detail_build(cart=cart, items=[])
@@ -143,10 +144,9 @@ class CartViewSet(viewsets.GenericViewSet):
         if request.method == "DELETE":
             detail = services.cart_voucher_remove(cart_id=pk, user=request_actor(request))
             return Response(cart_output(detail))
-        data = CartVoucherInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = validated_input(CartVoucherInputSerializer, request)
         detail = services.cart_voucher_apply(
-            cart_id=pk, user=request_actor(request), code=data.validated_data["code"]
+            cart_id=pk, user=request_actor(request), code=values["code"]
         )
         return Response(cart_output(detail))
 
@@ -157,11 +157,8 @@ class CartViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"], url_path="items")
     def items(self, request: Request, pk: str | None = None) -> Response:
-        data = CartItemAddInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        detail = services.cart_item_add(
-            cart_id=pk, user=request_actor(request), **data.validated_data
-        )
+        values = validated_input(CartItemAddInputSerializer, request)
+        detail = services.cart_item_add(cart_id=pk, user=request_actor(request), **values)
         return Response(cart_output(detail))
 
     @extend_schema(
@@ -183,10 +180,9 @@ class CartViewSet(viewsets.GenericViewSet):
                 cart_id=pk, user=request_actor(request), item_id=int(item_id)
             )
             return Response(cart_output(detail))
-        data = CartItemUpdateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = validated_input(CartItemUpdateInputSerializer, request)
         detail = services.cart_item_update(
-            cart_id=pk, user=request_actor(request), item_id=int(item_id), **data.validated_data
+            cart_id=pk, user=request_actor(request), item_id=int(item_id), **values
         )
         return Response(cart_output(detail))
 
@@ -203,6 +199,6 @@ class CartViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str | None = None) -> Response:
-        CartClaimInputSerializer(data=request.data).is_valid(raise_exception=True)
+        validated_input(CartClaimInputSerializer, request)
         detail = services.cart_claim(cart_id=pk, user=request_user(request))
         return Response(cart_output(detail))

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.integrations.models import OutboundEvent, WebhookDelivery, WebhookEndpoint
+from apps.integrations.factories import delivery_make
+from apps.integrations.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/webhook-endpoints/"
@@ -88,8 +88,7 @@ def test_delete_hides_the_endpoint_and_keeps_its_log(
     staff_client: APIClient, make_endpoint: Callable[..., WebhookEndpoint]
 ) -> None:
     endpoint = make_endpoint()
-    event = OutboundEvent.objects.create(type="order.paid", payload={})
-    WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
+    delivery_make(endpoint)
     assert staff_client.delete(f"{URL}{endpoint.pk}/").status_code == 204
     assert staff_client.get(f"{URL}{endpoint.pk}/").status_code == 404
     assert staff_client.get("/api/v1/webhook-deliveries/").json()["count"] == 1
@@ -103,18 +102,15 @@ def test_the_delivery_log_filters_and_shows_attempts_and_replays(
     published: list[Any],
 ) -> None:
     endpoint = make_endpoint()
-    event = OutboundEvent.objects.create(type="order.paid", payload={"order": {"number": "1"}})
-    failed = WebhookDelivery.objects.create(
-        event=event,
-        endpoint=endpoint,
+    failed = delivery_make(
+        endpoint,
+        payload={"order": {"number": "1"}},
         status=WebhookDelivery.Status.FAILED,
         attempts=3,
         last_status_code=500,
-        next_attempt_at=timezone.now(),
     )
     failed.attempt_log.create(number=1, status_code=500, duration_ms=12, error="HTTP 500")
-    other = OutboundEvent.objects.create(type="stock.low", payload={})
-    WebhookDelivery.objects.create(event=other, endpoint=endpoint, next_attempt_at=timezone.now())
+    delivery_make(endpoint, event_type="stock.low")
 
     listed = staff_client.get("/api/v1/webhook-deliveries/?status=failed").json()
     assert [d["id"] for d in listed["results"]] == [failed.pk]

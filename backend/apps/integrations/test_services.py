@@ -21,6 +21,7 @@ from apps.catalog.factories import variant_create
 from apps.catalog.models import StockMovement
 from apps.catalog.stock import at_default, stock_apply, stock_threshold_set
 from apps.integrations import services
+from apps.integrations.factories import delivery_make
 from apps.integrations.models import (
     DeliveryAttempt,
     EventType,
@@ -126,10 +127,7 @@ def test_stock_low_fires_once_when_the_threshold_is_crossed(
 
 
 def _delivery(endpoint: WebhookEndpoint, **fields: Any) -> WebhookDelivery:
-    event = OutboundEvent.objects.create(type=EventType.ORDER_PAID, payload={"order": {"n": 1}})
-    return WebhookDelivery.objects.create(
-        event=event, endpoint=endpoint, next_attempt_at=timezone.now(), **fields
-    )
+    return delivery_make(endpoint, payload={"order": {"n": 1}}, **fields)
 
 
 def test_a_delivery_posts_the_signed_event_and_succeeds(

@@ -25,6 +25,7 @@ from apps.integrations.serializers import (
     NoBodyInputSerializer,
 )
 from utils.schema import error_response
+from utils.serializers import validated_input
 
 
 class WebhookEndpointViewSet(
@@ -53,9 +54,8 @@ class WebhookEndpointViewSet(
         request=EndpointInputSerializer, responses={201: EndpointWithSecretOutputSerializer}
     )
     def create(self, request: Request) -> Response:
-        data = EndpointInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_create(**data.validated_data)
+        values = validated_input(EndpointInputSerializer, request)
+        endpoint = services.endpoint_create(**values)
         return Response(
             EndpointWithSecretOutputSerializer(endpoint).data, status=status.HTTP_201_CREATED
         )
@@ -63,9 +63,8 @@ class WebhookEndpointViewSet(
     @extend_schema(request=EndpointUpdateInputSerializer, responses={200: EndpointOutputSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        data = EndpointUpdateInputSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_update(endpoint=endpoint, data=data.validated_data)
+        values = validated_input(EndpointUpdateInputSerializer, request, partial=True)
+        endpoint = services.endpoint_update(endpoint=endpoint, data=values)
         return Response(EndpointOutputSerializer(endpoint).data)
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
@@ -74,7 +73,7 @@ class WebhookEndpointViewSet(
     @extend_schema(request=None, responses={200: EndpointWithSecretOutputSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
-        NoBodyInputSerializer(data=request.data).is_valid(raise_exception=True)
+        validated_input(NoBodyInputSerializer, request)
         endpoint = services.endpoint_secret_rotate(endpoint=self.get_object())
         return Response(EndpointWithSecretOutputSerializer(endpoint).data)
 
@@ -110,7 +109,7 @@ class WebhookDeliveryViewSet(
     )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
-        NoBodyInputSerializer(data=request.data).is_valid(raise_exception=True)
+        validated_input(NoBodyInputSerializer, request)
         delivery = services.delivery_replay(delivery=self.get_object())
         delivery = selectors.delivery_list().get(pk=delivery.pk)
         return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

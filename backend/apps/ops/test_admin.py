@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,15 +17,7 @@ from apps.ops.models import QueueSample, StockDrift, TaskRetry, WorkerProbe
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_(make_user: Callable[..., Any]) -> Client:
-    user = make_user("root@example.com", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def test_ops_changelists_render_with_their_filters_and_search(admin_client_: Client) -> None:
+def test_ops_changelists_render_with_their_filters_and_search(admin_client: Client) -> None:
     WorkerProbe.objects.create(queue="emails")
     QueueSample.objects.create(queue="emails", depth=3, sampled_at=timezone.now())
     TaskRetry.objects.create(original_task_id="a", retry_task_id="b", task_name="apps.x")
@@ -41,27 +32,27 @@ def test_ops_changelists_render_with_their_filters_and_search(admin_client_: Cli
         ("/admin/ops/stockdrift/", {"q": "ADM-1", "resolved__exact": "0"}, "ADM-1"),
     ]
     for url, params, expected in pages:
-        response = admin_client_.get(url, params)
+        response = admin_client.get(url, params)
         assert response.status_code == 200, url
         assert expected in response.content.decode(), url
 
 
-def test_ops_records_cannot_be_added_or_edited(admin_client_: Client) -> None:
+def test_ops_records_cannot_be_added_or_edited(admin_client: Client) -> None:
     probe = WorkerProbe.objects.create(queue="emails")
-    assert admin_client_.get("/admin/ops/workerprobe/add/").status_code == 403
-    assert admin_client_.get("/admin/ops/queuesample/add/").status_code == 403
-    assert admin_client_.get("/admin/ops/stockdrift/add/").status_code == 403
-    page = admin_client_.get(f"/admin/ops/workerprobe/{probe.pk}/change/")
+    assert admin_client.get("/admin/ops/workerprobe/add/").status_code == 403
+    assert admin_client.get("/admin/ops/queuesample/add/").status_code == 403
+    assert admin_client.get("/admin/ops/stockdrift/add/").status_code == 403
+    page = admin_client.get(f"/admin/ops/workerprobe/{probe.pk}/change/")
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()  # view only
 
 
-def test_staff_mark_drifts_resolved_with_the_admin_action(admin_client_: Client) -> None:
+def test_staff_mark_drifts_resolved_with_the_admin_action(admin_client: Client) -> None:
     (drift,) = services.stock_drifts_record(
         run_id=uuid.uuid4(),
         drifts=[{"variant_id": variant_make("ADM-2").pk, "on_hand": 4, "ledger_sum": 2}],
     )
-    response = admin_client_.post(
+    response = admin_client.post(
         "/admin/ops/stockdrift/",
         {"action": "mark_resolved", "_selected_action": [drift.pk]},
     )
@@ -72,7 +63,7 @@ def test_staff_mark_drifts_resolved_with_the_admin_action(admin_client_: Client)
 
 
 def test_email_log_is_listed_by_status_and_kind_and_searched_by_order_number(
-    admin_client_: Client,
+    admin_client: Client,
 ) -> None:
     order = order_make()
     EmailLog.objects.create(
@@ -81,12 +72,12 @@ def test_email_log_is_listed_by_status_and_kind_and_searched_by_order_number(
     other = order_make()
     EmailLog.objects.create(order=other, kind="payment_failed", recipient="bob@example.com")
 
-    by_number = admin_client_.get("/admin/notifications/emaillog/", {"q": order.number})
-    by_status = admin_client_.get(
+    by_number = admin_client.get("/admin/notifications/emaillog/", {"q": order.number})
+    by_status = admin_client.get(
         "/admin/notifications/emaillog/",
         {"status__exact": "queued", "kind__exact": "payment_failed"},
     )
-    by_recipient = admin_client_.get("/admin/notifications/emaillog/", {"q": "bob@"})
+    by_recipient = admin_client.get("/admin/notifications/emaillog/", {"q": "bob@"})
 
     assert "ann@example.com" in by_number.content.decode()
     assert "bob@example.com" not in by_number.content.decode()
@@ -95,13 +86,13 @@ def test_email_log_is_listed_by_status_and_kind_and_searched_by_order_number(
     assert "bob@example.com" in by_recipient.content.decode()
 
 
-def test_email_log_is_read_only(admin_client_: Client) -> None:
+def test_email_log_is_read_only(admin_client: Client) -> None:
     log = EmailLog.objects.create(order=order_make(), kind="order_confirmation", recipient="a@b.c")
-    assert admin_client_.get("/admin/notifications/emaillog/add/").status_code == 403
-    page = admin_client_.get(f"/admin/notifications/emaillog/{log.pk}/change/")
+    assert admin_client.get("/admin/notifications/emaillog/add/").status_code == 403
+    page = admin_client.get(f"/admin/notifications/emaillog/{log.pk}/change/")
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
-    deleted: Any = admin_client_.post(
+    deleted: Any = admin_client.post(
         f"/admin/notifications/emaillog/{log.pk}/delete/", {"post": "yes"}
     )
     assert deleted.status_code == 403

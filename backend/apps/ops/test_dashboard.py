@@ -38,7 +38,7 @@ def test_a_customer_session_is_sent_to_the_admin_login(customer: Any) -> None:
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_staff_see_every_section_rendered_on_the_server(staff: Any) -> None:
+def test_staff_see_every_section_rendered_on_the_server(staff_session: Client) -> None:
     failed = task_result_make(status="FAILURE", args=("probe-1",))
     foreign = task_result_make(name="celery.backend_cleanup", status="FAILURE")
     event = WebhookEvent.objects.create(
@@ -54,10 +54,8 @@ def test_staff_see_every_section_rendered_on_the_server(staff: Any) -> None:
         QueueSample.objects.create(
             queue="emails", depth=depth, sampled_at=now - timedelta(minutes=minutes)
         )
-    client = Client()
-    client.force_login(staff)
 
-    response = client.get(URL, {"refresh": "2"})
+    response = staff_session.get(URL, {"refresh": "2"})
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -81,10 +79,8 @@ def test_staff_see_every_section_rendered_on_the_server(staff: Any) -> None:
     assert len(emails_row.group(1).split()) == 3  # one point per sample of the last hour
 
 
-def test_the_page_loads_nothing_from_elsewhere(staff: Any) -> None:
-    client = Client()
-    client.force_login(staff)
-    response = client.get(URL)
+def test_the_page_loads_nothing_from_elsewhere(staff_session: Client) -> None:
+    response = staff_session.get(URL)
     html = response.content.decode()
     csp = response["Content-Security-Policy"]
     assert "default-src 'self'" in csp
@@ -131,7 +127,7 @@ def test_chart_segments_share_a_scale_and_break_at_gaps() -> None:
     assert chart_segments([None, None], top=0) == []
 
 
-def test_the_page_charts_the_last_hour_per_minute(staff: Any) -> None:
+def test_the_page_charts_the_last_hour_per_minute(staff_session: Client) -> None:
     now = timezone.now()
     for minutes_ago in (0, 0, 5):
         order = order_make()
@@ -139,9 +135,7 @@ def test_the_page_charts_the_last_hour_per_minute(staff: Any) -> None:
     task_result_make(status="SUCCESS")
     task_result_make(status="FAILURE")
     QueueSample.objects.create(queue="payments", depth=7, sampled_at=now - timedelta(minutes=3))
-    client = Client()
-    client.force_login(staff)
-    html = client.get(URL).content.decode()
+    html = staff_session.get(URL).content.decode()
 
     def chart(chart_id: str) -> str:
         figure = rf'<figure class="chart" id="{chart_id}" data-top="(\d+)"[^>]*>(.*?)</figure>'
@@ -165,9 +159,9 @@ def test_the_page_charts_the_last_hour_per_minute(staff: Any) -> None:
     assert 'data-series="emails"' not in queues.split("<ul")[0]  # no samples: no line
 
 
-def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff: Any) -> None:
-    from apps.integrations.factories import WebhookEndpointFactory
-    from apps.integrations.models import OutboundEvent, WebhookDelivery
+def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff_session: Client) -> None:
+    from apps.integrations.factories import WebhookEndpointFactory, delivery_make
+    from apps.integrations.models import WebhookDelivery
 
     down = WebhookEndpointFactory.create(
         url="https://erp.example.com/down",
@@ -176,27 +170,18 @@ def test_staff_see_failing_webhook_deliveries_and_disabled_endpoints(staff: Any)
         disabled_at=timezone.now(),
     )
     healthy = WebhookEndpointFactory.create(url="https://wms.example.com/ok")
-    event = OutboundEvent.objects.create(type="order.paid", payload={})
-    failing = WebhookDelivery.objects.create(
-        event=event,
-        endpoint=down,
+    failing = delivery_make(
+        down,
         status=WebhookDelivery.Status.FAILED,
         attempts=30,
         last_status_code=502,
         last_error="HTTP 502",
-        next_attempt_at=timezone.now(),
     )
-    fine = WebhookDelivery.objects.create(
-        event=event,
-        endpoint=healthy,
-        status=WebhookDelivery.Status.DELIVERED,
-        attempts=1,
-        next_attempt_at=timezone.now(),
+    fine = delivery_make(
+        healthy, event=failing.event, status=WebhookDelivery.Status.DELIVERED, attempts=1
     )
-    client = Client()
-    client.force_login(staff)
 
-    html = client.get(URL).content.decode()
+    html = staff_session.get(URL).content.decode()
 
     assert f'data-endpoint-id="{down.pk}"' in html
     assert "deliveries failing since yesterday" in html

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -67,10 +66,8 @@ def test_the_overview_counts_them_with_the_threshold(
     assert body["fulfilments"] == {"unshipped": 2, "threshold_days": 2}
 
 
-def test_the_ops_page_lists_them(parcels: dict[str, Fulfilment], staff: Any) -> None:
-    client = Client()
-    client.force_login(staff)
-    html = client.get("/ops/").content.decode()
+def test_the_ops_page_lists_them(parcels: dict[str, Fulfilment], staff_session: Client) -> None:
+    html = staff_session.get("/ops/").content.decode()
     section = html.split('id="unshipped-fulfilments"')[1].split("</section>")[0]
     assert "Fulfilments not shipped after 2 days" in section
     assert f'data-fulfilment="{parcels["old"].number}"' in section
@@ -81,8 +78,6 @@ def test_the_ops_page_lists_them(parcels: dict[str, Fulfilment], staff: Any) -> 
     assert 'id="tile-unshipped-fulfilments">2<' in html
 
 
-def test_the_ops_page_says_when_none_wait(staff: Any) -> None:
-    client = Client()
-    client.force_login(staff)
-    html = client.get("/ops/").content.decode()
+def test_the_ops_page_says_when_none_wait(staff_session: Client) -> None:
+    html = staff_session.get("/ops/").content.decode()
     assert "No parcel waits longer than 2 days." in html

@@ -40,6 +40,7 @@ from apps.ops.serializers import (
 )
 from apps.payments.models import Payment, WebhookEvent
 from utils.actors import request_actor
+from utils.serializers import validated_input
 
 STAFF_AUTHENTICATION = [JWTAuthentication, SessionAuthentication]
 
@@ -60,9 +61,8 @@ class WorkerProbeViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, Ops
 
     @extend_schema(request=WorkerProbeInputSerializer, responses={201: WorkerProbeOutputSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = WorkerProbeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        probe = services.worker_probe_create(queue=data.validated_data["queue"])
+        values = validated_input(WorkerProbeInputSerializer, request)
+        probe = services.worker_probe_create(queue=values["queue"])
         return Response(WorkerProbeOutputSerializer(probe).data, status=status.HTTP_201_CREATED)
 
 
@@ -92,7 +92,7 @@ class TaskResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsVie
     @extend_schema(request=None, responses={202: TaskRetryOutputSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, task_id: str) -> Response:
-        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
+        validated_input(NoFieldsInputSerializer, request)
         retry = services.task_retry(task_id=task_id, requested_by=request_actor(request))
         return Response(TaskRetryOutputSerializer(retry).data, status=status.HTTP_202_ACCEPTED)
 
@@ -114,7 +114,7 @@ class WebhookEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OpsV
     @extend_schema(request=None, responses={202: WebhookEventOutputSerializer})
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
-        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
+        validated_input(NoFieldsInputSerializer, request)
         event = services.webhook_replay(event_id=int(self.get_object().pk))
         return Response(WebhookEventOutputSerializer(event).data, status=status.HTTP_202_ACCEPTED)
 

@@ -22,8 +22,6 @@ from apps.payments.models import Payment
 from utils.decimal_utils import to_str
 from utils.serializers import datetime_output, rate_output
 
-# The serializers' own fields for the representations that are not a plain str(): the
-# same code, so the same text (time zone and "Z" for UTC; a rate's two places).
 _ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
 
 

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from rest_framework.request import Request
 
 from apps.accounts.models import User
 from apps.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent
+from utils import headers
 from utils.errors import NotFoundError
 
 
 def order_token_hash(token: str) -> str:
     """Only this hash is stored: a database leak does not leak guest order access."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def order_key_owner(request: Request, view_kwargs: Mapping[str, Any]) -> str:
+    """The owner of an ``Idempotency-Key`` sent to an order's action (``idempotent(owner=)``):
+    a guest's keys belong to its order token, never to whoever knows the order id."""
+    if request.user is not None and request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return f"order-token:{order_token_hash(headers.order_token(request) or '')}"
 
 
 def order_access_filter(*, user: User | None, order_token: str | None) -> Q | None:

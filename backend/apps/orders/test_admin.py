@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from django.test import Client
 
@@ -13,13 +11,6 @@ from apps.orders.fulfilments import fulfilment_create
 from apps.payments.factories import order_paid
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(make_user: Callable[..., User]) -> Client:
-    client = Client()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_parcels_show_on_the_order_and_in_their_own_list_and_cannot_be_edited(

@@ -3,6 +3,7 @@ units moved between warehouses through the ledger; every refusal changes nothing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +56,15 @@ def _everything(order: Order) -> dict[str, Any]:
         "events": OrderEvent.objects.filter(order=order).count(),
         "emails": EmailLog.objects.count(),
     }
+
+
+def _refused(watched: Order, step: Callable[..., Any], /, **arguments: Any) -> ApplicationError:
+    """``step(**arguments)`` raises, and changes nothing of ``_everything(watched)``."""
+    before = _everything(watched)
+    with pytest.raises(ApplicationError) as refused:
+        step(**arguments)
+    assert _everything(watched) == before
+    return refused.value
 
 
 def _ledger_matches_stock() -> None:
@@ -196,15 +206,10 @@ def test_a_bad_request_is_a_validation_error_that_changes_nothing(
     staff: User, case: str, field: str
 ) -> None:
     order = _paid([(variant_create(stock=5), 2)])
-    body = _request(order, case)
-    before = _everything(order)
+    refused = _refused(order, fulfilment_create, order=order, actor=staff, **_request(order, case))
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_create(order=order, actor=staff, **body)
-
-    assert (refused.value.code, refused.value.status_code) == ("validation_error", 400)
-    assert field in refused.value.details
-    assert _everything(order) == before
+    assert (refused.code, refused.status_code) == ("validation_error", 400)
+    assert field in refused.details
 
 
 @pytest.mark.parametrize("status", ["pending_payment", "cancelled", "refunded", "fulfilled"])
@@ -216,18 +221,17 @@ def test_an_order_that_is_not_paid_cannot_be_fulfilled(staff: User, status: str)
             order_transition(order=locked, to_status=S.PAID)
         if status != "pending_payment" and status != "paid":
             order_transition(order=locked, to_status=status)
-    before = _everything(order)
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_create(
-            order=order,
-            lines=[{"line": _lines(order)[0].pk, "quantity": 1}],
-            warehouse="default",
-            actor=staff,
-        )
+    refused = _refused(
+        order,
+        fulfilment_create,
+        order=order,
+        lines=[{"line": _lines(order)[0].pk, "quantity": 1}],
+        warehouse="default",
+        actor=staff,
+    )
 
-    assert (refused.value.code, refused.value.status_code) == ("invalid_state", 409)
-    assert _everything(order) == before
+    assert (refused.code, refused.status_code) == ("invalid_state", 409)
 
 
 def test_more_than_is_left_counts_units_already_in_parcels(staff: User) -> None:
@@ -236,15 +240,16 @@ def test_more_than_is_left_counts_units_already_in_parcels(staff: User) -> None:
     fulfilment_create(
         order=order, lines=[{"line": line.pk, "quantity": 2}], warehouse="default", actor=staff
     )
-    before = _everything(order)
+    refused = _refused(
+        order,
+        fulfilment_create,
+        order=order,
+        lines=[{"line": line.pk, "quantity": 2}],
+        warehouse="default",
+        actor=staff,
+    )
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_create(
-            order=order, lines=[{"line": line.pk, "quantity": 2}], warehouse="default", actor=staff
-        )
-
-    assert refused.value.details["left_to_fulfil"] == {str(line.pk): 1}
-    assert _everything(order) == before
+    assert refused.details["left_to_fulfil"] == {str(line.pk): 1}
 
 
 def test_the_database_refuses_more_than_ordered_whatever_the_caller_read(staff: User) -> None:
@@ -322,18 +327,18 @@ def test_a_move_the_warehouse_cannot_cover_is_insufficient_stock_and_changes_not
     variant = variant_create(stock=5)
     _north(variant, 1)
     order = _paid([(variant, 2)])
-    before = _everything(order)
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_create(
-            order=order,
-            lines=[{"line": _lines(order)[0].pk, "quantity": 2}],
-            warehouse="north",
-            actor=staff,
-        )
+    refused = _refused(
+        order,
+        fulfilment_create,
+        order=order,
+        lines=[{"line": _lines(order)[0].pk, "quantity": 2}],
+        warehouse="north",
+        actor=staff,
+    )
 
-    assert (refused.value.code, refused.value.status_code) == ("insufficient_stock", 409)
-    assert refused.value.details["variants"] == [
+    assert (refused.code, refused.status_code) == ("insufficient_stock", 409)
+    assert refused.details["variants"] == [
         {
             "variant_id": variant.pk,
             "sku": variant.sku,
@@ -343,7 +348,6 @@ def test_a_move_the_warehouse_cannot_cover_is_insufficient_stock_and_changes_not
             "available": 1,
         }
     ]
-    assert _everything(order) == before
 
 
 def test_a_split_line_ships_what_each_warehouse_holds_and_moves_only_the_rest(
@@ -389,14 +393,12 @@ def test_cancelling_a_moved_parcel_the_source_cannot_take_back_is_refused_and_ch
     assert on_hand(variant, warehouse=default) == 5  # the 3 moved units are back on sale there
     with transaction.atomic():  # ... and 4 of them are sold or written off meanwhile
         stock_apply(changes={(variant.pk, default.pk): -4}, reason="adjust")
-    before = _everything(order)
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_cancel(fulfilment=parcel, actor=staff)
+    refused = _refused(order, fulfilment_cancel, fulfilment=parcel, actor=staff)
 
-    assert (refused.value.code, refused.value.status_code) == ("insufficient_stock", 409)
-    assert refused.value.details["fulfilment"] == parcel.number
-    assert refused.value.details["variants"] == [
+    assert (refused.code, refused.status_code) == ("insufficient_stock", 409)
+    assert refused.details["fulfilment"] == parcel.number
+    assert refused.details["variants"] == [
         {
             "variant_id": variant.pk,
             "sku": variant.sku,
@@ -406,7 +408,6 @@ def test_cancelling_a_moved_parcel_the_source_cannot_take_back_is_refused_and_ch
             "available": 1,
         }
     ]
-    assert _everything(order) == before
     _ledger_matches_stock()
 
     # Once the source holds the units again, every one of them moves back.
@@ -433,13 +434,9 @@ def test_only_a_pending_parcel_can_be_cancelled(staff: User) -> None:
         ship=True,
         actor=staff,
     )
-    before = _everything(order)
+    refused = _refused(order, fulfilment_cancel, fulfilment=parcel, actor=staff)
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_cancel(fulfilment=parcel, actor=staff)
-
-    assert (refused.value.code, refused.value.details["status"]) == ("invalid_state", "shipped")
-    assert _everything(order) == before
+    assert (refused.code, refused.details["status"]) == ("invalid_state", "shipped")
 
 
 def test_cancelling_a_parcel_of_a_fulfilled_order_makes_it_partially_fulfilled_again(
@@ -506,13 +503,10 @@ def test_a_parcel_whose_units_are_in_a_return_cannot_be_cancelled(staff: User) -
         order=order, lines=[{"line": line.pk, "quantity": 2}], warehouse="default", actor=staff
     )
     OrderLine.objects.filter(pk=line.pk).update(quantity_returned=1)
-    before = _everything(order)
 
-    with pytest.raises(ApplicationError) as refused:
-        fulfilment_cancel(fulfilment=parcel, actor=staff)
-
-    assert refused.value.code == "invalid_state"
-    assert _everything(order) == before
+    assert _refused(order, fulfilment_cancel, fulfilment=parcel, actor=staff).code == (
+        "invalid_state"
+    )
 
 
 # --- the /fulfil/ action ----------------------------------------------------------------

@@ -52,6 +52,12 @@ def own_order(
     return place(customer_client, user=customer)
 
 
+@pytest.fixture
+def guest_order(api_client: APIClient, place: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """An order a guest placed (``access_token`` holds its token)."""
+    return place(api_client)
+
+
 def _url(order: dict[str, Any], verb: str = "") -> str:
     return f"/api/v1/orders/{order['id']}/" + (f"{verb}/" if verb else "")
 
@@ -96,14 +102,12 @@ def test_anonymous_callers_cannot_list_orders(api_client: APIClient) -> None:
 
 
 def test_staff_list_every_order_with_filters(
-    customer: User,
     customer_client: APIClient,
     staff_client: APIClient,
-    api_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
+    guest_order: dict[str, Any],
 ) -> None:
-    mine = place(customer_client, user=customer)
-    guest = place(api_client)
+    mine, guest = own_order, guest_order
     customer_client.post(_url(mine, "cancel"), {}, format="json")
     Order.objects.filter(pk=guest["id"]).update(created_at=timezone.now() - timedelta(days=3))
 
@@ -124,14 +128,13 @@ def test_staff_list_every_order_with_filters(
 
 
 def test_owner_staff_and_token_holder_can_read_an_order(
-    customer: User,
     customer_client: APIClient,
     staff_client: APIClient,
     api_client: APIClient,
-    place: Callable[..., dict[str, Any]],
+    own_order: dict[str, Any],
+    guest_order: dict[str, Any],
 ) -> None:
-    mine = place(customer_client, user=customer)
-    guest = place(api_client)
+    mine, guest = own_order, guest_order
 
     own = customer_client.get(_url(mine))
     assert own.status_code == 200
@@ -233,9 +236,9 @@ def test_cancelling_a_pending_order_gives_the_stock_back(
 
 
 def test_a_guest_cancels_with_the_order_token(
-    api_client: APIClient, place: Callable[..., dict[str, Any]]
+    api_client: APIClient, guest_order: dict[str, Any]
 ) -> None:
-    order = place(api_client)
+    order = guest_order
     assert api_client.post(_url(order, "cancel"), {}, format="json").status_code == 404
     response = api_client.post(
         _url(order, "cancel"), {}, format="json", HTTP_X_ORDER_TOKEN=order["access_token"]

@@ -28,7 +28,7 @@ from apps.orders.serializers import OrderOutputSerializer
 from apps.payments.models import Payment
 from apps.payments.services import payment_capture
 from apps.pricing.factories import promotion_create, tax_rate_create, voucher_create
-from utils.testing import AnswerSpy, render_json
+from utils.testing import AnswerSpy, answer_spy_installed, render_json
 
 pytestmark = pytest.mark.django_db
 
@@ -54,10 +54,7 @@ class Compared(AnswerSpy):
 
 @pytest.fixture
 def compared(monkeypatch: pytest.MonkeyPatch) -> Iterator[Compared]:
-    spy = Compared()
-    monkeypatch.setattr(views, "order_output", spy)
-    yield spy
-    assert spy.answers, "no order answer was compared"
+    yield from answer_spy_installed(Compared(), monkeypatch, views, "order_output")
 
 
 def _body(token: str = "tok_visa", **changes: Any) -> dict[str, Any]:

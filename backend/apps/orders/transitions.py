@@ -78,13 +78,8 @@ def order_transition(
         raise RuntimeError("order_transition() must run inside transaction.atomic()")
     from_status = order.status
     if not can_transition(order, to_status):
-        raise InvalidStateError(
-            f"An order that is {from_status} cannot become {to_status}.",
-            details={
-                "status": from_status,
-                "requested": to_status,
-                "allowed": sorted(ALLOWED.get(from_status, frozenset())),
-            },
+        raise InvalidStateError.transition(
+            "An order", from_status, to_status, ALLOWED.get(from_status, frozenset())
         )
     order.status = to_status
     fields = ["status", "updated_at", *(extra_fields or [])]

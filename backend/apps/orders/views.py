@@ -39,6 +39,7 @@ from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, orde
 from utils.idempotency import idempotent
 from utils.permissions import StaffOnObject
 from utils.schema import error_response
+from utils.serializers import validated_input
 from utils.throttling import ScopedRateThrottle
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
@@ -101,9 +102,7 @@ class CartCheckoutViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent(anonymous_scope="cart")
     def checkout(self, request: Request, pk: str | None = None) -> Response:
-        data = CheckoutInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = validated_input(CheckoutInputSerializer, request)
         result = services.order_checkout(
             cart_id=str(pk),
             user=request_actor(request),
@@ -176,13 +175,12 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        data = OrderCancelInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = validated_input(OrderCancelInputSerializer, request)
         order = selectors.order_get_accessible(
             order_id=pk, user=request_actor(request), order_token=order_token(request)
         )
         order = services.order_cancel(
-            order=order, actor=request_actor(request), reason=data.validated_data["reason"]
+            order=order, actor=request_actor(request), reason=values["reason"]
         )
         return Response(_order_answer(order))
 
@@ -192,14 +190,11 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def fulfil(self, request: Request, pk: str | None = None) -> Response:
-        data = OrderFulfilInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        values = validated_input(OrderFulfilInputSerializer, request)
         # Access first: another customer's order is a 404 here too, not a 403.
         order = selectors.order_get_accessible(order_id=pk, user=request_actor(request))
         self.check_object_permissions(request, order)  # staff only (StaffOnObject)
-        order = services.order_fulfil(
-            order=order, actor=request_actor(request), **data.validated_data
-        )
+        order = services.order_fulfil(order=order, actor=request_actor(request), **values)
         return Response(_order_answer(order))
 
     @extend_schema(
@@ -216,9 +211,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @idempotent()
     def fulfilments(self, request: Request, pk: str | None = None) -> Response:
         order = self._staff_order(request, pk)
-        data = FulfilmentCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = validated_input(FulfilmentCreateInputSerializer, request)
         fulfilment = fulfilments.fulfilment_create(
             order=order,
             lines=[dict(item) for item in values["lines"]],

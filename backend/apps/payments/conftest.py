@@ -1,4 +1,5 @@
-"""Fixtures for payment tests: webhook posting and the emails an order queued."""
+"""Fixtures for payment tests: webhook posting, paying an order again, and the emails an
+order queued."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from apps.orders.models import Order
 from apps.payments.providers.sandbox import sandbox_sign
 
 WEBHOOK_URL = "/api/v1/payments/webhooks/{provider}/"
+VISA = {"provider": "sandbox", "token": "tok_visa"}
 
 
 def post_webhook(
@@ -29,6 +31,11 @@ def post_webhook(
         content_type="application/json",
         **meta,
     )
+
+
+def pay_again(client: APIClient, order: Order, body: Any = VISA, **headers: Any) -> Any:
+    """POST ``/orders/{id}/pay/``: pay ``order`` again (with the sandbox card by default)."""
+    return client.post(f"/api/v1/orders/{order.pk}/pay/", body, format="json", **headers)
 
 
 @pytest.fixture

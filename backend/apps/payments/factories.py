@@ -1,4 +1,5 @@
-"""Test data for payments (factory_boy): payments, and an order as a capture leaves it.
+"""Test data for payments (factory_boy): payments, an order as a capture leaves it, and the
+sandbox's webhook body about a payment.
 
 Imported by tests only; never by application code.
 """
@@ -42,3 +43,19 @@ def latest_payment(order: Order) -> Payment:
     payment = order.payments.order_by("-created_at").first()
     assert payment is not None, "the order has no payment"
     return payment
+
+
+def payment_event_body(
+    payment: Payment, event_type: str = "payment.succeeded", **data: Any
+) -> bytes:
+    """The sandbox's webhook body of ``event_type`` about ``payment`` (its id, amount and
+    currency, unless ``data`` says otherwise; ``data`` adds ``refund_id``, ``event_id``...)."""
+    from apps.payments.providers.sandbox import sandbox_event_body
+
+    values: dict[str, Any] = {
+        "payment_id": str(payment.pk),
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        **data,
+    }
+    return sandbox_event_body(event_type=event_type, **values)

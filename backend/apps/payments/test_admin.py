@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from apps.accounts.models import User
 from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.services import refund_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(make_user: Callable[..., User]) -> Client:
-    client = Client()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_payments_refunds_and_webhook_events_are_listed_and_read_only(

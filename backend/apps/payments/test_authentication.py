@@ -23,9 +23,10 @@ from apps.catalog.models import StockMovement
 from apps.core.models import IdempotencyRecord
 from apps.orders.factories import CHECKOUT_BODY, checkout_url, order_create
 from apps.orders.models import Order, OrderEvent
-from apps.payments.factories import latest_payment
+from apps.payments.conftest import pay_again
+from apps.payments.factories import latest_payment, payment_event_body
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund, WebhookEvent
-from apps.payments.providers.sandbox import sandbox_authenticate, sandbox_event_body
+from apps.payments.providers.sandbox import sandbox_authenticate
 from apps.payments.services import payment_capture
 
 pytestmark = pytest.mark.django_db
@@ -63,12 +64,7 @@ def payment_url(payment: Payment | str) -> str:
 
 def _deliver_succeeded(send_webhook: Callable[..., Any], on_commit: Any, payment: Payment) -> None:
     """The sandbox's ``payment.succeeded`` webhook for ``payment``, delivered and processed."""
-    body = sandbox_event_body(
-        event_type="payment.succeeded",
-        payment_id=str(payment.pk),
-        amount=payment.amount,
-        currency=payment.currency,
-    )
+    body = payment_event_body(payment)
     with on_commit(execute=True):
         assert send_webhook(body).status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
@@ -146,9 +142,7 @@ def test_no_allowed_host_refuses_every_return_url(
     settings.PAYMENT_RETURN_URL_HOSTS = []
     order = order_create(user=customer, payment_method="tok_chargeDeclined")
     payment_capture(payment_id=str(latest_payment(order).pk))
-    response = customer_client.post(
-        f"/api/v1/orders/{order.pk}/pay/", {**AUTH, "return_url": RETURN_URL}, format="json"
-    )
+    response = pay_again(customer_client, order, {**AUTH, "return_url": RETURN_URL})
     assert response.status_code == 400
     assert "none configured" in str(response.json()["details"])
     assert order.payments.count() == 1
@@ -287,12 +281,7 @@ def test_pay_again_while_requires_action_cancels_the_abandoned_payment(
     order = waiting_order(user=customer)
     abandoned = latest_payment(order)
     with django_capture_on_commit_callbacks(execute=True):
-        response = customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_visa"},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY="pay-1",
-        )
+        response = pay_again(customer_client, order, HTTP_IDEMPOTENCY_KEY="pay-1")
     assert response.status_code == 202, response.content
     assert response.json()["next_action"] is None
     abandoned.refresh_from_db()
@@ -319,11 +308,7 @@ def test_a_second_success_is_refunded_automatically(
     first = latest_payment(order)
     stock_before = StockMovement.objects.count()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_visa"},
-            format="json",
-        )
+        response = pay_again(customer_client, order)
     assert response.status_code == 202
     cancel, capture = callbacks[-2:]
     # The first bank page succeeds at the provider, the new payment is captured, and
@@ -387,12 +372,8 @@ def test_a_sandbox_refund_the_shop_did_not_ask_for_is_recorded_as_external(
     order = order_paid()
     payment = latest_payment(order)
     moves = StockMovement.objects.count()
-    body = sandbox_event_body(
-        event_type="refund.succeeded",
-        payment_id=str(payment.pk),
-        amount="12.50",
-        currency="EUR",
-        reason="refunded in the provider's dashboard",
+    body = payment_event_body(
+        payment, "refund.succeeded", amount="12.50", reason="refunded in the provider's dashboard"
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert send_webhook(body).status_code == 200
@@ -419,11 +400,7 @@ def test_a_lost_cancel_is_sent_again_by_the_sweep_until_the_provider_answers(
     order = waiting_order(user=customer)
     abandoned = latest_payment(order)
     with django_capture_on_commit_callbacks(execute=False):  # the broker lost the cancel
-        customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_chargeDeclined"},
-            format="json",
-        )
+        pay_again(customer_client, order, {"provider": "sandbox", "token": "tok_chargeDeclined"})
     Payment.objects.filter(pk=abandoned.pk).update(
         updated_at=timezone.now() - timedelta(seconds=120)
     )

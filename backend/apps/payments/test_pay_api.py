@@ -12,7 +12,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from apps.orders.factories import order_create
 from apps.orders.models import Order
-from apps.payments.conftest import emails
+from apps.payments.conftest import VISA, emails, pay_again
 from apps.payments.factories import latest_payment, order_paid
 from apps.payments.models import Payment, SandboxCharge
 from apps.payments.services import payment_capture
@@ -20,11 +20,6 @@ from apps.payments.services import payment_capture
 pytestmark = pytest.mark.django_db
 
 GUEST_TOKEN = "guest-order-token-0123456789abcdef"
-VISA = {"provider": "sandbox", "token": "tok_visa"}
-
-
-def _url(order: Order) -> str:
-    return f"/api/v1/orders/{order.pk}/pay/"
 
 
 def declined_order(**kwargs: Any) -> Order:
@@ -39,7 +34,7 @@ def pay(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
 
     def post(client: APIClient, order: Order, body: dict[str, Any] = VISA, **headers: str) -> Any:
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(_url(order), body, format="json", **headers)
+            return pay_again(client, order, body, **headers)
 
     return post
 

@@ -180,6 +180,17 @@ def stripe_order(**kwargs: Any) -> Order:
     return order_create(provider="stripe", payment_method="pm_card_visa", **kwargs)
 
 
+def paid_stripe_order(http: FakeStripeHTTP) -> Order:
+    """A Stripe order whose payment intent was captured: the order is ``paid``."""
+    order = stripe_order()
+    payment = latest_payment(order)
+    http.responses.append((200, payment_intent(metadata={"payment_id": str(payment.pk)})))
+    payment_capture(payment_id=str(payment.pk))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    return order
+
+
 # --- Charges -----------------------------------------------------------------------------
 
 
@@ -335,10 +346,8 @@ def test_payment_intent_payment_failed_fails_the_payment(
 def test_charge_refunded_settles_a_pending_refund(
     http: FakeStripeHTTP, deliver: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    order = stripe_order()
+    order = paid_stripe_order(http)
     payment = latest_payment(order)
-    http.responses.append((200, payment_intent(metadata={"payment_id": str(payment.pk)})))
-    payment_capture(payment_id=str(payment.pk))
     http.responses.append((200, refund_object(1250, "pending")))
     with django_capture_on_commit_callbacks(execute=True):
         refund = refund_create(order=order, amount=None, restock=False, reason="", actor=None)

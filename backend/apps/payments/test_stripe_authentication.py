@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from apps.catalog.models import StockMovement
 from apps.orders.models import Order
+from apps.payments.conftest import pay_again
 from apps.payments.factories import latest_payment
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.stripe import StripeProvider
@@ -27,6 +28,7 @@ from apps.payments.test_stripe import (
     deliver,
     event,
     http,
+    paid_stripe_order,
     payment_intent,
     refund_object,
     stripe_headers,
@@ -201,11 +203,7 @@ def test_pay_again_cancels_the_payment_intent_after_commit(
     canceled = payment_intent("canceled", metadata={"payment_id": str(abandoned.pk)})
     http.responses.append((200, canceled))
     with django_capture_on_commit_callbacks(execute=True):
-        response = customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_visa"},
-            format="json",
-        )
+        response = pay_again(customer_client, order)
     assert response.status_code == 202, response.content
     cancel = http.requests[-1]
     assert (cancel["method"], cancel["url"]) == (
@@ -227,11 +225,7 @@ def test_a_cancel_that_comes_too_late_refunds_the_duplicate(
     order = waiting_stripe_order(http, user=customer)
     abandoned = latest_payment(order)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        customer_client.post(
-            f"/api/v1/orders/{order.pk}/pay/",
-            {"provider": "sandbox", "token": "tok_visa"},
-            format="json",
-        )
+        pay_again(customer_client, order)
     cancel, capture = callbacks[-2:]
     with django_capture_on_commit_callbacks(execute=True):
         capture()  # the new sandbox payment is captured first
@@ -260,16 +254,6 @@ def test_a_cancel_that_comes_too_late_refunds_the_duplicate(
 
 
 # --- Refunds made in the Stripe dashboard ---------------------------------------------------
-
-
-def paid_stripe_order(http: FakeStripeHTTP) -> Order:
-    order = stripe_order()
-    payment = latest_payment(order)
-    http.responses.append((200, payment_intent(metadata={"payment_id": str(payment.pk)})))
-    payment_capture(payment_id=str(payment.pk))
-    order.refresh_from_db()
-    assert order.status == Order.Status.PAID
-    return order
 
 
 @pytest.mark.parametrize("expanded", [True, False], ids=["refunds_listed", "total_only"])

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from apps.orders.factories import order_create
 from apps.orders.models import Order, OrderEvent
 from apps.payments.conftest import emails, post_webhook
-from apps.payments.factories import latest_payment, order_paid
+from apps.payments.factories import latest_payment, order_paid, payment_event_body
 from apps.payments.models import Payment, Refund, SandboxCharge, SandboxRefund, WebhookEvent
 from apps.payments.providers.sandbox import sandbox_event_body, sandbox_sign
 from apps.payments.services import payment_capture, refund_create
@@ -36,22 +36,12 @@ def deliver(api_client: APIClient, django_capture_on_commit_callbacks: Any) -> C
     return send
 
 
-def _event(payment: Payment, event_type: str = "payment.succeeded", **data: Any) -> bytes:
-    values: dict[str, Any] = {
-        "payment_id": str(payment.pk),
-        "amount": str(payment.amount),
-        "currency": payment.currency,
-    }
-    values.update(data)
-    return sandbox_event_body(event_type=event_type, **values)
-
-
 def test_payment_succeeded_before_capture_pays_and_the_capture_does_nothing(
     deliver: Callable[..., Any],
 ) -> None:
     order = order_create()
     payment = latest_payment(order)
-    response = deliver(_event(payment))
+    response = deliver(payment_event_body(payment))
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "received"
@@ -75,7 +65,7 @@ def test_payment_succeeded_after_capture_is_processed_without_change(
     deliver: Callable[..., Any],
 ) -> None:
     order = order_paid()
-    response = deliver(_event(latest_payment(order)))
+    response = deliver(payment_event_body(latest_payment(order)))
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert (event.status, event.last_error) == ("processed", "")
@@ -86,7 +76,7 @@ def test_payment_succeeded_after_capture_is_processed_without_change(
 def test_payment_failed_after_captured_is_ignored_as_stale(deliver: Callable[..., Any]) -> None:
     order = order_paid()
     payment = latest_payment(order)
-    response = deliver(_event(payment, "payment.failed", reason="card_declined"))
+    response = deliver(payment_event_body(payment, "payment.failed", reason="card_declined"))
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.IGNORED
@@ -104,7 +94,9 @@ def test_requires_action_settled_by_payment_failed_webhook(
     order = order_create(payment_method="tok_requiresAction")
     payment = latest_payment(order)
     payment_capture(payment_id=str(payment.pk))
-    response = deliver(_event(payment, "payment.failed", reason="authentication_required"))
+    response = deliver(
+        payment_event_body(payment, "payment.failed", reason="authentication_required")
+    )
     assert response.status_code == 200
     payment.refresh_from_db()
     assert (payment.status, payment.failure_code) == ("failed", "authentication_required")
@@ -114,7 +106,7 @@ def test_requires_action_settled_by_payment_failed_webhook(
 
 def test_a_duplicate_delivery_is_a_200_and_changes_nothing(deliver: Callable[..., Any]) -> None:
     order = order_create()
-    body = _event(latest_payment(order))
+    body = payment_event_body(latest_payment(order))
     first = deliver(body)
     again = deliver(body)
     assert (first.status_code, again.status_code) == (200, 200)
@@ -158,7 +150,7 @@ def test_a_bad_signature_is_a_400_and_stores_nothing(
     deliver: Callable[..., Any], case: str
 ) -> None:
     order = order_create()
-    body = _event(latest_payment(order))
+    body = payment_event_body(latest_payment(order))
     response = deliver(body, _headers_for(body)[case])
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_signature"
@@ -168,7 +160,7 @@ def test_a_bad_signature_is_a_400_and_stores_nothing(
 
 def test_a_body_changed_by_one_byte_is_refused(deliver: Callable[..., Any]) -> None:
     order = order_create()
-    body = _event(latest_payment(order))
+    body = payment_event_body(latest_payment(order))
     headers = sandbox_sign(body)
     changed = body.replace(b'"EUR"', b'"EUr"')
     assert len(changed) == len(body)
@@ -209,7 +201,7 @@ def test_the_webhook_needs_no_credentials_and_no_csrf_token() -> None:
     client = APIClient(enforce_csrf_checks=True)
     client.credentials(HTTP_AUTHORIZATION="Bearer not-a-valid-token")
     order = order_create()
-    body = _event(latest_payment(order))
+    body = payment_event_body(latest_payment(order))
     response = post_webhook(client, body, sandbox_sign(body))
     assert response.status_code == 200, response.content
     assert WebhookEvent.objects.count() == 1
@@ -224,7 +216,7 @@ def test_a_mismatched_amount_or_currency_is_recorded_and_not_applied(
 ) -> None:
     order = order_create()
     payment = latest_payment(order)
-    response = deliver(_event(payment, **change))
+    response = deliver(payment_event_body(payment, **change))
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.FAILED
@@ -267,12 +259,8 @@ def test_refund_succeeded_webhook_settles_a_pending_refund_first(
     with django_capture_on_commit_callbacks(execute=False) as sent:  # the task is not run
         refund = refund_create(order=order, amount=None, restock=False, reason="x", actor=None)
     assert len(sent) == 1
-    body = sandbox_event_body(
-        event_type="refund.succeeded",
-        payment_id=str(payment.pk),
-        amount=str(refund.amount),
-        currency="EUR",
-        refund_id=str(refund.pk),
+    body = payment_event_body(
+        payment, "refund.succeeded", amount=str(refund.amount), refund_id=str(refund.pk)
     )
     assert deliver(body).status_code == 200
     refund.refresh_from_db()
@@ -296,13 +284,7 @@ def test_refund_webhook_with_a_different_amount_is_not_applied(
         refund = refund_create(
             order=order, amount=payment.amount, restock=False, reason="", actor=None
         )
-    body = sandbox_event_body(
-        event_type="refund.succeeded",
-        payment_id=str(payment.pk),
-        amount="1.00",
-        currency="EUR",
-        refund_id=str(refund.pk),
-    )
+    body = payment_event_body(payment, "refund.succeeded", amount="1.00", refund_id=str(refund.pk))
     deliver(body)
     event = WebhookEvent.objects.get()
     assert event.status == WebhookEvent.Status.FAILED

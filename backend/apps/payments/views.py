@@ -17,7 +17,6 @@ Errors are raised, never caught: ``utils.errors`` maps them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,7 +33,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.orders.models import Order
-from apps.orders.selectors import order_get_accessible, order_token_hash
+from apps.orders.selectors import order_get_accessible, order_key_owner
 from apps.payments import selectors, services
 from apps.payments.models import Payment
 from apps.payments.serializers import (
@@ -49,6 +48,7 @@ from utils.errors import ValidationError
 from utils.headers import IDEMPOTENCY_KEY_PARAMETER, ORDER_TOKEN_PARAMETER, order_token
 from utils.idempotency import idempotent
 from utils.schema import error_response
+from utils.serializers import validated_input
 from utils.throttling import ScopedRateThrottle
 
 SIGNATURE_PARAMETERS = [
@@ -87,13 +87,6 @@ _WEBHOOK_REFUSED = error_response(
 )
 
 
-def _pay_key_owner(request: Request, view_kwargs: Mapping[str, Any]) -> str:
-    """Idempotency keys of a guest belong to its order token, never to whoever knows the id."""
-    if request.user is not None and request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    return f"order-token:{order_token_hash(order_token(request) or '')}"
-
-
 class OrderPaymentViewSet(viewsets.GenericViewSet):
     """Pay an order again after a failed payment; refund a paid order (staff)."""
 
@@ -125,16 +118,13 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
         responses={202: PaymentOutputSerializer, 409: _CONFLICT, 422: _IDEMPOTENCY_CONFLICT},
     )
     @action(detail=True, methods=["post"])
-    @idempotent(owner=_pay_key_owner)
+    @idempotent(owner=order_key_owner)
     def pay(self, request: Request, pk: str | None = None) -> Response:
         order = order_get_accessible(
             order_id=pk, user=request_actor(request), order_token=order_token(request)
         )
-        data = PayInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        payment = services.payment_retry(
-            order=order, actor=request_actor(request), **data.validated_data
-        )
+        values = validated_input(PayInputSerializer, request)
+        payment = services.payment_retry(order=order, actor=request_actor(request), **values)
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -147,9 +137,7 @@ class OrderPaymentViewSet(viewsets.GenericViewSet):
     @idempotent()
     def refund(self, request: Request, pk: str | None = None) -> Response:
         order = order_get_accessible(order_id=pk, user=request_actor(request))
-        data = RefundInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = validated_input(RefundInputSerializer, request)
         refund = services.refund_create(
             order=order,
             amount=values["amount"],

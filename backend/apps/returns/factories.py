@@ -3,7 +3,8 @@
 ``order_shipped`` makes a paid order (``order_paid``), then one shipped
 ``Fulfilment`` with its lines, sets ``quantity_fulfilled`` and the order's status
 (``fulfilled``, or ``partially_fulfilled`` when not every unit shipped), as the
-fulfilment service does. ``return_made`` asks for a return through the service.
+fulfilment service does. ``return_made`` asks for a return through the service;
+``return_received`` approves one and records what arrived, through the services too.
 Imported by tests only; never by application code.
 """
 
@@ -21,7 +22,7 @@ from apps.catalog.stock import warehouse_default
 from apps.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
 from apps.payments.factories import latest_payment, order_paid
 from apps.returns.models import ReturnRequest
-from apps.returns.services import return_request_create
+from apps.returns.services import return_approve, return_receive, return_request_create
 from utils.decimal_utils import money_sum, quantize
 
 
@@ -106,4 +107,17 @@ def return_made(
         lines=[{"line": line.pk, "quantity": qty} for line, qty in units],
         reason=reason,
         actor=actor,
+    )
+
+
+def return_received(
+    return_request: ReturnRequest, *, actor: User, line: int, quantity: int
+) -> ReturnRequest:
+    """``return_request`` approved, then ``quantity`` units of order line ``line`` received
+    (not restocked)."""
+    return_approve(return_request=return_request, actor=actor)
+    return return_receive(
+        return_request=return_request,
+        actor=actor,
+        lines=[{"line": line, "quantity": quantity, "restock": False}],
     )

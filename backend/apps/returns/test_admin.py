@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from django.test import Client
 
@@ -14,13 +12,6 @@ from apps.returns.factories import order_shipped, return_made
 from apps.returns.models import ReturnRequest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(make_user: Callable[..., User]) -> Client:
-    client = Client()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_returns_are_listed_with_their_lines_and_approved_by_the_action(

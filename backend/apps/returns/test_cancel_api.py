@@ -18,7 +18,7 @@ from apps.catalog.models import Variant
 from apps.orders.models import Order, OrderEvent
 from apps.returns import services
 from apps.returns.conftest import post, returns_url, step_url
-from apps.returns.factories import order_shipped, return_made
+from apps.returns.factories import order_shipped, return_made, return_received
 from apps.returns.models import ReturnRequest
 from config.testing import db_snapshot
 
@@ -121,12 +121,7 @@ def test_a_return_that_is_not_requested_or_approved_cannot_be_cancelled(
     order = order_shipped(user=customer, lines=[(tee, 2)])
     made = return_made(order, [(order.lines.get(), 1)], actor=customer)
     if status == "received":
-        services.return_approve(return_request=made, actor=staff)
-        services.return_receive(
-            return_request=made,
-            actor=staff,
-            lines=[{"line": order.lines.get().pk, "quantity": 1, "restock": False}],
-        )
+        return_received(made, actor=staff, line=order.lines.get().pk, quantity=1)
     elif status == "rejected":
         services.return_reject(return_request=made, actor=staff, staff_note="Worn")
     else:

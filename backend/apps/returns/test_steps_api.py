@@ -20,9 +20,9 @@ from apps.notifications.services import email_render
 from apps.orders.models import Order, OrderEvent
 from apps.payments.models import Refund
 from apps.returns.conftest import emails, post, returns_url, step_url
-from apps.returns.factories import order_shipped, return_made
-from apps.returns.models import ReturnRequest
-from apps.returns.services import return_approve, return_receive
+from apps.returns.factories import order_shipped, return_made, return_received
+from apps.returns.models import ReturnLine, ReturnRequest
+from apps.returns.services import return_approve
 from config.testing import db_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,13 @@ def requested(customer: User, tee: Variant, mug: Variant) -> ReturnRequest:
     order = order_shipped(user=customer, lines=[(tee, 3), (mug, 1)])
     tee_line, mug_line = order.lines.order_by("pk")
     return return_made(order, [(tee_line, 2), (mug_line, 1)], actor=customer)
+
+
+def _tee_line(requested: ReturnRequest) -> ReturnLine:
+    """The return's first line: two of the three tees."""
+    line = requested.lines.order_by("pk").first()
+    assert line is not None
+    return line
 
 
 def test_the_full_life_of_a_return_restocks_to_warehouse_b_and_refunds_prorated_tax(
@@ -241,9 +248,7 @@ def test_receiving_refuses_bad_lines_and_changes_nothing(
     expected: dict[str, list[str]],
 ) -> None:
     return_approve(return_request=requested, actor=staff)
-    tee_line = requested.lines.order_by("pk").first()
-    assert tee_line is not None
-    body = {"lines": [{"line": tee_line.line_id, **item} for item in lines]}
+    body = {"lines": [{"line": _tee_line(requested).line_id, **item} for item in lines]}
     if "line" in lines[0]:
         body = {"lines": lines}
     before = db_snapshot()
@@ -258,9 +263,7 @@ def test_receiving_refuses_bad_lines_and_changes_nothing(
 def test_receiving_nothing_or_before_approval_is_refused(
     staff: User, staff_client: APIClient, requested: ReturnRequest
 ) -> None:
-    tee_line = requested.lines.order_by("pk").first()
-    assert tee_line is not None
-    body = {"lines": [{"line": tee_line.line_id, "quantity": 0, "restock": False}]}
+    body = {"lines": [{"line": _tee_line(requested).line_id, "quantity": 0, "restock": False}]}
     before = db_snapshot()
 
     early = _step(staff_client, requested.number, "receive", body)
@@ -316,12 +319,7 @@ def test_a_line_returned_in_parts_refunds_exactly_its_total(
     amounts = []
     for _ in range(3):
         made = return_made(order, [(line, 1)], actor=customer)
-        return_approve(return_request=made, actor=staff)
-        return_receive(
-            return_request=made,
-            actor=staff,
-            lines=[{"line": line.pk, "quantity": 1, "restock": False}],
-        )
+        return_received(made, actor=staff, line=line.pk, quantity=1)
         with django_capture_on_commit_callbacks(execute=True):
             _step(jwt_client(staff), made.number, "refund")
         refund = Refund.objects.get(returns=made)
@@ -345,14 +343,7 @@ def test_a_failed_refund_leaves_the_return_received_and_may_be_asked_again(
     from apps.payments.providers.base import PaymentProviderError
     from apps.payments.providers.sandbox import SandboxProvider
 
-    return_approve(return_request=requested, actor=staff)
-    tee_line = requested.lines.order_by("pk").first()
-    assert tee_line is not None
-    return_receive(
-        return_request=requested,
-        actor=staff,
-        lines=[{"line": tee_line.line_id, "quantity": 2, "restock": False}],
-    )
+    return_received(requested, actor=staff, line=_tee_line(requested).line_id, quantity=2)
 
     def refuse(self: Any, **kwargs: Any) -> Any:
         raise PaymentProviderError("card closed", reason="refund_refused")
@@ -378,14 +369,7 @@ def test_a_failed_refund_leaves_the_return_received_and_may_be_asked_again(
 def test_the_refund_step_takes_an_idempotency_key(
     staff: User, staff_client: APIClient, requested: ReturnRequest
 ) -> None:
-    return_approve(return_request=requested, actor=staff)
-    tee_line = requested.lines.order_by("pk").first()
-    assert tee_line is not None
-    return_receive(
-        return_request=requested,
-        actor=staff,
-        lines=[{"line": tee_line.line_id, "quantity": 1, "restock": False}],
-    )
+    return_received(requested, actor=staff, line=_tee_line(requested).line_id, quantity=1)
     first = _step(staff_client, requested.number, "refund", HTTP_IDEMPOTENCY_KEY="r-1")
     replay = _step(staff_client, requested.number, "refund", HTTP_IDEMPOTENCY_KEY="r-1")
 

@@ -51,13 +51,8 @@ def return_transition_check(*, return_request: ReturnRequest, to_status: str) ->
     so a service can refuse before it validates the rest of its input."""
     from_status = return_request.status
     if to_status not in ALLOWED.get(from_status, frozenset()):
-        raise InvalidStateError(
-            f"A return that is {from_status} cannot become {to_status}.",
-            details={
-                "status": from_status,
-                "requested": to_status,
-                "allowed": sorted(ALLOWED.get(from_status, frozenset())),
-            },
+        raise InvalidStateError.transition(
+            "A return", from_status, to_status, ALLOWED.get(from_status, frozenset())
         )
 
 

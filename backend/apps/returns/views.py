@@ -7,7 +7,7 @@ customer on a staff route is a 403.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,9 +17,10 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from apps.orders.models import Order
-from apps.orders.selectors import order_get_accessible, order_token_hash
+from apps.orders.selectors import order_get_accessible, order_key_owner
 from apps.returns import refunds, selectors, services
 from apps.returns.filters import ReturnFilter
 from apps.returns.models import ReturnRequest
@@ -64,13 +65,6 @@ _RECEIVE_INVALID = error_response(
 )
 
 
-def _key_owner(request: Request, view_kwargs: Mapping[str, Any]) -> str:
-    """A guest's keys belong to its order token, never to whoever knows the order id."""
-    if request.user is not None and request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    return f"order-token:{order_token_hash(order_token(request) or '')}"
-
-
 class OrderReturnViewSet(viewsets.GenericViewSet):
     """An order's returns: ask for one, list them."""
 
@@ -110,7 +104,7 @@ class OrderReturnViewSet(viewsets.GenericViewSet):
         },
     )
     @returns.mapping.post
-    @idempotent(owner=_key_owner)
+    @idempotent(owner=order_key_owner)
     def returns_create(self, request: Request, pk: str | None = None) -> Response:
         order = self._order(request, pk)
         values = validated_input(ReturnCreateInputSerializer, request)
@@ -136,7 +130,7 @@ class OrderReturnViewSet(viewsets.GenericViewSet):
         url_path=r"returns/(?P<number>[A-Za-z0-9-]{1,32})/cancel",
         url_name="return-cancel",
     )
-    @idempotent(owner=_key_owner)
+    @idempotent(owner=order_key_owner)
     def return_cancel(self, request: Request, pk: str | None = None, number: str = "") -> Response:
         order = self._order(request, pk)
         validated_input(ReturnActionInputSerializer, request)
@@ -167,8 +161,25 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def retrieve(self, request: Request, number: str | None = None) -> Response:
         return Response(ReturnOutputSerializer(selectors.return_get(number=str(number))).data)
 
-    def _answer(self, return_request: ReturnRequest, code: int = status.HTTP_200_OK) -> Response:
-        output = ReturnOutputSerializer(selectors.return_get(number=return_request.number))
+    def _step(
+        self,
+        request: Request,
+        number: str | None,
+        step: Callable[..., ReturnRequest],
+        body: type[BaseSerializer] = ReturnActionInputSerializer,
+        *fields: str,
+        code: int = status.HTTP_200_OK,
+    ) -> Response:
+        """Validate the body, take ``step`` on the return (with the body's ``fields``), then
+        answer with the return as it is now."""
+        values = validated_input(body, request)
+        found = selectors.return_get(number=str(number))
+        taken = step(
+            return_request=found,
+            actor=request_actor(request),
+            **{name: values[name] for name in fields},
+        )
+        output = ReturnOutputSerializer(selectors.return_get(number=taken.number))
         return Response(output.data, status=code)
 
     @extend_schema(
@@ -178,23 +189,16 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, number: str | None = None) -> Response:
-        validated_input(ReturnActionInputSerializer, request)
-        found = selectors.return_get(number=str(number))
-        return self._answer(
-            services.return_approve(return_request=found, actor=request_actor(request))
-        )
+        return self._step(request, number, services.return_approve)
 
     @extend_schema(
         summary="Reject a return", request=ReturnRejectInputSerializer, responses=_STEP_RESPONSES
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, number: str | None = None) -> Response:
-        values = validated_input(ReturnRejectInputSerializer, request)
-        found = selectors.return_get(number=str(number))
-        rejected = services.return_reject(
-            return_request=found, actor=request_actor(request), staff_note=values["staff_note"]
+        return self._step(
+            request, number, services.return_reject, ReturnRejectInputSerializer, "staff_note"
         )
-        return self._answer(rejected)
 
     @extend_schema(
         summary="Record what arrived (and restock it)",
@@ -204,12 +208,9 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def receive(self, request: Request, number: str | None = None) -> Response:
-        values = validated_input(ReturnReceiveInputSerializer, request)
-        found = selectors.return_get(number=str(number))
-        received = services.return_receive(
-            return_request=found, actor=request_actor(request), lines=values["lines"]
+        return self._step(
+            request, number, services.return_receive, ReturnReceiveInputSerializer, "lines"
         )
-        return self._answer(received)
 
     @extend_schema(
         summary="Cancel a return before anything arrived (for the customer)",
@@ -220,11 +221,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"])
     @idempotent()
     def cancel(self, request: Request, number: str | None = None) -> Response:
-        validated_input(ReturnActionInputSerializer, request)
-        found = selectors.return_get(number=str(number))
-        return self._answer(
-            services.return_cancel(return_request=found, actor=request_actor(request))
-        )
+        return self._step(request, number, services.return_cancel)
 
     @extend_schema(
         summary="Refund the received units",
@@ -240,7 +237,4 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"])
     @idempotent()
     def refund(self, request: Request, number: str | None = None) -> Response:
-        validated_input(ReturnActionInputSerializer, request)
-        found = selectors.return_get(number=str(number))
-        refunded = refunds.return_refund(return_request=found, actor=request_actor(request))
-        return self._answer(refunded, status.HTTP_202_ACCEPTED)
+        return self._step(request, number, refunds.return_refund, code=status.HTTP_202_ACCEPTED)

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
-from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
 from apps.catalog.factories import ledger_sum, make_product, on_hand
 from apps.catalog.models import Stock, StockMovement
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(make_user: Callable[..., User]) -> Client:
-    client = Client()
-    client.force_login(make_user("root@example.com", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_catalogue_and_cart_admin_pages_render(admin_client: Client) -> None:

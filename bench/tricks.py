@@ -70,6 +70,26 @@ def ab(with_trick: Callable[[], Any], without: Callable[[], Any], n: int) -> tup
     return statistics.median(on), statistics.median(off)
 
 
+def ab_swapped(
+    owner: Any, name: str, trick: Any, plain: Any, run: Callable[[], Any], n: int
+) -> tuple[float, float]:
+    """``ab`` of ``run`` with ``owner.name`` set to ``trick`` and to ``plain``, batches
+    alternating; ``owner.name`` is put back afterwards."""
+    kept = getattr(owner, name)
+
+    def arm(value: Any) -> Callable[[], None]:
+        def one() -> None:
+            setattr(owner, name, value)
+            run()
+
+        return one
+
+    try:
+        return ab(arm(trick), arm(plain), n)
+    finally:
+        setattr(owner, name, kept)
+
+
 # --- the tricks -------------------------------------------------------------------------
 
 
@@ -181,18 +201,7 @@ def page_rows(n: int) -> tuple[float, float]:
 
     rows = ProductViewSet._page
     one = computed_page(content_cache=False)
-
-    def with_page(impl: Callable[..., Any]) -> Callable[[], None]:
-        def run() -> None:
-            ProductViewSet._page = impl  # type: ignore[method-assign]
-            one()
-
-        return run
-
-    try:
-        return ab(with_page(rows), with_page(serializer_page), n)
-    finally:
-        ProductViewSet._page = rows  # type: ignore[method-assign]
+    return ab_swapped(ProductViewSet, "_page", rows, serializer_page, one, n)
 
 
 def content_cache(n: int) -> tuple[float, float]:
@@ -214,19 +223,7 @@ def stored_pages(n: int) -> tuple[float, float]:
     def parts_only(*args: Any, **kwargs: Any) -> Any:
         return replace(kept(*args, **kwargs), page=None)
 
-    one = computed_page()
-
-    def with_reader(reader: Callable[..., Any]) -> Callable[[], None]:
-        def run() -> None:
-            views.known_list = reader  # type: ignore[assignment]
-            one()
-
-        return run
-
-    try:
-        return ab(with_reader(kept), with_reader(parts_only), n)
-    finally:
-        views.known_list = kept  # type: ignore[assignment]
+    return ab_swapped(views, "known_list", kept, parts_only, computed_page(), n)
 
 
 def availability_sql(n: int) -> tuple[float, float]:
@@ -251,19 +248,7 @@ def availability_sql(n: int) -> tuple[float, float]:
         )
         return {vid: (total, top > 0) for vid, total, top in rows}
 
-    one = computed_page()
-
-    def with_query(impl: Callable[..., Any]) -> Callable[[], None]:
-        def run() -> None:
-            rows.variant_availability = impl  # type: ignore[assignment]
-            one()
-
-        return run
-
-    try:
-        return ab(with_query(plain), with_query(orm), n)
-    finally:
-        rows.variant_availability = plain  # type: ignore[assignment]
+    return ab_swapped(rows, "variant_availability", plain, orm, computed_page(), n)
 
 
 def serializer_answers() -> Callable[[bool], None]:

@@ -7,11 +7,12 @@ Two kinds of change, two kinds of version, so that buying does not empty every p
   transaction commits, and every entry computed under an older one is ignored.
 - Stock changes call ``catalog_changed(variant_ids=...)``: after the commit it bumps the
   stock sequence (``STOCK_SEQ_KEY``) and then sets a fresh version on each changed
-  variant (``catalog:sv:<id>``). An entry records the versions of the variants it
-  shows, and a hit compares them (a second ``MGET``, of those keys only): a checkout
-  invalidates only the pages that show a variant it bought. A page whose membership
-  depends on stock (``?in_stock=``) records the stock sequence instead: any stock
-  change invalidates it, as before.
+  variant (``catalog:sv:<id>``). An entry records the stock sequence and the versions
+  of the variants it shows. A hit under the same stock sequence is served as it is (no
+  stock change committed since); after a change it compares the variants' versions (a
+  second ``MGET``, of those keys only): a checkout invalidates only the pages that show
+  a variant it bought. A page whose membership depends on stock (``?in_stock=``) is
+  gone after any stock change.
 
 Freshness: the content version and the stock sequence are read before the page is
 computed, the variant versions after it; an entry is stored only if the stock sequence
@@ -109,13 +110,18 @@ def catalog_changed(*, variant_ids: Iterable[int] | None = None) -> None:
     transaction.on_commit(lambda: _bump_stock(ids), robust=True)
 
 
+# Bump when ``_Entry`` changes shape: during a rolling deploy old and new processes share
+# the cache, and each must read only entries of its own format.
+_PAGE_FORMAT = 2
+
+
 def _page_key(request: Request) -> str:
     # Scheme and Host header as sent, since the body holds absolute links (the Host was
     # already checked against ALLOWED_HOSTS by CommonMiddleware, before any view).
     meta = request.META
     host, path = meta.get("HTTP_HOST", ""), meta.get("PATH_INFO", "")
     uri = f"{request.scheme}://{host}{path}?{meta.get('QUERY_STRING', '')}"
-    return "catalog:page:" + hashlib.sha256(uri.encode()).hexdigest()
+    return f"catalog:page:{_PAGE_FORMAT}:" + hashlib.sha256(uri.encode()).hexdigest()
 
 
 def catalog_reads_announce(request: Request) -> None:
@@ -139,17 +145,24 @@ def _entry_ttl(ttl: float, valid_until: datetime | None) -> float:
 @dataclass(frozen=True)
 class _Entry:
     version: int  # the content version it was computed under
-    stock_seq: int | None  # set when its rows depend on stock (then variants is empty)
+    stock_seq: int | None  # the stock sequence it was computed and stored under
+    by_stock: bool  # its rows are chosen by stock: any stock change invalidates it
     variants: tuple[tuple[int, int | None], ...]  # (variant id, its stock version)
     body: bytes
 
 
 def _still_valid(entry: object, version: int, stock_seq: int) -> bool:
-    """Whether a cached entry may be served now (one ``MGET`` of its variants' versions)."""
+    """Whether a cached entry may be served now. While no stock change was committed since
+    it was stored (the stock sequence has not moved) nothing more is read; after one, an
+    entry chosen by stock is gone and any other costs one ``MGET`` of its variants'
+    versions (``bench/profile.md``, row "a hit reads the variant versions only after a
+    stock change")."""
     if not isinstance(entry, _Entry) or entry.version != version:
         return False
-    if entry.stock_seq is not None:
-        return entry.stock_seq == stock_seq
+    if entry.stock_seq == stock_seq:
+        return True
+    if entry.by_stock:
+        return False
     if not entry.variants:
         return True
     current = cache.get_many([_variant_key(vid) for vid, _ in entry.variants])
@@ -177,7 +190,8 @@ def _store(request: Request, key: str, response: Response, version: int, stock_s
         return  # a stock change committed while computing: this page may already be old
     entry = _Entry(
         version=version,
-        stock_seq=stock_seq if depends_on_stock else None,
+        stock_seq=stock_seq,
+        by_stock=depends_on_stock,
         variants=()
         if depends_on_stock
         else tuple((vid, current.get(_variant_key(vid))) for vid in variant_ids),

@@ -201,7 +201,7 @@ def test_a_miss_is_computed_once_while_another_request_computes(
 
     def store_soon() -> None:
         time.sleep(0.1)
-        cache.set(key, _Entry(version, None, (), b'{"theirs":true}'))
+        cache.set(key, _Entry(version, None, False, (), b'{"theirs":true}'))
 
     thread = threading.Thread(target=store_soon)
     thread.start()

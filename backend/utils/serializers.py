@@ -190,8 +190,8 @@ def datetime_output(value: Any) -> str | None:
 
 def datetime_formatter() -> Callable[[datetime | None], str | None]:
     """``datetime_output`` for the many date-times of one answer: the current time zone is
-    read once, not per value (a product page has 40; ``bench/profile.md``, row "list
-    pages kept by content version"). The same strings: ISO 8601 in that zone, UTC as
+    read once, not per value (a product page has 40; ``bench/profile.md``, row "date-times
+    with the zone read once per answer"). The same strings: ISO 8601 in that zone, UTC as
     ``Z``."""
     iso = str(api_settings.DATETIME_FORMAT).lower() == ISO_8601
     zone = timezone.get_current_timezone() if settings.USE_TZ and iso else None

@@ -202,6 +202,9 @@ def test_the_content_cache_down_serves_from_the_database(
 ) -> None:
     make_product("tee", prices=("5.00",), stock=2)
     expected = api_client.get(f"{PRODUCTS}tee/").content
+    expected_list = api_client.get(PRODUCTS).content
+    with override_settings(CATALOG_DATA_CACHE_SECONDS=60.0):
+        api_client.get(PRODUCTS)  # the list page stored, then unreadable below
 
     def down(*args: object, **kwargs: object) -> None:
         raise ConnectionError("cache down")
@@ -210,9 +213,12 @@ def test_the_content_cache_down_serves_from_the_database(
     try:
         with override_settings(CATALOG_DATA_CACHE_SECONDS=60.0):
             response = api_client.get(f"{PRODUCTS}tee/")
+            cache_reset()
+            listed = api_client.get(PRODUCTS)
     finally:
         cache_reset()  # the failure rested the cache for this process
     assert (response.status_code, response.content) == (200, expected)
+    assert (listed.status_code, listed.content) == (200, expected_list)
 
 
 @pytest.mark.django_db

@@ -114,6 +114,7 @@ class Config:
     reuse_db: bool
     py_spy: str | None
     hot_workers: int
+    mixed_workers: int
     hot_clients: int
 
 
@@ -130,6 +131,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--scenarios", default="s1,s2,hot,mixed,page,s3,queries,memory")
     parser.add_argument("--no-idempotency-key", action="store_true")
     parser.add_argument("--hot-workers", type=int, default=8, help="gunicorn workers, hot scenario")
+    parser.add_argument(
+        "--mixed-workers", type=int, default=2, help="gunicorn workers, mixed scenario"
+    )
     parser.add_argument("--hot-clients", type=int, default=16, help="clients, hot scenario")
     parser.add_argument(
         "--require-all", action="store_true", help="fail (not skip) when an endpoint is missing"
@@ -169,6 +173,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         require_all=bool(args.require_all),
         reuse_db=bool(args.reuse_db),
         hot_workers=args.hot_workers,
+        mixed_workers=args.mixed_workers,
         hot_clients=args.hot_clients,
         py_spy=None
         if (args.no_py_spy or (smoke and not args.py_spy))
@@ -731,7 +736,10 @@ class Bench:
         cfg = self.config
         token = secrets.token_urlsafe(32)
         target = spawn_product(
-            self.group, self.product_env("mixed", METRICS_TOKEN=token), name="mixed"
+            self.group,
+            self.product_env("mixed", METRICS_TOKEN=token),
+            name="mixed",
+            workers=cfg.mixed_workers,
         ).ready()
         path = "/api/v1/products/"
         self.probe_request(target, path)

@@ -10,6 +10,7 @@ SELECT, one bulk UPDATE, one bulk INSERT of movements.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -17,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db import connections, transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.accounts.models import User
@@ -60,13 +61,41 @@ def stock_lock(*, variant_ids: Iterable[int]) -> dict[StockKey, Stock]:
     ids = sorted(set(variant_ids))
     if not ids:
         return {}
-    rows = (
+    rows = _locking_rows().filter(variant_id__in=ids)
+    return {(row.variant_id, row.warehouse_id): row for row in rows}
+
+
+def _on_hand_write(rows: list[Stock]) -> None:
+    """Write these locked rows' ``on_hand`` in one ``UPDATE ... SET on_hand = CASE id ...``.
+
+    The statement ``bulk_update(rows, ["on_hand"])`` sends, written directly: the ORM
+    builds a ``When`` expression per row and compiles them all, about 0.5 ms of CPU for
+    a three-line order, this about 0.03 ms (``bench/profile.md``, row "stock written in
+    one plain statement"). Plain SQL that PostgreSQL and SQLite both read.
+    """
+    meta = Stock._meta
+    connection = connections[Stock.objects.db]
+    quote = connection.ops.quote_name
+    pk, on_hand = quote(meta.pk.column), quote(meta.get_field("on_hand").column)
+    cases = " ".join(["WHEN %s THEN CAST(%s AS integer)"] * len(rows))
+    sql = (  # only names are formatted in; every value is a parameter
+        f"UPDATE {quote(meta.db_table)} SET {on_hand} = CASE {pk} {cases} END "  # noqa: S608
+        f"WHERE {pk} IN ({', '.join(['%s'] * len(rows))})"
+    )
+    params: list[int] = [value for row in rows for value in (row.pk, row.on_hand)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *(row.pk for row in rows)])
+
+
+@functools.cache
+def _locking_rows() -> QuerySet[Stock]:
+    """``stock_lock``'s query without its variants, built once per process and cloned by
+    every call (``bench/profile.md``, row "lines queries built once")."""
+    return (
         Stock.objects.select_for_update(of=("self",))
         .select_related("warehouse")
-        .filter(variant_id__in=ids)
         .order_by("variant_id", "warehouse_id")
     )
-    return {(row.variant_id, row.warehouse_id): row for row in rows}
 
 
 def stock_apply(
@@ -116,7 +145,7 @@ def stock_apply(
         row = rows[key]
         row.on_hand += qty
         updated.append(row)
-    Stock.objects.bulk_update(updated, ["on_hand"])
+    _on_hand_write(updated)
     _stock_low_emit(rows, changes)
     catalog_changed(
         variant_ids={vid for vid, _ in changes}

@@ -14,6 +14,7 @@ after checkout (``apps.orders.services``) and payment capture (``apps.payments``
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import status
 
@@ -314,12 +316,15 @@ def _refuse_closed_cart(checkout: _Checkout) -> None:
         )
 
 
+@functools.cache
+def _lines_query() -> QuerySet[CartItem]:
+    """Checkout's lines query without its cart, built once per process; each checkout
+    clones it with its cart (``bench/profile.md``, row "lines queries built once")."""
+    return CartItem.objects.select_related("variant__product__tax_class").order_by("variant_id")
+
+
 def _cart_items(cart: Cart) -> list[CartItem]:
-    items = list(
-        CartItem.objects.filter(cart=cart)
-        .select_related("variant__product__tax_class")
-        .order_by("variant_id")
-    )
+    items = list(_lines_query().filter(cart=cart))
     if not items:
         raise CartEmptyError()
     return items

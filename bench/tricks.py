@@ -470,6 +470,74 @@ def pricing_reference(n: int) -> tuple[float, float]:
     return ab(arm(2.0), arm(0.0), n)
 
 
+def orm_shortcuts() -> Callable[[bool], None]:
+    """Switch the ORM shortcuts of the order path on (True) or off: rows "lines queries
+    built once" and "stock written in one plain statement". Off builds the three queries
+    on every call and writes the stock with ``bulk_update``, as before them."""
+    from apps.cart import selectors
+    from apps.catalog import stock
+    from apps.catalog.models import Stock
+    from apps.orders import checkout
+
+    cached = [
+        (selectors, "_lines_with_stock"),
+        (checkout, "_lines_query"),
+        (stock, "_locking_rows"),
+    ]
+    kept = {(owner, name): getattr(owner, name) for owner, name in cached}
+    plain_write = stock._on_hand_write
+
+    def bulk_write(rows: list[Any]) -> None:
+        Stock.objects.bulk_update(rows, ["on_hand"])
+
+    def use(on: bool) -> None:
+        for (owner, name), built_once in kept.items():
+            setattr(owner, name, built_once if on else built_once.__wrapped__)
+        stock._on_hand_write = plain_write if on else bulk_write
+
+    return use
+
+
+def orm_tricks(n: int) -> None:
+    """Rows "lines queries built once" and "stock written in one plain statement": the S2
+    flow in one process (n orders a batch, arms alternating), and the Python calls per
+    request, with both shortcuts and without them."""
+    from apps.catalog import stock
+
+    use = orm_shortcuts()
+    counts = {}
+    for on in (False, True):
+        use(on)
+        counts[on] = flow_calls()
+    for on, label in ((True, "with"), (False, "without")):
+        per = ", ".join(f"{k} {v:.0f}" for k, v in counts[on].items())
+        print(f"S2 Python calls per request, {label} the ORM shortcuts: {per}")
+    one = flow_once()
+
+    def arm(on: bool, write_only: bool = False) -> Callable[[], None]:
+        def run() -> None:
+            use(True)
+            if not on:
+                use(False)
+                if write_only:  # only the stock write off: the queries stay built once
+                    use(True)
+                    stock._on_hand_write = plain_off
+            one()
+
+        return run
+
+    use(False)
+    plain_off = stock._on_hand_write
+    use(True)
+    try:
+        both = ab(arm(True), arm(False), n)
+        write = ab(arm(True), arm(False, write_only=True), n)
+    finally:
+        use(True)
+    print(f"S2 flow: {both[0]:.0f} us per order with both shortcuts, {both[1]:.0f} without")
+    print(f"S2 flow: {write[0]:.0f} us with the plain stock write, {write[1]:.0f} with bulk_update")
+
+
 def flow_calls(flows: int = 6) -> dict[str, float]:
     """Python function calls (and C calls) per request of the S2 flow: a count that other
     load on the machine does not change, beside the CPU time it does (median over the
@@ -565,6 +633,7 @@ def _row(name: str, on: float, off: float, per_request: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     kinds = ["all", "request", "flow", "renderer", "calls", "page", "answers", "reference", "gc"]
+    kinds.append("orm")
     parser.add_argument("what", choices=kinds)
     parser.add_argument("path", nargs="?", default="/api/v1/products/")
     parser.add_argument("-n", type=int, default=2000)
@@ -602,6 +671,9 @@ def main() -> None:
             f"({found['frozen_full_per_100']:.1f}); CPU per order {found['live_cpu_us']:.0f} "
             f"and {found['frozen_cpu_us']:.0f} us"
         )
+        return
+    if args.what == "orm":  # rows "lines queries built once", "stock written in one ..."
+        orm_tricks(args.n)
         return
     if args.what == "page":  # the computed-page rows (cache off), n pages per batch
         page_tricks(args.n)

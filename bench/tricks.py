@@ -473,18 +473,25 @@ def pricing_reference(n: int) -> tuple[float, float]:
 def orm_shortcuts() -> Callable[[bool], None]:
     """Switch the ORM shortcuts of the order path on (True) or off: rows "lines queries
     built once" and "stock written in one plain statement". Off builds the three queries
-    on every call and writes the stock with ``bulk_update``, as before them."""
+    on every call (the cart's lines with every column) and writes the stock with
+    ``bulk_update``, as before them."""
     from apps.cart import selectors
+    from apps.cart.models import CartItem
     from apps.catalog import stock
     from apps.catalog.models import Stock
+    from apps.catalog.selectors import available_expression
     from apps.orders import checkout
 
-    cached = [
-        (selectors, "_lines_with_stock"),
-        (checkout, "_lines_query"),
-        (stock, "_locking_rows"),
-    ]
+    def lines_every_time() -> Any:  # the lines query as it was: every column, built per call
+        return (
+            CartItem.objects.select_related("variant__product__tax_class")
+            .annotate(available=available_expression("variant_id"))
+            .order_by("id")
+        )
+
+    cached = [(checkout, "_lines_query"), (stock, "_locking_rows")]
     kept = {(owner, name): getattr(owner, name) for owner, name in cached}
+    lines_kept = selectors._lines_with_stock
     plain_write = stock._on_hand_write
 
     def bulk_write(rows: list[Any]) -> None:
@@ -493,6 +500,7 @@ def orm_shortcuts() -> Callable[[bool], None]:
     def use(on: bool) -> None:
         for (owner, name), built_once in kept.items():
             setattr(owner, name, built_once if on else built_once.__wrapped__)
+        selectors._lines_with_stock = lines_kept if on else lines_every_time
         stock._on_hand_write = plain_write if on else bulk_write
 
     return use

@@ -116,9 +116,32 @@ def _lines_with_stock() -> QuerySet[CartItem]:
     """
     return (
         CartItem.objects.select_related("variant__product__tax_class")
+        .only(*_LINE_COLUMNS)
         .annotate(available=available_expression("variant_id"))
         .order_by("id")
     )
+
+
+# What pricing, the warnings and the answer read of a line: the rest (timestamps, a
+# product's description, a variant's attributes) is left in the database
+# (``bench/profile.md``, row "lines queries built once").
+_LINE_COLUMNS = (
+    "cart_id",
+    "variant_id",
+    "quantity",
+    "variant__product_id",
+    "variant__sku",
+    "variant__name",
+    "variant__price",
+    "variant__currency",
+    "variant__weight_grams",
+    "variant__is_active",
+    "variant__product__name",
+    "variant__product__slug",
+    "variant__product__is_active",
+    "variant__product__category_id",
+    "variant__product__tax_class__code",
+)
 
 
 def cart_item_list(*, cart: Cart) -> QuerySet[CartItem]:

@@ -182,6 +182,42 @@ def render_profile(profile: dict[str, Any] | None) -> list[str]:
     return lines + table(header, rows)
 
 
+def cost_rows(run: dict[str, Any], queries_label: str, queries: str) -> list[list[str]]:
+    """The per-request cost rows S1 and S2 share: CPU (web, database), SQL queries, memory."""
+    t, b = run["median"]["target"], run["median"]["baseline"]
+    return [
+        [
+            "gunicorn CPU per request",
+            fmt(t["cpu_ms_per"], 2, " ms"),
+            fmt(b["cpu_ms_per"], 2, " ms"),
+            "",
+        ],
+        [
+            "PostgreSQL CPU per request",
+            fmt(t["db_cpu_ms_per"], 2, " ms"),
+            fmt(b["db_cpu_ms_per"], 2, " ms"),
+            "",
+        ],
+        [queries_label, queries, "0", ""],
+        [
+            "worker RSS after the run (max)",
+            fmt(run["rss"]["target"]["max_mib"], 1, " MiB"),
+            fmt(run["rss"]["baseline"]["max_mib"], 1, " MiB"),
+            "",
+        ],
+    ]
+
+
+def repetitions(run: dict[str, Any], key: str, digits: int) -> str:
+    """Each repetition's target / baseline figure ``key`` and their ratio, comma-separated."""
+    return ", ".join(
+        f"{fmt(rt[key], digits)} / {fmt(rb[key], digits)} ({fmt(q, 2)} x)"
+        for rt, rb, q in zip(
+            run["runs"]["target"], run["runs"]["baseline"], run["ratios"], strict=True
+        )
+    )
+
+
 def render_s1(s1: dict[str, Any], counts: dict[str, Any]) -> list[str]:
     t, b = s1["median"]["target"], s1["median"]["baseline"]
     n = len(s1["runs"]["target"])
@@ -196,38 +232,14 @@ def render_s1(s1: dict[str, Any], counts: dict[str, Any]) -> list[str]:
             ],
             ["p50 latency", fmt(t["p50_ms"], 1, " ms"), fmt(b["p50_ms"], 1, " ms"), ""],
             ["p99 latency", fmt(t["p99_ms"], 1, " ms"), fmt(b["p99_ms"], 1, " ms"), ""],
-            [
-                "gunicorn CPU per request",
-                fmt(t["cpu_ms_per"], 2, " ms"),
-                fmt(b["cpu_ms_per"], 2, " ms"),
-                "",
-            ],
-            [
-                "PostgreSQL CPU per request",
-                fmt(t["db_cpu_ms_per"], 2, " ms"),
-                fmt(b["db_cpu_ms_per"], 2, " ms"),
-                "",
-            ],
-            [
+            *cost_rows(
+                s1,
                 "SQL queries per request",
                 f"0 on a cache hit, {fmt(counts.get('product_list'))} on a miss",
-                "0",
-                "",
-            ],
-            [
-                "worker RSS after the run (max)",
-                fmt(s1["rss"]["target"]["max_mib"], 1, " MiB"),
-                fmt(s1["rss"]["baseline"]["max_mib"], 1, " MiB"),
-                "",
-            ],
+            ),
         ],
     )
-    reps = ", ".join(
-        f"{fmt(rt['rps'], 0)} / {fmt(rb['rps'], 0)} ({fmt(q, 2)} x)"
-        for rt, rb, q in zip(
-            s1["runs"]["target"], s1["runs"]["baseline"], s1["ratios"], strict=True
-        )
-    )
+    reps = repetitions(s1, "rps", 0)
     lines += [
         "",
         f"Repetitions (target / baseline req/s, ratio): {reps}. wrk errors: {s1['errors']}.",
@@ -266,30 +278,11 @@ def render_s2(s2: dict[str, Any], counts: dict[str, Any]) -> list[str]:
         )
     rows += [
         ["gunicorn CPU per order (5 requests)", fmt(t["cpu_ms_per_order"], 1, " ms"), "", ""],
-        [
-            "gunicorn CPU per request",
-            fmt(t["cpu_ms_per"], 2, " ms"),
-            fmt(b["cpu_ms_per"], 2, " ms"),
-            "",
-        ],
-        [
-            "PostgreSQL CPU per request",
-            fmt(t["db_cpu_ms_per"], 2, " ms"),
-            fmt(b["db_cpu_ms_per"], 2, " ms"),
-            "",
-        ],
-        [
+        *cost_rows(
+            s2,
             "SQL queries per order / per request",
             f"{fmt(flow_q)} / {fmt(flow_q / 5 if flow_q is not None else None, 1)}",
-            "0",
-            "",
-        ],
-        [
-            "worker RSS after the run (max)",
-            fmt(s2["rss"]["target"]["max_mib"], 1, " MiB"),
-            fmt(s2["rss"]["baseline"]["max_mib"], 1, " MiB"),
-            "",
-        ],
+        ),
     ]
     lines = table(
         [
@@ -300,12 +293,7 @@ def render_s2(s2: dict[str, Any], counts: dict[str, Any]) -> list[str]:
         ],
         rows,
     )
-    reps = ", ".join(
-        f"{fmt(rt['flows_per_s'], 1)} / {fmt(rb['flows_per_s'], 1)} ({fmt(q, 2)} x)"
-        for rt, rb, q in zip(
-            s2["runs"]["target"], s2["runs"]["baseline"], s2["ratios"], strict=True
-        )
-    )
+    reps = repetitions(s2, "flows_per_s", 1)
     lines += [
         "",
         f"Repetitions (target / baseline orders/s, ratio): {reps}. Failed requests on "

@@ -50,71 +50,33 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     counts = (scenario(results, "queries") or {}).get("counts", {})
     memory = scenario(results, "memory")
 
-    r = s1.get("ratio") if s1 else None
-    rows.append(
-        (
-            "S1 throughput",
-            ">= 0.5 x bare DRF view",
-            fmt(r, 2, " x"),
-            verdict(None if r is None else r >= 0.5),
-        )
-    )
-    r = s2.get("ratio") if s2 else None
-    rows.append(
-        (
-            "S2 orders/s",
-            ">= 0.25 x baseline, same 5 requests",
-            fmt(r, 2, " x"),
-            verdict(None if r is None else r >= 0.25),
-        )
-    )
     cpu = s2["median"]["target"]["cpu_ms_per_order"] if s2 and "median" in s2 else None
-    rows.append(
-        (
-            "S2 server CPU per order",
-            "<= 15 ms",
-            fmt(cpu, 1, " ms"),
-            verdict(None if cpu is None else cpu <= 15),
-        )
-    )
-    mixed = scenario(results, "mixed")
     page = scenario(results, "page")
-    r = mixed.get("ratio") if mixed else None
     cpu_page = page["median"]["cpu_ms_per"] if page and "median" in page else None
+    s1_ratio, s2_ratio = (s1 or {}).get("ratio"), (s2 or {}).get("ratio")
+    mixed_ratio = (scenario(results, "mixed") or {}).get("ratio")
     rows += [
-        _target("mixed: product list with buyers / alone", ">= 0.6", r, 2, " x", 0.6, ">="),
+        _target("S1 throughput", ">= 0.5 x bare DRF view", s1_ratio, 2, " x", 0.5, ">="),
+        _target(
+            "S2 orders/s", ">= 0.25 x baseline, same 5 requests", s2_ratio, 2, " x", 0.25, ">="
+        ),
+        _target("S2 server CPU per order", "<= 15 ms", cpu, 1, " ms", 15, "<="),
+        _target(
+            "mixed: product list with buyers / alone", ">= 0.6", mixed_ratio, 2, " x", 0.6, ">="
+        ),
         _target(
             "computed product page (cache off), server CPU", "<= 4 ms", cpu_page, 2, " ms", 4, "<="
         ),
     ]
-    for key, (label, limit) in TARGET_QUERIES.items():
-        value = counts.get(key)
-        rows.append(
-            (
-                f"SQL queries: {label}",
-                f"<= {limit}",
-                fmt(value),
-                verdict(None if value is None else value <= limit),
-            )
-        )
+    rows += [
+        _target(f"SQL queries: {label}", f"<= {limit}", counts.get(key), 1, "", limit, "<=")
+        for key, (label, limit) in TARGET_QUERIES.items()
+    ]
     lat = s3.get("created_to_paid_ms", {}) if s3 else {}
-    p50, p99 = lat.get("p50"), lat.get("p99")
-    rows.append(
-        (
-            "S3 checkout -> paid p50",
-            "<= 150 ms",
-            fmt(p50, 0, " ms"),
-            verdict(None if p50 is None else p50 <= 150),
-        )
-    )
-    rows.append(
-        (
-            "S3 checkout -> paid p99",
-            "<= 1 s",
-            fmt(p99, 0, " ms"),
-            verdict(None if p99 is None else p99 <= 1000),
-        )
-    )
+    rows += [
+        _target("S3 checkout -> paid p50", "<= 150 ms", lat.get("p50"), 0, " ms", 150, "<="),
+        _target("S3 checkout -> paid p99", "<= 1 s", lat.get("p99"), 0, " ms", 1000, "<="),
+    ]
     if s3 and "lost" in s3:
         bad = s3["lost"] + s3["failed"]
         rows.append(

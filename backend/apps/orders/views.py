@@ -8,7 +8,7 @@ them. Another caller's cart or order is a 404 on every verb.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -41,6 +41,9 @@ from utils.permissions import StaffOnObject
 from utils.schema import error_response
 from utils.serializers import validated_input
 from utils.throttling import ScopedRateThrottle
+
+if TYPE_CHECKING:
+    from rest_framework.decorators import ViewSetAction  # the stubs' type of an @action
 
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _CHECKOUT_CONFLICT = error_response(
@@ -75,11 +78,13 @@ _View = TypeVar("_View", bound=Callable[..., Response])
 _PARCEL_NUMBER = r"(?P<number>[A-Za-z0-9-]{1,32})"
 
 
-def _parcel_action(verb: str, summary: str, conflict: Any) -> Callable[[_View], _View]:
+def _parcel_action(
+    verb: str, summary: str, conflict: Any
+) -> Callable[[_View], ViewSetAction[_View]]:
     """Route and document ``POST /orders/{id}/fulfilments/{number}/<verb>/``: a staff step
     on one parcel, answered with the parcel (200) or ``conflict`` (409)."""
 
-    def decorate(view: _View) -> _View:
+    def decorate(view: _View) -> ViewSetAction[_View]:
         routed = action(
             detail=True,
             methods=["post"],

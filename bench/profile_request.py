@@ -41,12 +41,13 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 
 
 def setup_django() -> None:
+    """Set Django up in this process as the bench's gunicorn runs it (bench/tricks.py too)."""
     env = service_env(
         os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
         os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
     )
-    # The server's whole environment (payment providers and their secrets included),
-    # as bench/tricks.py does: a key left out makes the production settings refuse.
+    # The server's whole environment (payment providers and their secrets included):
+    # a key left out makes the production settings refuse.
     os.environ.update({key: value for key, value in env.items() if key != "PYTHONPATH"})
     sys.path.insert(0, str(BACKEND))
     import django

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -32,23 +31,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from harness.flows import CHECKOUT_BODY  # noqa: E402
-from harness.servers import BACKEND, service_env  # noqa: E402
+from profile_request import setup_django  # noqa: E402  (the same bench server environment)
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/storefront_bench"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 BATCHES = 9
-
-
-def setup_django() -> None:
-    env = service_env(
-        os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
-        os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
-    )
-    os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
-    sys.path.insert(0, str(BACKEND))
-    import django
-
-    django.setup()
 
 
 def cpu_us(fn: Callable[[], Any], n: int) -> float:

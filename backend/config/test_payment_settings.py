@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.checks import payment_provider_settings_check
+from config.testing import PROD_REQUIRED, backend_python
 
-BACKEND = Path(__file__).resolve().parents[1]
 KEYS = {
     "sandbox_secret": "whsec_s",
     "stripe_api_key": "sk_live_x",
@@ -52,42 +49,29 @@ def _settings_value(module: str, name: str, **env: str) -> str:
     script = (
         f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=BACKEND,
-        env={**base, "DJANGO_SETTINGS_MODULE": module, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = backend_python(
+        "-c", script, env={**base, "DJANGO_SETTINGS_MODULE": module, **env}, timeout=60
     )
     return result.stdout.strip() + result.stderr[-400:]
 
 
-PROD = {
-    "SECRET_KEY": "a-real-production-secret-" + "x" * 40,
-    "ALLOWED_HOSTS": "shop.example.com",
-    "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
-}
-
-
 def test_prod_refuses_to_start_with_stripe_enabled_and_no_keys() -> None:
     out = _settings_value(
-        "config.settings.prod", "PAYMENT_PROVIDERS", PAYMENT_PROVIDERS="stripe", **PROD
+        "config.settings.prod", "PAYMENT_PROVIDERS", PAYMENT_PROVIDERS="stripe", **PROD_REQUIRED
     )
     assert "ImproperlyConfigured" in out
     assert "STRIPE_API_KEY" in out
 
 
 def test_prod_enables_only_stripe_unless_the_sandbox_is_named() -> None:
-    keys = {"STRIPE_API_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x", **PROD}
+    keys = {"STRIPE_API_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x", **PROD_REQUIRED}
     assert _settings_value("config.settings.prod", "PAYMENT_PROVIDERS", **keys) == "['stripe']"
     named = _settings_value(
         "config.settings.prod",
         "PAYMENT_PROVIDERS",
         PAYMENT_PROVIDERS="sandbox",
         SANDBOX_WEBHOOK_SECRET="whsec_bench_x",
-        **PROD,
+        **PROD_REQUIRED,
     )
     assert named == "['sandbox']"
 

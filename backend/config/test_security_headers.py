@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +16,8 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from apps.catalog.factories import make_product
+from config.testing import PROD_REQUIRED, backend_python
 
-BACKEND = Path(__file__).resolve().parents[1]
 SHOP = "https://shop.example.com"
 EVIL = "https://evil.example.com"
 
@@ -76,10 +73,9 @@ def _prod(script: str, **extra_env: str) -> dict[str, Any]:
     }
     env.update(
         {
+            **PROD_REQUIRED,
             "DJANGO_SETTINGS_MODULE": "config.settings.prod",
-            "SECRET_KEY": "a-real-production-secret-" + "x" * 40,
             "ALLOWED_HOSTS": "testserver,shop-api.example.com",
-            "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
             "CORS_ALLOWED_ORIGINS": SHOP,
             "PAYMENT_PROVIDERS": "sandbox",
             "SANDBOX_WEBHOOK_SECRET": "whsec_a_real_sandbox_secret",
@@ -87,15 +83,7 @@ def _prod(script: str, **extra_env: str) -> dict[str, Any]:
         }
     )
     prelude = "import django, json\ndjango.setup()\nfrom django.test import Client\n"
-    result = subprocess.run(
-        [sys.executable, "-c", prelude + script],
-        cwd=BACKEND,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = backend_python("-c", prelude + script, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BACKEND = Path(__file__).resolve().parents[1]
+from config.testing import PROD_REQUIRED, backend_python
 
 PROD_ENV = {
-    "SECRET_KEY": "a-real-production-secret-" + "x" * 40,
-    "ALLOWED_HOSTS": "shop.example.com",
-    "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
+    **PROD_REQUIRED,
     "DJANGO_SETTINGS_MODULE": "config.settings.prod",
     "PAYMENT_PROVIDERS": "sandbox",
     "SANDBOX_WEBHOOK_SECRET": "whsec_a_real_sandbox_secret",
@@ -23,15 +19,7 @@ PROD_ENV = {
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in PROD_ENV and k != "REDIS_URL"}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BACKEND,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return backend_python("manage.py", *args, env={**base, **env}, timeout=120)
 
 
 def test_check_deploy_passes_under_prod_settings() -> None:

@@ -6,6 +6,9 @@ payment; a guest cart and two guest orders with their tokens; the catalogue; and
 the rows the ops endpoints read. ``db_snapshot`` reads every row the API can write,
 so a test can show that a refused request changed nothing.
 
+``backend_python`` runs Python in a child process from ``backend/`` (a settings module of
+its own, such as prod with ``PROD_REQUIRED``, the least it starts with).
+
 ``api_cart_with``, ``checkout_body`` and ``api_checkout`` are the guest's way to a checkout
 through the API that the unit and integration tests share (a cart holding one variant; the
 checkout body with the shared address; both, checked out).
@@ -15,7 +18,11 @@ Imported by tests only; never by application code.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -59,6 +66,30 @@ GUEST_TOKEN = "guest-token-a-0123456789abcdef0123456789abcdef"
 OTHER_GUEST_TOKEN = "guest-token-b-fedcba9876543210fedcba9876543210"
 
 ADDRESS_BODY = ADDRESS
+
+BACKEND = Path(__file__).resolve().parents[1]
+# What ``config.settings.prod`` refuses to start without (nothing here reaches a database).
+PROD_REQUIRED = {
+    "SECRET_KEY": "a-real-production-secret-" + "x" * 40,
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "postgres://shop:pw@127.0.0.1:5432/shop",
+}
+
+
+def backend_python(
+    *args: str, env: Mapping[str, str], timeout: int
+) -> subprocess.CompletedProcess[str]:
+    """``python *args`` in a child process run from ``backend/`` with exactly ``env``; its
+    output is captured as text and its exit status is left for the caller to judge."""
+    return subprocess.run(  # noqa: S603 (the tests' own commands, no shell)
+        [sys.executable, *args],
+        cwd=BACKEND,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @dataclass(frozen=True)

@@ -50,71 +50,33 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     counts = (scenario(results, "queries") or {}).get("counts", {})
     memory = scenario(results, "memory")
 
-    r = s1.get("ratio") if s1 else None
-    rows.append(
-        (
-            "S1 throughput",
-            ">= 0.5 x bare DRF view",
-            fmt(r, 2, " x"),
-            verdict(None if r is None else r >= 0.5),
-        )
-    )
-    r = s2.get("ratio") if s2 else None
-    rows.append(
-        (
-            "S2 orders/s",
-            ">= 0.25 x baseline, same 5 requests",
-            fmt(r, 2, " x"),
-            verdict(None if r is None else r >= 0.25),
-        )
-    )
     cpu = s2["median"]["target"]["cpu_ms_per_order"] if s2 and "median" in s2 else None
-    rows.append(
-        (
-            "S2 server CPU per order",
-            "<= 15 ms",
-            fmt(cpu, 1, " ms"),
-            verdict(None if cpu is None else cpu <= 15),
-        )
-    )
-    mixed = scenario(results, "mixed")
     page = scenario(results, "page")
-    r = mixed.get("ratio") if mixed else None
     cpu_page = page["median"]["cpu_ms_per"] if page and "median" in page else None
+    s1_ratio, s2_ratio = (s1 or {}).get("ratio"), (s2 or {}).get("ratio")
+    mixed_ratio = (scenario(results, "mixed") or {}).get("ratio")
     rows += [
-        _target("mixed: product list with buyers / alone", ">= 0.6", r, 2, " x", 0.6, ">="),
+        _target("S1 throughput", ">= 0.5 x bare DRF view", s1_ratio, 2, " x", 0.5, ">="),
+        _target(
+            "S2 orders/s", ">= 0.25 x baseline, same 5 requests", s2_ratio, 2, " x", 0.25, ">="
+        ),
+        _target("S2 server CPU per order", "<= 15 ms", cpu, 1, " ms", 15, "<="),
+        _target(
+            "mixed: product list with buyers / alone", ">= 0.6", mixed_ratio, 2, " x", 0.6, ">="
+        ),
         _target(
             "computed product page (cache off), server CPU", "<= 4 ms", cpu_page, 2, " ms", 4, "<="
         ),
     ]
-    for key, (label, limit) in TARGET_QUERIES.items():
-        value = counts.get(key)
-        rows.append(
-            (
-                f"SQL queries: {label}",
-                f"<= {limit}",
-                fmt(value),
-                verdict(None if value is None else value <= limit),
-            )
-        )
+    rows += [
+        _target(f"SQL queries: {label}", f"<= {limit}", counts.get(key), 1, "", limit, "<=")
+        for key, (label, limit) in TARGET_QUERIES.items()
+    ]
     lat = s3.get("created_to_paid_ms", {}) if s3 else {}
-    p50, p99 = lat.get("p50"), lat.get("p99")
-    rows.append(
-        (
-            "S3 checkout -> paid p50",
-            "<= 150 ms",
-            fmt(p50, 0, " ms"),
-            verdict(None if p50 is None else p50 <= 150),
-        )
-    )
-    rows.append(
-        (
-            "S3 checkout -> paid p99",
-            "<= 1 s",
-            fmt(p99, 0, " ms"),
-            verdict(None if p99 is None else p99 <= 1000),
-        )
-    )
+    rows += [
+        _target("S3 checkout -> paid p50", "<= 150 ms", lat.get("p50"), 0, " ms", 150, "<="),
+        _target("S3 checkout -> paid p99", "<= 1 s", lat.get("p99"), 0, " ms", 1000, "<="),
+    ]
     if s3 and "lost" in s3:
         bad = s3["lost"] + s3["failed"]
         rows.append(
@@ -182,6 +144,42 @@ def render_profile(profile: dict[str, Any] | None) -> list[str]:
     return lines + table(header, rows)
 
 
+def cost_rows(run: dict[str, Any], queries_label: str, queries: str) -> list[list[str]]:
+    """The per-request cost rows S1 and S2 share: CPU (web, database), SQL queries, memory."""
+    t, b = run["median"]["target"], run["median"]["baseline"]
+    return [
+        [
+            "gunicorn CPU per request",
+            fmt(t["cpu_ms_per"], 2, " ms"),
+            fmt(b["cpu_ms_per"], 2, " ms"),
+            "",
+        ],
+        [
+            "PostgreSQL CPU per request",
+            fmt(t["db_cpu_ms_per"], 2, " ms"),
+            fmt(b["db_cpu_ms_per"], 2, " ms"),
+            "",
+        ],
+        [queries_label, queries, "0", ""],
+        [
+            "worker RSS after the run (max)",
+            fmt(run["rss"]["target"]["max_mib"], 1, " MiB"),
+            fmt(run["rss"]["baseline"]["max_mib"], 1, " MiB"),
+            "",
+        ],
+    ]
+
+
+def repetitions(run: dict[str, Any], key: str, digits: int) -> str:
+    """Each repetition's target / baseline figure ``key`` and their ratio, comma-separated."""
+    return ", ".join(
+        f"{fmt(rt[key], digits)} / {fmt(rb[key], digits)} ({fmt(q, 2)} x)"
+        for rt, rb, q in zip(
+            run["runs"]["target"], run["runs"]["baseline"], run["ratios"], strict=True
+        )
+    )
+
+
 def render_s1(s1: dict[str, Any], counts: dict[str, Any]) -> list[str]:
     t, b = s1["median"]["target"], s1["median"]["baseline"]
     n = len(s1["runs"]["target"])
@@ -196,38 +194,14 @@ def render_s1(s1: dict[str, Any], counts: dict[str, Any]) -> list[str]:
             ],
             ["p50 latency", fmt(t["p50_ms"], 1, " ms"), fmt(b["p50_ms"], 1, " ms"), ""],
             ["p99 latency", fmt(t["p99_ms"], 1, " ms"), fmt(b["p99_ms"], 1, " ms"), ""],
-            [
-                "gunicorn CPU per request",
-                fmt(t["cpu_ms_per"], 2, " ms"),
-                fmt(b["cpu_ms_per"], 2, " ms"),
-                "",
-            ],
-            [
-                "PostgreSQL CPU per request",
-                fmt(t["db_cpu_ms_per"], 2, " ms"),
-                fmt(b["db_cpu_ms_per"], 2, " ms"),
-                "",
-            ],
-            [
+            *cost_rows(
+                s1,
                 "SQL queries per request",
                 f"0 on a cache hit, {fmt(counts.get('product_list'))} on a miss",
-                "0",
-                "",
-            ],
-            [
-                "worker RSS after the run (max)",
-                fmt(s1["rss"]["target"]["max_mib"], 1, " MiB"),
-                fmt(s1["rss"]["baseline"]["max_mib"], 1, " MiB"),
-                "",
-            ],
+            ),
         ],
     )
-    reps = ", ".join(
-        f"{fmt(rt['rps'], 0)} / {fmt(rb['rps'], 0)} ({fmt(q, 2)} x)"
-        for rt, rb, q in zip(
-            s1["runs"]["target"], s1["runs"]["baseline"], s1["ratios"], strict=True
-        )
-    )
+    reps = repetitions(s1, "rps", 0)
     lines += [
         "",
         f"Repetitions (target / baseline req/s, ratio): {reps}. wrk errors: {s1['errors']}.",
@@ -266,30 +240,11 @@ def render_s2(s2: dict[str, Any], counts: dict[str, Any]) -> list[str]:
         )
     rows += [
         ["gunicorn CPU per order (5 requests)", fmt(t["cpu_ms_per_order"], 1, " ms"), "", ""],
-        [
-            "gunicorn CPU per request",
-            fmt(t["cpu_ms_per"], 2, " ms"),
-            fmt(b["cpu_ms_per"], 2, " ms"),
-            "",
-        ],
-        [
-            "PostgreSQL CPU per request",
-            fmt(t["db_cpu_ms_per"], 2, " ms"),
-            fmt(b["db_cpu_ms_per"], 2, " ms"),
-            "",
-        ],
-        [
+        *cost_rows(
+            s2,
             "SQL queries per order / per request",
             f"{fmt(flow_q)} / {fmt(flow_q / 5 if flow_q is not None else None, 1)}",
-            "0",
-            "",
-        ],
-        [
-            "worker RSS after the run (max)",
-            fmt(s2["rss"]["target"]["max_mib"], 1, " MiB"),
-            fmt(s2["rss"]["baseline"]["max_mib"], 1, " MiB"),
-            "",
-        ],
+        ),
     ]
     lines = table(
         [
@@ -300,12 +255,7 @@ def render_s2(s2: dict[str, Any], counts: dict[str, Any]) -> list[str]:
         ],
         rows,
     )
-    reps = ", ".join(
-        f"{fmt(rt['flows_per_s'], 1)} / {fmt(rb['flows_per_s'], 1)} ({fmt(q, 2)} x)"
-        for rt, rb, q in zip(
-            s2["runs"]["target"], s2["runs"]["baseline"], s2["ratios"], strict=True
-        )
-    )
+    reps = repetitions(s2, "flows_per_s", 1)
     lines += [
         "",
         f"Repetitions (target / baseline orders/s, ratio): {reps}. Failed requests on "

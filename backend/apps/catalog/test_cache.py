@@ -190,13 +190,22 @@ def test_a_page_computed_while_stock_changed_is_not_stored() -> None:
     assert cache.get(_page_key(request)) is None
 
 
+def _computed_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, path: str, wait_seconds: float
+) -> tuple[Request, str]:
+    """A page request and its key, while another request holds the page's lock (computing it);
+    a waiter gives up after ``wait_seconds``."""
+    monkeypatch.setattr(catalog_cache, "SINGLE_FLIGHT_WAIT_SECONDS", wait_seconds)
+    request = _drf_request(path)
+    key = _page_key(request)
+    cache.add(key + ":lock", 1)
+    return request, key
+
+
 def test_a_miss_is_computed_once_while_another_request_computes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(catalog_cache, "SINGLE_FLIGHT_WAIT_SECONDS", 0.5)
-    request = _drf_request(f"{PRODUCTS}x/")
-    key = _page_key(request)
-    cache.add(key + ":lock", 1)  # another request is computing this page
+    request, key = _computed_elsewhere(monkeypatch, f"{PRODUCTS}x/", 0.5)
     version = catalog_version()
 
     def store_soon() -> None:
@@ -214,10 +223,7 @@ def test_a_miss_is_computed_once_while_another_request_computes(
 def test_a_waiter_that_gives_up_computes_without_storing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(catalog_cache, "SINGLE_FLIGHT_WAIT_SECONDS", 0.05)
-    request = _drf_request(f"{PRODUCTS}y/")
-    key = _page_key(request)
-    cache.add(key + ":lock", 1)
+    request, key = _computed_elsewhere(monkeypatch, f"{PRODUCTS}y/", 0.05)
     response = cached_catalog_response(request, lambda: Response({"mine": True}))
     assert response.status_code == 200
     assert cache.get(key) is None  # only the lock holder stores

@@ -204,22 +204,18 @@ def moves_apply(state: UnitState, plans: Iterable[Plan], *, actor: User | None) 
     _check_cover(rows, sold, state)
     number = state.order.number
     note = f"Order {number}: moved for a fulfilment."
-    stock_apply(
-        changes=released,
-        reason=StockMovement.Reason.RELEASE,
-        order=state.order,
-        actor=actor,
-        note=note,
-        locked=rows,
-    )
-    stock_apply(
-        changes=sold,
-        reason=StockMovement.Reason.SALE,
-        order=state.order,
-        actor=actor,
-        note=note,
-        locked=rows,
-    )
+    for changes, reason in (
+        (released, StockMovement.Reason.RELEASE),
+        (sold, StockMovement.Reason.SALE),
+    ):
+        stock_apply(
+            changes=changes,
+            reason=reason,
+            order=state.order,
+            actor=actor,
+            note=note,
+            locked=rows,
+        )
 
 
 def _check_cover(

@@ -67,6 +67,20 @@ def _refused(watched: Order, step: Callable[..., Any], /, **arguments: Any) -> A
     return refused.value
 
 
+def _parcel_refused(
+    order: Order, line: OrderLine, quantity: int, staff: User, warehouse: str = "default"
+) -> ApplicationError:
+    """Packing ``quantity`` of ``line`` from ``warehouse`` is refused and changes nothing."""
+    return _refused(
+        order,
+        fulfilment_create,
+        order=order,
+        lines=[{"line": line.pk, "quantity": quantity}],
+        warehouse=warehouse,
+        actor=staff,
+    )
+
+
 def _ledger_matches_stock() -> None:
     for row in Stock.objects.all():
         assert ledger_sum(row.variant_id, warehouse=row.warehouse) == row.on_hand, row
@@ -222,14 +236,7 @@ def test_an_order_that_is_not_paid_cannot_be_fulfilled(staff: User, status: str)
         if status != "pending_payment" and status != "paid":
             order_transition(order=locked, to_status=status)
 
-    refused = _refused(
-        order,
-        fulfilment_create,
-        order=order,
-        lines=[{"line": _lines(order)[0].pk, "quantity": 1}],
-        warehouse="default",
-        actor=staff,
-    )
+    refused = _parcel_refused(order, _lines(order)[0], 1, staff)
 
     assert (refused.code, refused.status_code) == ("invalid_state", 409)
 
@@ -240,14 +247,7 @@ def test_more_than_is_left_counts_units_already_in_parcels(staff: User) -> None:
     fulfilment_create(
         order=order, lines=[{"line": line.pk, "quantity": 2}], warehouse="default", actor=staff
     )
-    refused = _refused(
-        order,
-        fulfilment_create,
-        order=order,
-        lines=[{"line": line.pk, "quantity": 2}],
-        warehouse="default",
-        actor=staff,
-    )
+    refused = _parcel_refused(order, line, 2, staff)
 
     assert refused.details["left_to_fulfil"] == {str(line.pk): 1}
 
@@ -328,14 +328,7 @@ def test_a_move_the_warehouse_cannot_cover_is_insufficient_stock_and_changes_not
     _north(variant, 1)
     order = _paid([(variant, 2)])
 
-    refused = _refused(
-        order,
-        fulfilment_create,
-        order=order,
-        lines=[{"line": _lines(order)[0].pk, "quantity": 2}],
-        warehouse="north",
-        actor=staff,
-    )
+    refused = _parcel_refused(order, _lines(order)[0], 2, staff, warehouse="north")
 
     assert (refused.code, refused.status_code) == ("insufficient_stock", 409)
     assert refused.details["variants"] == [

@@ -8,7 +8,7 @@ them. Another caller's cart or order is a 404 on every verb.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -42,6 +42,9 @@ from utils.schema import error_response
 from utils.serializers import validated_input
 from utils.throttling import ScopedRateThrottle
 
+if TYPE_CHECKING:
+    from rest_framework.decorators import ViewSetAction  # the stubs' type of an @action
+
 # 400, 401, 403, 404 and 429 are documented by utils.schema.ErrorAwareAutoSchema.
 _CHECKOUT_CONFLICT = error_response(
     "invalid_state, out_of_stock (details.variants), cart_empty, idempotency_in_progress, "
@@ -70,6 +73,31 @@ _FULFILMENT_CANCEL_CONFLICT = error_response(
 _IDEMPOTENCY_CONFLICT = error_response(
     "idempotency_conflict: the key was used with a different request"
 )
+
+_View = TypeVar("_View", bound=Callable[..., Response])
+_PARCEL_NUMBER = r"(?P<number>[A-Za-z0-9-]{1,32})"
+
+
+def _parcel_action(
+    verb: str, summary: str, conflict: Any
+) -> Callable[[_View], ViewSetAction[_View]]:
+    """Route and document ``POST /orders/{id}/fulfilments/{number}/<verb>/``: a staff step
+    on one parcel, answered with the parcel (200) or ``conflict`` (409)."""
+
+    def decorate(view: _View) -> ViewSetAction[_View]:
+        routed = action(
+            detail=True,
+            methods=["post"],
+            url_path=f"fulfilments/{_PARCEL_NUMBER}/{verb}",
+            url_name=f"fulfilment-{verb}",
+        )(view)
+        return extend_schema(
+            summary=summary,
+            request=None,
+            responses={200: FulfilmentOutputSerializer, 409: conflict},
+        )(routed)
+
+    return decorate
 
 
 class CartCheckoutViewSet(viewsets.GenericViewSet):
@@ -225,32 +253,16 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         fulfilment = selectors.fulfilment_get(order=order, number=fulfilment.number)
         return Response(FulfilmentOutputSerializer(fulfilment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Hand a pending parcel to the carrier (staff)",
-        request=None,
-        responses={200: FulfilmentOutputSerializer, 409: _FULFILMENT_STATE},
-    )
-    @action(
-        detail=True,
-        methods=["post"],
-        url_path=r"fulfilments/(?P<number>[A-Za-z0-9-]{1,32})/ship",
-        url_name="fulfilment-ship",
-    )
+    @_parcel_action("ship", "Hand a pending parcel to the carrier (staff)", _FULFILMENT_STATE)
     def fulfilment_ship(
         self, request: Request, pk: str | None = None, number: str = ""
     ) -> Response:
         return self._parcel_step(request, pk, number, fulfilments.fulfilment_ship)
 
-    @extend_schema(
-        summary="Cancel a parcel before it ships: its stock goes back (staff)",
-        request=None,
-        responses={200: FulfilmentOutputSerializer, 409: _FULFILMENT_CANCEL_CONFLICT},
-    )
-    @action(
-        detail=True,
-        methods=["post"],
-        url_path=r"fulfilments/(?P<number>[A-Za-z0-9-]{1,32})/cancel",
-        url_name="fulfilment-cancel",
+    @_parcel_action(
+        "cancel",
+        "Cancel a parcel before it ships: its stock goes back (staff)",
+        _FULFILMENT_CANCEL_CONFLICT,
     )
     def fulfilment_cancel(
         self, request: Request, pk: str | None = None, number: str = ""

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
+from celery import Task
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.payments.models import Payment, Refund, WebhookEvent
@@ -61,33 +63,33 @@ def payment_work_redispatch(*, limit: int = 200) -> dict[str, int]:
     # One queue read for the three (they share the "payments" queue by default).
     backlog = redispatch_backlog_cutoff(payment_capture_task, now=now)
     lost = pending_work_lost(now=now, backlog=backlog)
-    counts = {
-        "payments": redispatch(
+    # Each kind of left-behind row and the task that works on it.
+    left_behind: dict[str, tuple[QuerySet[Any], Task]] = {
+        "payments": (
             Payment.objects.filter(Q(status=Payment.Status.PENDING) & lost),
             payment_capture_task,
-            limit=limit,
         ),
-        "cancels": redispatch(
+        "cancels": (
             Payment.objects.filter(
                 status=Payment.Status.CANCELLED,
                 provider_cancelled_at__isnull=True,
                 updated_at__lt=now - grace,
             ).exclude(provider_reference=""),
             payment_cancel_task,
-            limit=limit,
         ),
-        "refunds": redispatch(
+        "refunds": (
             Refund.objects.filter(Q(status=Refund.Status.PENDING) & lost),
             refund_process_task,
-            limit=limit,
         ),
-        "webhooks": redispatch(
+        "webhooks": (
             WebhookEvent.objects.filter(
                 status=WebhookEvent.Status.RECEIVED, received_at__lt=min(now - grace, backlog)
             ),
             webhook_event_process_task,
-            limit=limit,
         ),
+    }
+    counts = {
+        kind: redispatch(rows, task, limit=limit) for kind, (rows, task) in left_behind.items()
     }
     if any(counts.values()):
         logger.info("re-dispatch sweep sent %s", counts)

@@ -59,11 +59,13 @@ def test_stock_lock_returns_the_rows_of_the_asked_variants_and_nothing_for_none(
 def test_stock_apply_changes_every_row_and_writes_one_movement_each() -> None:
     first = make_variant(product=make_product(prices=()), stock=5)
     second = make_variant(product=make_product(prices=()), stock=5)
+    untouched = make_variant(product=make_product(prices=()), stock=5)
     with transaction.atomic():
         stock_apply(
             changes=at_default({first.pk: -2, second.pk: 3, 999_999: 0}), reason="adjust", note="n"
         )
-    assert (on_hand(first), on_hand(second)) == (3, 8)
+    # One UPDATE writes each changed row its own value and leaves every other row alone.
+    assert (on_hand(first), on_hand(second), on_hand(untouched)) == (3, 8, 5)
     assert (ledger_sum(first), ledger_sum(second)) == (3, 8)
     moves = StockMovement.objects.filter(reason="adjust").order_by("variant_id")
     assert [(m.variant_id, m.quantity, m.note) for m in moves] == [

@@ -458,7 +458,7 @@ def pricing_reference(n: int) -> tuple[float, float]:
 def orm_shortcuts() -> Callable[[bool], None]:
     """Switch the ORM shortcuts of the order path on (True) or off: rows "lines queries
     built once" and "stock written in one plain statement". Off builds the three queries
-    on every call (the cart's lines with every column) and writes the stock with
+    on every call (the lines with every column) and writes the stock with
     ``bulk_update``, as before them."""
     from apps.cart import selectors
     from apps.cart.models import CartItem
@@ -474,9 +474,13 @@ def orm_shortcuts() -> Callable[[bool], None]:
             .order_by("id")
         )
 
-    cached = [(checkout, "_lines_query"), (stock, "_locking_rows")]
+    def checkout_lines_every_time() -> Any:  # checkout's, as it was
+        return CartItem.objects.select_related("variant__product__tax_class").order_by("variant_id")
+
+    cached = [(stock, "_locking_rows")]
     kept = {(owner, name): getattr(owner, name) for owner, name in cached}
     lines_kept = selectors._lines_with_stock
+    checkout_kept = checkout._lines_query
     plain_write = stock._on_hand_write
 
     def bulk_write(rows: list[Any]) -> None:
@@ -486,6 +490,7 @@ def orm_shortcuts() -> Callable[[bool], None]:
         for (owner, name), built_once in kept.items():
             setattr(owner, name, built_once if on else built_once.__wrapped__)
         selectors._lines_with_stock = lines_kept if on else lines_every_time
+        checkout._lines_query = checkout_kept if on else checkout_lines_every_time
         stock._on_hand_write = plain_write if on else bulk_write
 
     return use

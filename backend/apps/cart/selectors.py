@@ -116,16 +116,16 @@ def _lines_with_stock() -> QuerySet[CartItem]:
     """
     return (
         CartItem.objects.select_related("variant__product__tax_class")
-        .only(*_LINE_COLUMNS)
+        .only(*LINE_COLUMNS)
         .annotate(available=available_expression("variant_id"))
         .order_by("id")
     )
 
 
-# What pricing, the warnings and the answer read of a line: the rest (timestamps, a
-# product's description, a variant's attributes) is left in the database
+# What pricing, the warnings, the answer and checkout read of a line: the rest
+# (timestamps, a product's description, a variant's attributes) is left in the database
 # (``bench/profile.md``, row "lines queries built once").
-_LINE_COLUMNS = (
+LINE_COLUMNS = (
     "cart_id",
     "variant_id",
     "quantity",

@@ -30,7 +30,7 @@ from rest_framework import status
 
 from apps.accounts.models import User
 from apps.cart.models import Cart, CartItem
-from apps.cart.selectors import cart_get, cart_info_build
+from apps.cart.selectors import LINE_COLUMNS, cart_get, cart_info_build
 from apps.cart.services import cart_lock_open
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import stock_allocate, stock_apply, stock_lock, stock_sellable
@@ -318,9 +318,14 @@ def _refuse_closed_cart(checkout: _Checkout) -> None:
 
 @functools.cache
 def _lines_query() -> QuerySet[CartItem]:
-    """Checkout's lines query without its cart, built once per process; each checkout
-    clones it with its cart (``bench/profile.md``, row "lines queries built once")."""
-    return CartItem.objects.select_related("variant__product__tax_class").order_by("variant_id")
+    """Checkout's lines query without its cart (only the columns checkout reads), built
+    once per process; each checkout clones it with its cart (``bench/profile.md``, row
+    "lines queries built once")."""
+    return (
+        CartItem.objects.select_related("variant__product__tax_class")
+        .only(*LINE_COLUMNS)
+        .order_by("variant_id")
+    )
 
 
 def _cart_items(cart: Cart) -> list[CartItem]:

@@ -167,17 +167,22 @@ def test_an_s1_value_tampered_truncated_for_another_purpose_or_retired_is_refuse
         unseal(S1_TOKEN, purpose=S1_PURPOSE)
 
 
-@pytest.mark.django_db
-def test_an_idempotent_answer_stored_as_s1_is_replayed(settings: Any) -> None:
-    settings.SECRET_KEY = S1_SECRET_KEY
-    IdempotencyRecord.objects.create(
+def _completed(*, response_body: str) -> IdempotencyRecord:
+    """A completed record of key ``k`` for ``user:9`` (fingerprint ``f1``), answer 201."""
+    return IdempotencyRecord.objects.create(
         owner="user:9",
         key="k",
         request_fingerprint="f1",
         status="completed",
         response_status=201,
-        response_body=S1_TOKEN,
+        response_body=response_body,
     )
+
+
+@pytest.mark.django_db
+def test_an_idempotent_answer_stored_as_s1_is_replayed(settings: Any) -> None:
+    settings.SECRET_KEY = S1_SECRET_KEY
+    _completed(response_body=S1_TOKEN)
     assert idempotency_begin(owner="user:9", key="k", fingerprint="f1") == StoredResponse(
         status=201, body=S1_BODY
     )
@@ -187,14 +192,7 @@ def test_an_idempotent_answer_stored_as_s1_is_replayed(settings: Any) -> None:
 def test_an_idempotent_answer_in_a_format_no_longer_read_is_released_not_replayed() -> None:
     """What an s1 record becomes once the s1 reader is deleted (or a value from a newer
     release): not replayed as a string; the key is free again."""
-    IdempotencyRecord.objects.create(
-        owner="user:9",
-        key="k",
-        request_fingerprint="f1",
-        status="completed",
-        response_status=201,
-        response_body=_token(b"\x00" * 64, "sealed:s0:"),
-    )
+    _completed(response_body=_token(b"\x00" * 64, "sealed:s0:"))
     claim = idempotency_begin(owner="user:9", key="k", fingerprint="f1")
     assert isinstance(claim, IdempotencyRecord)
     assert claim.status == IdempotencyRecord.Status.IN_PROGRESS

@@ -393,18 +393,29 @@ def test_checkouts_under_repeated_backend_termination_all_get_their_201_and_toke
 
     The rounds are bounded: terminating without end starves a checkout that needs
     longer than the gap between rounds on a loaded machine, which proves nothing about
-    keys. What must hold is that once the terminations stop, every retry succeeds."""
+    keys. What must hold is that once the terminations stop, every retry succeeds.
+
+    Every shopper holds its connection when the first round runs and starts only after
+    it, so each meets a terminated connection at least once, however fast checkouts are
+    (six can all finish within the 0.1 s between rounds); later rounds land mid-checkout."""
     carts = [api_cart_with(APIClient(), _variant()) for _ in range(6)]
     keep = _own_pid()
     stop = threading.Event()
+    connected = threading.Barrier(len(carts) + 1, timeout=30)
+    first_round = threading.Event()
     terminated: list[int] = []
 
     def terminator() -> None:
-        for _ in range(40):
-            if stop.is_set():
-                return
-            terminated.append(_terminate_backends(keep=keep))
-            time.sleep(0.1)
+        try:
+            connected.wait()  # every shopper's connection is open
+            for _ in range(40):
+                if stop.is_set():
+                    return
+                terminated.append(_terminate_backends(keep=keep))
+                first_round.set()
+                time.sleep(0.1)
+        finally:
+            first_round.set()
 
     results: dict[str, Any] = {}
 
@@ -412,6 +423,9 @@ def test_checkouts_under_repeated_backend_termination_all_get_their_201_and_toke
         from django.db import connections
 
         try:
+            connections["default"].ensure_connection()
+            connected.wait()
+            first_round.wait(timeout=30)  # that connection has just been terminated
             results[cart_id] = _checkout_retrying(APIClient(), cart_id, key=f"load-{cart_id}")
         except BaseException as exc:  # reported below, with the cart it belongs to
             results[cart_id] = exc
@@ -427,7 +441,8 @@ def test_checkouts_under_repeated_backend_termination_all_get_their_201_and_toke
         thread.join(timeout=90)
     stop.set()
     killer.join(timeout=10)
-    assert sum(terminated) >= 1
+    assert terminated, "the terminator never ran"
+    assert terminated[0] >= len(carts), terminated  # the first round: the shoppers' own
 
     connection.close()
     for cart_id in carts:

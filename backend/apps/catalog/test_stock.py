@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import transaction
 
 from apps.catalog.factories import VariantFactory, ledger_sum, make_product, make_variant, on_hand
 from apps.catalog.models import Stock, StockMovement
 from apps.catalog.stock import (
+    _on_hand_write,
     at_default,
     stock_apply,
     stock_lock,
@@ -106,3 +109,10 @@ def test_stock_apply_refuses_a_variant_without_a_stock_row() -> None:
         }
     ]
     assert not Stock.objects.filter(variant=variant).exists()
+
+
+def test_the_stock_write_of_no_rows_sends_no_statement(
+    django_assert_num_queries: Any,
+) -> None:
+    with django_assert_num_queries(0):
+        _on_hand_write([])
